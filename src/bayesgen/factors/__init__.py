@@ -1,0 +1,17 @@
+"""Conditional factors p(x_n | Pa(x_n)): modules that map parent values to a Distribution."""
+
+from .base import Factor
+from .gaussian import Gaussian, LinearGaussian
+from .neural import NeuralBernoulli, NeuralCategorical, NeuralFactor, NeuralNormal
+from .table import Table
+
+__all__ = [
+    "Factor",
+    "Table",
+    "Gaussian",
+    "LinearGaussian",
+    "NeuralFactor",
+    "NeuralBernoulli",
+    "NeuralCategorical",
+    "NeuralNormal",
+]

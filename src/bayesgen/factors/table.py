@@ -1,0 +1,136 @@
+"""Conditional probability tables: a categorical child of discrete parents."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor
+from torch.distributions import Categorical
+
+from ..variables import Discrete
+from .base import Factor
+
+__all__ = ["Table"]
+
+#: rows that miss summing to 1 by at most this much are renormalized with a warning
+ROW_TOLERANCE = 1e-3
+
+
+class Table(Factor):
+    """p(x | Pa(x)) as a table of shape (*parent_cards, card), the child on the last axis.
+
+    ``probs[i_1, ..., i_k, :]`` is the distribution of the child when the parents take the states
+    ``i_1..i_k`` (in the order of ``parents``). Rows are validated: non-negative, summing to 1.
+    Rows that miss by at most 1e-3 (0.3333 × 3 in some published networks) are renormalized with
+    one warning naming the factor; a larger miss is an error naming the factor and the row.
+    """
+
+    probs: Tensor
+
+    def __init__(
+        self,
+        variable: Discrete,
+        parents: Sequence[Discrete] = (),
+        probs=None,
+        *,
+        dtype: torch.dtype = torch.float64,
+        validate: bool = True,
+    ):
+        super().__init__(variable, parents)
+        for v in (variable, *self.parents):
+            if not isinstance(v, Discrete):
+                raise TypeError(f"a Table needs discrete variables; {v.name!r} is {v!r}")
+        shape = self.shape
+        if probs is None:
+            table = torch.full(shape, 1.0 / variable.card, dtype=dtype)
+        else:
+            table = torch.as_tensor(probs, dtype=dtype)
+            if table.shape != shape:
+                want = " x ".join(f"{v.name}:{v.card}" for v in (*self.parents, variable))
+                raise ValueError(
+                    f"table of {variable.name!r} has shape {tuple(table.shape)}, expected "
+                    f"{shape} ({want}; the child on the last axis)"
+                )
+            if validate:
+                table = self._validated(table)
+        self.register_buffer("probs", table)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (*(p.card for p in self.parents), self.variable.card)
+
+    def _validated(self, table: Tensor) -> Tensor:
+        name = self.variable.name
+        if not torch.isfinite(table).all():
+            raise ValueError(f"table of {name!r} has non-finite entries")
+        if (table < 0).any():
+            idx = tuple(int(i) for i in (table < 0).nonzero()[0])
+            raise ValueError(f"table of {name!r} has a negative entry at {self._row_name(idx)}")
+        miss = (table.sum(-1) - 1).abs()
+        if (miss > ROW_TOLERANCE).any():
+            idx = tuple(int(i) for i in (miss > ROW_TOLERANCE).nonzero()[0])
+            total = float(table[idx].sum())
+            raise ValueError(
+                f"table of {name!r}: row {self._row_name(idx)} sums to {total:.6g}, not 1"
+            )
+        if (miss > 1e-12).any():
+            warnings.warn(
+                f"table of {name!r}: {int((miss > 1e-12).sum())} row(s) miss summing to 1 by at "
+                f"most {float(miss.max()):.2g}; renormalized",
+                stacklevel=3,
+            )
+            table = table / table.sum(-1, keepdim=True)
+        return table
+
+    def _row_name(self, index: tuple[int, ...]) -> str:
+        parts = [f"{p.name}={p.states[i]}" for p, i in zip(self.parents, index, strict=False)]
+        return "(" + ", ".join(parts) + ")" if parts else "(no parents)"
+
+    def forward(self, parents: Mapping[str, Tensor], context: Tensor | None = None) -> Categorical:
+        if not self.parents:
+            return Categorical(probs=self.probs)
+        index = []
+        for p in self.parents:
+            if p.name not in parents:
+                raise ValueError(f"factor of {self.name!r}: missing value of parent {p.name!r}")
+            index.append(parents[p.name].long())
+        return Categorical(probs=self.probs[tuple(index)])  # (B, card)
+
+    def num_parameters(self) -> int:
+        """(K − 1) Π_{p ∈ Pa} K_p free parameters."""
+        return self.probs.numel() // self.variable.card * (self.variable.card - 1)
+
+    # ------------------------------------------------------------------ learning
+    def summarize(
+        self, value: Tensor, parents: Mapping[str, Tensor], weight: Tensor | None = None
+    ) -> Tensor:
+        """Sufficient statistics: the (weighted) count table N[pa, x], shape (*parent_cards, card).
+
+        Rows with a missing (−1) child or parent are ignored here; EM handles them.
+        """
+        codes = [parents[p.name].long() for p in self.parents] + [value.long()]
+        keep = torch.stack([c >= 0 for c in codes]).all(0)
+        flat = torch.zeros_like(codes[0])
+        for c, card in zip(codes, self.shape, strict=True):  # mixed-radix index (B,)
+            flat = flat * card + c.clamp_min(0)
+        w = torch.ones_like(flat, dtype=self.probs.dtype) if weight is None else weight
+        w = w.to(self.probs.dtype) * keep
+        counts = torch.zeros(self.probs.numel(), dtype=self.probs.dtype, device=flat.device)
+        return counts.index_add_(0, flat, w).reshape(self.shape)
+
+    @torch.no_grad()
+    def from_summaries(self, counts: Tensor, pseudo_counts: Tensor | float = 0.0) -> Table:
+        """MLE (or MAP/posterior mean with pseudo-counts α): θ = (N + α) / Σ_x (N + α).
+
+        Rows with no data and no pseudo-counts become uniform.
+        """
+        total = counts + pseudo_counts
+        norm = total.sum(-1, keepdim=True)
+        uniform = torch.full_like(total, 1.0 / self.variable.card)
+        self.probs.copy_(torch.where(norm > 0, total / norm.clamp_min(1e-300), uniform))
+        return self
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, shape={self.shape}"

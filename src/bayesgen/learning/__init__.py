@@ -1,0 +1,1 @@
+"""Parameter estimation: priors, conjugate posteriors, MLE/MAP per node, gradient fitting, EM."""
