@@ -157,7 +157,7 @@ class BayesNet(nn.Module):
                     row = int((value < 0).nonzero()[0])
                     raise ValueError(f"column {name!r} has a missing value in row {row}")
             else:
-                value = torch.as_tensor(np.asarray(raw) if not isinstance(raw, Tensor) else raw)
+                value = raw if isinstance(raw, Tensor) else torch.tensor(np.asarray(raw))
                 value = value.to(torch.get_default_dtype() if not value.is_floating_point() else value.dtype)
                 value = value.reshape(value.shape[0], *var.shape)
                 if not allow_missing and torch.isnan(value).any():

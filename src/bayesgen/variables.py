@@ -103,7 +103,7 @@ class Discrete(Variable):
         array = np.asarray(pd.Series(list(values) if not hasattr(values, "__array__") else values))
         missing = np.asarray(pd.isna(array))
         as_text = np.where(missing, "", array.astype(str))
-        codes = pd.Categorical(as_text, categories=list(self.states)).codes.astype(np.int64)
+        codes = pd.Index(self.states).get_indexer(as_text).astype(np.int64)
         unmatched = (codes < 0) & ~missing
         if unmatched.any():
             numeric = pd.to_numeric(pd.Series(array[unmatched]), errors="coerce").to_numpy()

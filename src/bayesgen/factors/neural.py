@@ -59,6 +59,7 @@ class NeuralFactor(Factor):
     ):
         super().__init__(variable, parents)
         self.context_size = int(context_size)
+        self.hidden = tuple(hidden) if net is None else None  # None: a user-supplied network
         n_in = _input_size(self.parents, self.context_size)
         if n_in == 0:
             if net is not None:
@@ -90,7 +91,7 @@ class NeuralFactor(Factor):
         return out
 
     def _event(self, flat: Tensor) -> Tensor:
-        return flat.reshape(*flat.shape[:-1], *self.variable.shape)
+        return flat.reshape(flat.shape[:-1] + self.variable.shape)
 
 
 class NeuralBernoulli(NeuralFactor):

@@ -16,6 +16,8 @@ __all__ = ["Table"]
 
 #: rows that miss summing to 1 by at most this much are renormalized with a warning
 ROW_TOLERANCE = 1e-3
+#: misses up to this are rounding in the given numbers: the table is kept exactly as given
+ROUNDING = 1e-6
 
 
 class Table(Factor):
@@ -25,6 +27,7 @@ class Table(Factor):
     ``i_1..i_k`` (in the order of ``parents``). Rows are validated: non-negative, summing to 1.
     Rows that miss by at most 1e-3 (0.3333 × 3 in some published networks) are renormalized with
     one warning naming the factor; a larger miss is an error naming the factor and the row.
+    Misses below 1e-6 are rounding in the given numbers and are kept exactly as given.
     """
 
     probs: Tensor
@@ -75,9 +78,9 @@ class Table(Factor):
             raise ValueError(
                 f"table of {name!r}: row {self._row_name(idx)} sums to {total:.6g}, not 1"
             )
-        if (miss > 1e-12).any():
+        if (miss > ROUNDING).any():
             warnings.warn(
-                f"table of {name!r}: {int((miss > 1e-12).sum())} row(s) miss summing to 1 by at "
+                f"table of {name!r}: {int((miss > ROUNDING).sum())} row(s) miss summing to 1 by at "
                 f"most {float(miss.max()):.2g}; renormalized",
                 stacklevel=3,
             )
