@@ -53,7 +53,7 @@ def test_show_and_plot(capsys, tmp_path):
     [
         (["query", "nosuchnet", "P(a)"], "unknown network 'nosuchnet'"),
         (["query", "student", "P(x1 | x2"], "malformed query"),
-        (["query", "student", "P(x9)"], "unknown variable 'x9'"),
+        (["query", "student", "P(x9)"], "unknown target 'x9'"),
         (["query", "student", "P(x1 | x2=5)"], "unknown state '5' of 'x2'"),
         (["sample", "student", "-n", "0"], "-n must be a positive"),
     ],
