@@ -1,0 +1,354 @@
+"""Priors over parameters (§2.3 of the seed): p(θ) in p(θ | D) ∝ p(D | θ) p(θ).
+
+Table priors (conjugate to categorical tables; the table's states on the last axis):
+
+    Beta(a, b)      r = P(x = 1) ~ Beta(a, b): pseudo-counts (b, a) for states (0, 1)
+    Dirichlet(α)    each row ~ Dirichlet(α), α a scalar or a tensor broadcast to the table
+    K2()            Dirichlet(1): one pseudo-count per cell (the K2 score's prior)
+    BDeu(ess)       Dirichlet(ess / (q r)) with r states and q parent configurations
+
+Gaussian priors: Normal(mean, std) on a Gaussian's mean, NormalGamma on (mean, precision).
+Priors on neural weights, whose MAP (eq. 26) is a penalized likelihood:
+
+    Gaussian(λ)     θ ~ N(0, I/λ):  -log p(θ) = λ/2 ||θ||² + c   (weight decay λ, eq. 27)
+    Laplace(b)      θ ~ Laplace(0, b):  -log p(θ) = ||θ||_1 / b + c   (L1, LASSO)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+__all__ = [
+    "TablePrior",
+    "Beta",
+    "Dirichlet",
+    "K2",
+    "BDeu",
+    "Normal",
+    "NormalGamma",
+    "Gaussian",
+    "Laplace",
+]
+
+
+@runtime_checkable
+class TablePrior(Protocol):
+    """A prior that turns into Dirichlet pseudo-counts for a table of a given shape."""
+
+    def pseudo_counts(
+        self, shape: Iterable[int], dtype: torch.dtype | None = None, device=None
+    ) -> Tensor: ...
+
+
+def _positive(owner: object, name: str, value: object) -> float:
+    """A positive finite float, or ValueError naming the owner, the parameter and the value."""
+    cls = type(owner).__name__
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, Tensor) and value.numel() == 1:
+            value = value.item()
+        else:
+            raise TypeError(f"{cls}: {name} must be a positive finite number, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{cls}: {name} must be positive and finite, got {value!r}")
+    return float(value)
+
+
+def _finite(owner: object, name: str, value: object) -> float:
+    cls = type(owner).__name__
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, Tensor) and value.numel() == 1:
+            value = value.item()
+        else:
+            raise TypeError(f"{cls}: {name} must be a finite number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{cls}: {name} must be finite, got {value!r}")
+    return float(value)
+
+
+def _shape(shape: Iterable[int], owner: object) -> tuple[int, ...]:
+    s = tuple(int(d) for d in shape)
+    if len(s) == 0 or any(d < 1 for d in s):
+        raise ValueError(
+            f"{type(owner).__name__}: a table shape is (*parent_cards, card) with "
+            f"positive sizes, got {s}"
+        )
+    return s
+
+
+def _theta(theta: object, dtype: torch.dtype | None = None) -> Tensor:
+    t = torch.as_tensor(theta, dtype=dtype)
+    return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+
+
+@dataclass(frozen=True)
+class Beta:
+    """Beta(a, b) on r = P(x = 1): density ∝ r^(a-1) (1-r)^(b-1); a, b > 0 are pseudo-counts."""
+
+    a: float = 1.0
+    b: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "a", _positive(self, "a", self.a))
+        object.__setattr__(self, "b", _positive(self, "b", self.b))
+
+    @property
+    def distribution(self) -> Distribution:
+        """The prior as ``torch.distributions.Beta``."""
+        return self._dist()
+
+    def _dist(self, dtype: torch.dtype | None = None, device=None) -> Distribution:
+        return torch.distributions.Beta(
+            torch.tensor(self.a, dtype=dtype, device=device),
+            torch.tensor(self.b, dtype=dtype, device=device),
+        )
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        """log Beta(r; a, b), elementwise in r."""
+        t = _theta(theta)
+        return self._dist(t.dtype, t.device).log_prob(t)
+
+    def pseudo_counts(
+        self, shape: Iterable[int], dtype: torch.dtype | None = None, device=None
+    ) -> Tensor:
+        """(b, a) in every row of a binary table of shape (*parent_cards, 2)."""
+        s = _shape(shape, self)
+        if s[-1] != 2:
+            raise ValueError(
+                f"Beta: a Beta prior needs a binary table (last axis 2), got shape {s}"
+            )
+        row = torch.tensor([self.b, self.a], dtype=dtype, device=device)
+        return row.expand(s).clone()
+
+
+@dataclass(frozen=True, eq=False)
+class Dirichlet:
+    """Dirichlet(α) on each row of a table: density ∝ Π_k θ_k^(α_k - 1).
+
+    ``alpha`` is a positive scalar (symmetric) or a tensor broadcast to the table's shape.
+    """
+
+    alpha: float | Tensor = 1.0
+
+    def __post_init__(self):
+        if isinstance(self.alpha, (int, float)) and not isinstance(self.alpha, bool):
+            object.__setattr__(self, "alpha", _positive(self, "alpha", self.alpha))
+            return
+        a = torch.as_tensor(self.alpha)
+        a = a if a.is_floating_point() else a.to(torch.get_default_dtype())
+        if a.numel() == 0 or not torch.isfinite(a).all() or (a <= 0).any():
+            raise ValueError(
+                f"{type(self).__name__}: alpha must be positive and finite, got {self.alpha!r}"
+            )
+        object.__setattr__(self, "alpha", a)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        a, b = torch.as_tensor(self.alpha), torch.as_tensor(other.alpha)
+        return a.shape == b.shape and bool((a == b).all())
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(torch.as_tensor(self.alpha).flatten().tolist())))
+
+    def pseudo_counts(
+        self, shape: Iterable[int], dtype: torch.dtype | None = None, device=None
+    ) -> Tensor:
+        """α broadcast to ``shape`` = (*parent_cards, card)."""
+        s = _shape(shape, self)
+        a = torch.as_tensor(self.alpha, dtype=dtype, device=device)
+        try:
+            return a.expand(s).clone()
+        except RuntimeError as err:
+            raise ValueError(
+                f"{type(self).__name__}: alpha of shape {tuple(a.shape)} does not "
+                f"broadcast to the table shape {s}"
+            ) from err
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        """log Dirichlet(θ_row; α) for each row of θ (states on the last axis): θ.shape[:-1]."""
+        t = _theta(theta)
+        conc = self.pseudo_counts(t.shape, dtype=t.dtype, device=t.device)
+        return torch.distributions.Dirichlet(conc).log_prob(t)
+
+
+@dataclass(frozen=True, eq=False)
+class K2(Dirichlet):
+    """Dirichlet(1) on every row: the uniform prior of the K2 score (Cooper & Herskovits)."""
+
+    alpha: float = field(default=1.0, init=False)
+
+
+@dataclass(frozen=True)
+class BDeu:
+    """Bayesian Dirichlet equivalent uniform: each cell gets ess / (q r) pseudo-counts.
+
+    For a table of shape (*parent_cards, r), q = Π parent_cards; the whole table holds ``ess``
+    (the equivalent sample size) pseudo-counts, spread uniformly.
+    """
+
+    ess: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "ess", _positive(self, "ess", self.ess))
+
+    def pseudo_counts(
+        self, shape: Iterable[int], dtype: torch.dtype | None = None, device=None
+    ) -> Tensor:
+        s = _shape(shape, self)
+        return torch.full(s, self.ess / math.prod(s), dtype=dtype, device=device)
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        """log Dirichlet(θ_row; ess / (q r)) for each row of the table θ: θ.shape[:-1]."""
+        t = _theta(theta)
+        conc = self.pseudo_counts(t.shape, dtype=t.dtype, device=t.device)
+        return torch.distributions.Dirichlet(conc).log_prob(t)
+
+
+@dataclass(frozen=True)
+class Normal:
+    """N(mean, std²) on the mean μ of a Gaussian (conjugate when the variance is known)."""
+
+    mean: float = 0.0
+    std: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "mean", _finite(self, "mean", self.mean))
+        object.__setattr__(self, "std", _positive(self, "std", self.std))
+
+    @property
+    def distribution(self) -> Distribution:
+        """The prior as a ``torch.distributions`` object."""
+        return self._dist()
+
+    def _dist(self, dtype: torch.dtype | None = None, device=None) -> Distribution:
+        return torch.distributions.Normal(
+            torch.tensor(self.mean, dtype=dtype, device=device),
+            torch.tensor(self.std, dtype=dtype, device=device),
+        )
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        t = _theta(theta)
+        return self._dist(t.dtype, t.device).log_prob(t)
+
+
+@dataclass(frozen=True)
+class NormalGamma:
+    """Normal-Gamma on (μ, λ) of a Gaussian with unknown mean and precision λ = 1/σ²:
+
+        λ ~ Gamma(a, rate=b),   μ | λ ~ N(mean, 1 / (kappa λ)).
+
+    ``kappa`` and ``2a`` act as prior sample sizes for μ and λ (equivalently, a
+    Normal-inverse-gamma prior on (μ, σ²)).
+    """
+
+    mean: float = 0.0
+    kappa: float = 1.0
+    a: float = 1.0
+    b: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "mean", _finite(self, "mean", self.mean))
+        for name in ("kappa", "a", "b"):
+            object.__setattr__(self, name, _positive(self, name, getattr(self, name)))
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        """log p(μ, λ) for θ = (..., 2) holding (μ, λ) on its last axis."""
+        t = _theta(theta)
+        if t.ndim == 0 or t.shape[-1] != 2:
+            raise ValueError(
+                f"NormalGamma: theta must have (mean, precision) on its last axis "
+                f"(size 2), got shape {tuple(t.shape)}"
+            )
+        mu, lam = t[..., 0], t[..., 1]
+        gamma = torch.distributions.Gamma(
+            torch.tensor(self.a, dtype=t.dtype, device=t.device),
+            torch.tensor(self.b, dtype=t.dtype, device=t.device),
+        )
+        normal = torch.distributions.Normal(self.mean, (self.kappa * lam).rsqrt())
+        return gamma.log_prob(lam) + normal.log_prob(mu)
+
+
+def _params(params: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    if isinstance(params, Tensor):
+        return [params]
+    out = list(params)
+    if not all(isinstance(p, Tensor) for p in out):
+        raise TypeError(
+            "params must be a tensor or an iterable of tensors (e.g. module.parameters())"
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """θ ~ N(0, I/λ) on neural weights: MAP adds λ/2 ||θ||² to the negative log-likelihood.
+
+    ``weight_decay`` is λ, the argument of the same name of ``torch.optim.SGD`` / ``Adam``
+    (which add λθ to the gradient, the gradient of λ/2 ||θ||²).
+    """
+
+    lam: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "lam", _positive(self, "lam", self.lam))
+
+    @property
+    def weight_decay(self) -> float:
+        return self.lam
+
+    @property
+    def distribution(self) -> Distribution:
+        """The prior as a ``torch.distributions`` object."""
+        return self._dist()
+
+    def _dist(self, dtype: torch.dtype | None = None, device=None) -> Distribution:
+        return torch.distributions.Normal(
+            torch.tensor(0.0, dtype=dtype, device=device),
+            torch.tensor(self.lam**-0.5, dtype=dtype, device=device),
+        )
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        """log N(θ; 0, 1/λ), elementwise."""
+        t = _theta(theta)
+        return self._dist(t.dtype, t.device).log_prob(t)
+
+    def penalty(self, params: Tensor | Iterable[Tensor]) -> Tensor:
+        """λ/2 Σ θ² over all ``params``: -log p(θ) up to a constant."""
+        return sum(p.square().sum() for p in _params(params)) * (self.lam / 2)
+
+
+@dataclass(frozen=True)
+class Laplace:
+    """θ ~ Laplace(0, b) on neural weights: MAP adds ||θ||_1 / b (LASSO) to the NLL."""
+
+    b: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "b", _positive(self, "b", self.b))
+
+    @property
+    def distribution(self) -> Distribution:
+        """The prior as a ``torch.distributions`` object."""
+        return self._dist()
+
+    def _dist(self, dtype: torch.dtype | None = None, device=None) -> Distribution:
+        return torch.distributions.Laplace(
+            torch.tensor(0.0, dtype=dtype, device=device),
+            torch.tensor(self.b, dtype=dtype, device=device),
+        )
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        """log Laplace(θ; 0, b), elementwise."""
+        t = _theta(theta)
+        return self._dist(t.dtype, t.device).log_prob(t)
+
+    def penalty(self, params: Tensor | Iterable[Tensor]) -> Tensor:
+        """Σ |θ| / b over all ``params``: -log p(θ) up to a constant."""
+        return sum(p.abs().sum() for p in _params(params)) / self.b
