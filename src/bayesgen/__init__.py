@@ -18,6 +18,7 @@ from .factors import (
     Table,
 )
 from .graph import DAG, CycleError
+from .io import load, read_bif, save, write_bif
 from .network import BayesNet
 from .query import parse_query
 from .variables import Continuous, Discrete, Variable
@@ -40,5 +41,9 @@ __all__ = [
     "NeuralCategorical",
     "NeuralNormal",
     "examples",
+    "read_bif",
+    "write_bif",
+    "save",
+    "load",
     "parse_query",
 ]
