@@ -27,7 +27,10 @@ def register(sub) -> None:
     p.add_argument("network", help="built-in name, bnlearn name, or a .bif/.json path")
     p.add_argument("query", nargs="?", default="", help="the query string")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--mpe", action="store_true", help="most probable explanation (max-product)")
+    p.add_argument(
+        "--mpe", nargs="?", const="", default=None, metavar="EVIDENCE",
+        help="most probable explanation (max-product) given 'B=b, C=c'",
+    )
     p.add_argument("--rows", metavar="CSV", help="evidence rows, one query per row, in one pass")
     p.add_argument("--out", metavar="CSV", help="with --rows: where to write the posteriors")
     p.add_argument("--digits", type=int, default=4, help="decimals printed (default 4)")
@@ -36,7 +39,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     net = load_network(args.network)
-    if args.mpe:
+    if args.mpe is not None:
         return _mpe(net, args)
     if not args.query:
         raise ValueError("a query is required, e.g. 'P(x1 | x2=0)'")
@@ -52,7 +55,7 @@ def run(args) -> int:
 
 
 def _mpe(net, args) -> int:
-    text = args.query.strip()
+    text = (args.mpe or args.query).strip()
     if text.startswith("P("):
         targets, evidence = parse_query(text)
     else:
