@@ -151,7 +151,7 @@ class LinearGaussian(Factor):
             "ax": torch.einsum("bc,bi,bj->cij", onehot, a, x),
             "xx": torch.einsum("bc,bi,bj->cij", onehot, x, x),
         }
-        return {k: v.reshape(*cards, *v.shape[1:]) for k, v in stats.items()}
+        return {k: v.reshape(tuple(cards) + tuple(v.shape[1:])) for k, v in stats.items()}
 
     @torch.no_grad()
     def from_summaries(self, stats: Mapping[str, Tensor], ridge: float = 0.0) -> LinearGaussian:

@@ -182,7 +182,13 @@ class _CodedBernoulli(Bernoulli):
     """A Bernoulli over the integer codes 0/1 of a two-state Discrete variable."""
 
     def log_prob(self, value: Tensor) -> Tensor:
-        return super().log_prob(value.to(self.logits.dtype))
+        value = value.to(self.logits.dtype)
+        # a root's scalar logit against (B,) values: broadcast contiguously (the strided
+        # broadcast inside binary_cross_entropy_with_logits is orders of magnitude slower)
+        logits = self.logits.expand(torch.broadcast_shapes(self.logits.shape, value.shape))
+        return -nn.functional.binary_cross_entropy_with_logits(
+            logits.contiguous(), value.expand_as(logits), reduction="none"
+        )
 
     def sample(self, sample_shape=torch.Size()) -> Tensor:
         return super().sample(sample_shape).long()
