@@ -2,7 +2,7 @@
 
 from importlib import import_module
 
-__all__ = ["GaussianMixture", "NaiveBayes", "MarkovChain", "NGramLM", "HMM", "KDE"]
+__all__ = ["GaussianMixture", "NaiveBayes", "MarkovChain", "NGramLM", "HMM", "HMMTagger", "KDE"]
 
 _WHERE = {
     "GaussianMixture": ".mixture",
@@ -10,6 +10,7 @@ _WHERE = {
     "MarkovChain": ".markov",
     "NGramLM": ".markov",
     "HMM": ".hmm",
+    "HMMTagger": ".tagger",
     "KDE": ".kde",
 }
 

@@ -1,0 +1,542 @@
+"""A part-of-speech tagger: a second-order HMM over tags with word emissions (TnT, Brants 2000),
+lexicalized for frequent words.
+
+The tags t_1..n of a sentence are the hidden chain, the words w_1..n the observations:
+
+    p(w, t) = Π_i p(t_i | t_{i-2}, t_{i-1}) p(w_i | t_i),
+
+with two sentence-boundary tags before t_1 (so p(t_1 | <s>, <s>) is ``startprob_`` of the HMM and
+p(t_2 | <s>, t_1) its ``transmat_``) and, optionally, one after t_n. Everything is estimated by
+counting labelled sentences:
+
+* transitions by deleted interpolation of unigram, bigram and trigram relative frequencies,
+  p(t3 | t1, t2) = λ1 P̂(t3) + λ2 P̂(t3 | t2) + λ3 P̂(t3 | t1, t2), the λ from leave-one-out counts;
+* known words: p(w | t) = f(w, t) / f(t);
+* unknown words: a suffix model over rare training words (frequency ≤ ``rare_threshold``) with
+  one table per word shape (capitalized, containing a digit, punctuation only, other),
+  P(t | l_{n-i+1..n}) = (P̂(t | l_{n-i+1..n}) + θ P(t | l_{n-i+2..n})) / (1 + θ), θ the standard
+  deviation of the tag unigram probabilities; then p(w | t) ∝ P(t | suffix) / P̂(t).
+
+Lexical factors (after Lee, Rim & Seo 2000 and Thede & Harper 1999) add two edges to the network
+for words seen at least ``lexical_min_count`` times: w_{i-1} -> t_i (the transition depends on
+the previous word) and t_{i-1} -> w_i (the emission depends on the previous tag). Each enters
+as a log-ratio to the plain factor, smoothed towards it with weight β (``lexical_prior``):
+
+    log p(t_i | t_{i-1}, w_{i-1}) / p(t_i | t_{i-1}) + log p(w_i | t_{i-1}, t_i) / p(w_i | t_i),
+
+scaled by ``lexical_weight`` (0 turns them off and leaves TnT). They make the emission score a
+function of (t_{i-1}, t_i), which the second-order Viterbi of :class:`bayesgen.models.HMM` takes
+as pair emissions. A model is saved as JSON counts (never pickle) and rebuilt on load.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from ..graph import DAG
+from .hmm import HMM
+
+__all__ = ["HMMTagger", "tokenize", "word_shape"]
+
+FORMAT = "bayesgen.HMMTagger"
+VERSION = 1
+
+_TOKEN = re.compile(
+    r"[A-Za-z]+(?=n't\b)|n't\b|'(?:s|re|ll|ve|m|d)\b"  # clitics: do n't, it 's
+    r"|(?:https?://|www\.)\S+?(?=[.,!?;:)\]'\"]*(?:\s|$))"  # URLs, less trailing punctuation
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
+    r"|(?:[A-Za-z]\.){2,}"  # abbreviations: U.S.
+    r"|\d+(?:[.,:/]\d+)*|\w+(?:[-.]\w+)*|[^\w\s]"  # numbers, words, one punctuation mark
+)
+
+
+def tokenize(text: str) -> list[list[str]]:
+    """Split raw text into sentences (one per non-empty line) of tokens: whitespace and
+    punctuation split, with English clitics ("n't", "'s") and URLs kept as tokens."""
+    return [toks for line in text.splitlines() if (toks := _TOKEN.findall(line))]
+
+
+def word_shape(word: str, first: bool = False) -> str:
+    """The word-shape class of the unknown-word model: 'd' has a digit, 'p' has no letter or
+    digit (punctuation, symbols), 'A' is all capitals (two letters or more), 'S' is capitalized
+    and first in its sentence, 'C' capitalized elsewhere, 'l' otherwise."""
+    if any(ch.isdigit() for ch in word):
+        return "d"
+    if not any(ch.isalnum() for ch in word):
+        return "p"
+    if len(word) > 1 and word.isupper():
+        return "A"
+    if word[0].isupper():
+        return "S" if first else "C"
+    return "l"
+
+
+def _as_sentences(data) -> tuple[list[list[str]], list[list[str]] | None]:
+    """Accept Sentence objects, (words, tags) pairs, or lists of words."""
+    words, tags = [], []
+    for i, s in enumerate(data):
+        if hasattr(s, "words"):
+            w, t = list(s.words), list(getattr(s, "upos", []) or [])
+        elif isinstance(s, tuple) and len(s) == 2 and not isinstance(s[0], str):
+            w, t = list(s[0]), list(s[1])
+        elif isinstance(s, (list, tuple)):
+            w, t = list(s), []
+        else:
+            raise TypeError(
+                f"sentence {i} must be a Sentence, a (words, tags) pair or a list of words, "
+                f"got {type(s).__name__}"
+            )
+        if not w:
+            raise ValueError(f"sentence {i} is empty")
+        if t and len(t) != len(w):
+            raise ValueError(f"sentence {i} has {len(w)} words but {len(t)} tags")
+        if not all(isinstance(x, str) and x for x in w):
+            raise TypeError(f"sentence {i}: words must be non-empty strings")
+        words.append(w)
+        tags.append(t)
+    if not words:
+        raise ValueError("no sentences given")
+    has = [bool(t) for t in tags]
+    return words, (tags if all(has) else None)
+
+
+class HMMTagger:
+    """Trigram HMM part-of-speech tagger (TnT), lexicalized, with a suffix/shape model for
+    unknown words.
+
+    Parameters
+    ----------
+    suffix_length : longest suffix of the unknown-word model (TnT: 10).
+    rare_threshold : words seen at most this often train the suffix model (TnT: 10).
+    smoothing : weight c of the suffix model in the emissions of known words (0: TnT).
+    lexical_weight, lexical_min_count, lexical_prior : the lexical factors (see the module).
+    end : score the sentence end, p(</s> | t_n), in decoding.
+    lowercase_backoff : an unknown word whose lowercase form is known takes that form's
+        emissions (sentence-initial and headline capitals).
+    order : 2 (trigram transitions, TnT) or 1 (bigram).
+    """
+
+    def __init__(
+        self,
+        suffix_length: int = 10,
+        rare_threshold: int = 10,
+        *,
+        smoothing: float = 1.0,
+        lexical_weight: float = 1.0,
+        lexical_min_count: int = 2,
+        lexical_prior: float = 10.0,
+        end: bool = True,
+        lowercase_backoff: bool = True,
+        order: int = 2,
+        dtype: torch.dtype = torch.float64,
+    ):
+        if not isinstance(suffix_length, int) or suffix_length < 0:
+            raise ValueError(f"suffix_length must be an integer >= 0, got {suffix_length!r}")
+        if not isinstance(rare_threshold, int) or rare_threshold < 1:
+            raise ValueError(f"rare_threshold must be an integer >= 1, got {rare_threshold!r}")
+        if order not in (1, 2):
+            raise ValueError(f"order must be 1 or 2, got {order!r}")
+        if not (
+            isinstance(smoothing, (int, float)) and math.isfinite(smoothing) and smoothing >= 0
+        ):
+            raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
+        self.smoothing = float(smoothing)
+        for name, value in (("lexical_weight", lexical_weight), ("lexical_prior", lexical_prior)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not isinstance(lexical_min_count, int) or lexical_min_count < 1:
+            raise ValueError(
+                f"lexical_min_count must be an integer >= 1, got {lexical_min_count!r}"
+            )
+        self.lexical_weight = float(lexical_weight)
+        self.lexical_min_count = lexical_min_count
+        self.lexical_prior = float(lexical_prior)
+        self.suffix_length = suffix_length
+        self.rare_threshold = rare_threshold
+        self.end = end
+        self.lowercase_backoff = lowercase_backoff
+        self.order = order
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ counting
+    def fit(self, sentences: Iterable) -> HMMTagger:
+        """Count tag n-grams, word/tag pairs and suffixes of rare words in tagged sentences."""
+        words, tags = _as_sentences(sentences)
+        if tags is None:
+            raise ValueError("fit needs tagged sentences (every word with a tag)")
+        flat_w = [w for s in words for w in s]
+        flat_t = [t for s in tags for t in s]
+        self.tags_ = sorted(set(flat_t))
+        K = len(self.tags_)
+        tag_ids = torch.as_tensor(pd.Index(self.tags_).get_indexer(flat_t), dtype=torch.long)
+        word_codes, vocab = pd.factorize(pd.Series(flat_w, dtype=object))
+        self.vocab_ = list(vocab)
+        V = len(self.vocab_)
+        word_ids = torch.as_tensor(word_codes, dtype=torch.long)
+        lengths = torch.tensor([len(s) for s in words], dtype=torch.long)
+        self.word_tag_counts_ = torch.bincount(word_ids * K + tag_ids, minlength=V * K).reshape(
+            V, K
+        )
+        self.ngram_counts_ = _trigram_counts(tag_ids, lengths, K)
+        # lexical statistics of frequent words: f(w_{i-1}, t_{i-1}, t_i) and f(w_i, t_{i-1}, t_i)
+        freq = self.word_tag_counts_.sum(1)  # (V,)
+        self.lexical_words_ = (freq >= self.lexical_min_count).nonzero().squeeze(1)  # (F,)
+        lex = torch.full((V,), -1, dtype=torch.long)
+        lex[self.lexical_words_] = torch.arange(len(self.lexical_words_))
+        F = len(self.lexical_words_)
+        i = torch.arange(1, len(word_ids))
+        i = i[~_first_flags(lengths)[i]]  # positions with a previous word in the sentence
+        pair = tag_ids[i - 1] * K + tag_ids[i]  # (t_{i-1}, t_i)
+        for name, at in (("prev_word_counts_", i - 1), ("word_pair_counts_", i)):
+            f = lex[word_ids[at]]
+            keep = f >= 0
+            counts = torch.bincount(f[keep] * K * K + pair[keep], minlength=F * K * K)
+            setattr(self, name, counts.reshape(F, K, K))
+        # suffix statistics of rare words, token-wise, one table per word shape
+        rare = (freq[word_ids] <= self.rare_threshold).numpy()
+        first = _first_flags(lengths).numpy()
+        rare_words = [w for w, r in zip(flat_w, rare, strict=True) if r]
+        rare_shapes = [word_shape(w, f) for w, f in zip(rare_words, first[rare], strict=True)]
+        rare_tags = tag_ids.numpy()[rare]
+        rare_len = np.array([len(w) for w in rare_words], dtype=np.int64)
+        keys, key_tags = [], []
+        for i in range(self.suffix_length + 1):
+            sel = np.flatnonzero(rare_len >= i)
+            keys += [_suffix_key(rare_words[j], rare_shapes[j], i) for j in sel]
+            key_tags.append(rare_tags[sel])
+        codes, uniq = pd.factorize(pd.Series(keys, dtype=object))
+        S = len(uniq)
+        kt = np.concatenate(key_tags) if key_tags else np.zeros(0, dtype=np.int64)
+        self.suffix_keys_ = list(uniq)
+        self.suffix_counts_ = torch.bincount(
+            torch.as_tensor(codes * K + kt, dtype=torch.long), minlength=S * K
+        ).reshape(S, K)
+        self._build()
+        return self
+
+    @property
+    def network(self) -> DAG:
+        """The tagger's Bayesian network over 4 words: t1 -> t2 -> t3 -> t4 (and t1 -> t3,
+        t2 -> t4 for trigrams), ti -> wi, and the lexical edges w(i-1) -> ti, t(i-1) -> wi."""
+        t = [f"t{i}" for i in range(1, 5)]
+        w = [f"w{i}" for i in range(1, 5)]
+        edges = [(t[i], t[i + 1]) for i in range(3)]
+        if self.order == 2:
+            edges += [(t[i], t[i + 2]) for i in range(2)]
+        edges += [(t[i], w[i]) for i in range(4)]
+        if self.lexical_weight > 0 and self.order == 2:
+            edges += [(w[i], t[i + 1]) for i in range(3)] + [(t[i], w[i + 1]) for i in range(3)]
+        return DAG(nodes=[v for pair in zip(t, w, strict=True) for v in pair], edges=edges)
+
+    # ------------------------------------------------------------------ estimation
+    def _build(self) -> None:
+        """Probabilities from counts: interpolated transitions, emissions, suffix model."""
+        K = len(self.tags_)
+        dt = self.dtype
+        f123 = self.ngram_counts_.to(dt)  # (K+1, K+1, K+1), index K = sentence boundary
+        self.lambdas_ = _deleted_interpolation(f123)
+        l1, l2, l3 = self.lambdas_.tolist()
+        N = f123.sum()
+        f3 = f123.sum((0, 1))  # (K+1,) count of t3
+        f23 = f123.sum(0)  # (K+1, K+1)
+        f12 = f123.sum(2)  # (K+1, K+1)
+        p1 = f3 / N
+        p2 = f23 / f23.sum(1, keepdim=True).clamp_min(1)
+        p3 = f123 / f12.unsqueeze(2).clamp_min(1)
+        P = l1 * p1 + l2 * p2.unsqueeze(0) + l3 * p3  # (K+1, K+1, K+1): p(t3 | t1, t2)
+        B = K  # the boundary index
+        real = P[..., :K]
+        real = real / real.sum(-1, keepdim=True)  # p(t3 | t1, t2, the sentence goes on)
+        hmm = HMM(K, "categorical", n_features=1, order=self.order, dtype=dt)
+        hmm.startprob_ = real[B, B]
+        if self.order == 2:
+            hmm.transmat_ = real[B, :K]
+            hmm.transmat2_ = real[:K, :K]
+        else:
+            bigram = l1 * p1 + l2 * p2  # (K+1, K+1): p(t2 | t1)
+            bigram = bigram[:, :K] / bigram[:, :K].sum(-1, keepdim=True)
+            hmm.startprob_ = bigram[B]
+            hmm.transmat_ = bigram[:K]
+        hmm.emissionprob_ = torch.ones(K, 1, dtype=dt)
+        self.hmm_ = hmm
+        # the end of the sentence, p(</s> | t_n), scored on the last word's tag
+        self.log_end_ = torch.log(l1 * p1[B] + (l2 + l3) * p2[:K, B])  # (K,)
+        # known words
+        wt = self.word_tag_counts_.to(dt)  # (V, K)
+        tag_total = wt.sum(0)  # (K,)
+        self.log_emission_ = torch.log(wt) - torch.log(tag_total)  # (V, K); -inf where unseen
+        self.log_prior_ = torch.log(tag_total / tag_total.sum())  # (K,)
+        prior = tag_total / tag_total.sum()
+        self.theta_ = float(prior.std(unbiased=True)) if K > 1 else 1.0
+        # lexical factors: log-ratios to the tag bigram, smoothed towards it (weight β)
+        big = f123.sum(0)[:K, :K]  # (K, K) f(t_{i-1}, t_i) inside sentences
+        p_next = big / big.sum(1, keepdim=True).clamp_min(1)  # p(t_i | t_{i-1})
+        p_prev = big / big.sum(0, keepdim=True).clamp_min(1)  # p(t_{i-1} | t_i)
+        beta, tiny = self.lexical_prior, torch.finfo(dt).tiny
+        c = self.prev_word_counts_.to(dt)  # (F, K, K)
+        p = (c + beta * p_next) / (c.sum(2, keepdim=True) + beta)  # p(t_i | t_{i-1}, w_{i-1})
+        self.log_prev_word_ = torch.log(p.clamp_min(tiny)) - torch.log(p_next.clamp_min(tiny))
+        c = self.word_pair_counts_.to(dt)
+        p = (c + beta * p_prev) / (c.sum(1, keepdim=True) + beta)  # p(t_{i-1} | t_i, w_i)
+        self.log_word_pair_ = torch.log(p.clamp_min(tiny)) - torch.log(p_prev.clamp_min(tiny))
+        self._lexical_index = torch.full((len(self.vocab_),), -1, dtype=torch.long)
+        self._lexical_index[self.lexical_words_] = torch.arange(len(self.lexical_words_))
+        self._vocab_index = pd.Index(self.vocab_)
+        self._suffix_index = pd.Index(self.suffix_keys_)
+
+    def _suffix_posterior(self, words: Sequence[str], shapes: Sequence[str]) -> Tensor:
+        """P(t | shape, longest known suffix) by Brants' recursion over suffix lengths. (U, K)."""
+        K = len(self.tags_)
+        counts = self.suffix_counts_.to(self.dtype)  # (S, K)
+        U = len(words)
+        theta = self.theta_
+        prior = torch.exp(self.log_prior_).expand(U, K)
+        P = prior
+        alive = torch.ones(U, dtype=torch.bool)
+        for i in range(self.suffix_length + 1):
+            keys = [
+                _suffix_key(w, h, i) if len(w) >= i else ""
+                for w, h in zip(words, shapes, strict=True)
+            ]
+            idx = torch.as_tensor(self._suffix_index.get_indexer(keys), dtype=torch.long)
+            alive = alive & (idx >= 0)  # (U,) this suffix (and all shorter ones) was seen
+            rows = counts[idx.clamp_min(0)]  # (U, K)
+            phat = rows / rows.sum(1, keepdim=True).clamp_min(1)
+            # i = 0 is the word shape alone; an unseen shape keeps the tag prior P̂(t)
+            P = torch.where(alive.unsqueeze(1), (phat + theta * P) / (1 + theta), P)
+        return P
+
+    def log_emissions(
+        self, words: Sequence[str], first: Sequence[bool] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Emission scores log p(w | t) + const(w) of tokens (N, K), and which were known (N,).
+
+        With f(w, t) the training counts and P_s(t | w) the suffix model,
+        p(t | w) = (f(w, t) + c P_s(t | w)) / (f(w) + c) (c = ``smoothing``) and
+        p(w | t) ∝ p(t | w) / P̂(t); unknown words (f(w) = 0) get the suffix model alone.
+        ``first`` marks sentence-initial tokens (their capital is not evidence of a name).
+        """
+        words = list(words)
+        first = [False] * len(words) if first is None else list(first)
+        shapes = [word_shape(w, f) for w, f in zip(words, first, strict=True)]
+        codes, types = pd.factorize(
+            pd.Series([h + "\t" + w for h, w in zip(shapes, words, strict=True)], dtype=object)
+        )
+        type_shapes, _, type_words = zip(*(t.partition("\t") for t in types), strict=True)
+        ids = torch.as_tensor(self._vocab_index.get_indexer(list(type_words)), dtype=torch.long)
+        known = ids >= 0  # (U,)
+        if self.lowercase_backoff:
+            low = self._vocab_index.get_indexer([w.lower() for w in type_words])
+            low = torch.as_tensor(low, dtype=torch.long)
+            ids = torch.where(known, ids, low)
+        counts = torch.where(
+            (ids >= 0).unsqueeze(1), self.word_tag_counts_[ids.clamp_min(0)].to(self.dtype), 0.0
+        )  # (U, K)
+        suffix = self._suffix_posterior(type_words, type_shapes)  # (U, K)
+        c = self.smoothing
+        total = counts.sum(1, keepdim=True)
+        post = torch.where(total > 0, (counts + c * suffix) / (total + c), suffix)
+        scores = torch.log(post) - self.log_prior_  # (U, K)
+        codes = torch.as_tensor(codes, dtype=torch.long)
+        return scores[codes], known[codes]
+
+    # ------------------------------------------------------------------ decoding
+    def _decode(self, words: list[list[str]]) -> tuple[Tensor, Tensor]:
+        lengths = torch.tensor([len(s) for s in words], dtype=torch.long)
+        flat = [w for s in words for w in s]
+        logE, known = self.log_emissions(flat, _first_flags(lengths).tolist())  # (N, K)
+        if self.end:
+            last = torch.cumsum(lengths, 0) - 1  # (B,)
+            logE[last] = logE[last] + self.log_end_
+        if self.lexical_weight > 0 and self.order == 2:
+            logE = self._lexical_scores(flat, lengths, logE)  # (N, K, K)
+        _, states = self.hmm_.decode_emissions(logE, lengths.tolist())
+        return states, known
+
+    def _lexical_scores(self, flat: list[str], lengths: Tensor, logE: Tensor) -> Tensor:
+        """Pair scores s_i(t_{i-1}, t_i) = log p(w_i | t_i) + a [log p(t_i | t_{i-1}, w_{i-1})
+        / p(t_i | t_{i-1}) + log p(w_i | t_{i-1}, t_i) / p(w_i | t_i)] for frequent words."""
+        K = len(self.tags_)
+        ids = torch.as_tensor(self._vocab_index.get_indexer(flat), dtype=torch.long)
+        lex = torch.where(ids >= 0, self._lexical_index[ids.clamp_min(0)], -1)  # (N,)
+        pair = logE.unsqueeze(1).expand(-1, K, -1).clone()  # (N, K, K)
+        i = torch.arange(1, len(flat))
+        i = i[~_first_flags(lengths)[i]]
+        a = self.lexical_weight
+        for at, table in ((i - 1, self.log_prev_word_), (i, self.log_word_pair_)):
+            f = lex[at]
+            keep = f >= 0
+            pair[i[keep]] += a * table[f[keep]]
+        return pair
+
+    def predict(self, sentences: Iterable) -> list[list[str]]:
+        """Tag sentences (lists of words, or Sentence objects): one list of tags per sentence."""
+        self._check_fitted()
+        words, _ = _as_sentences(sentences)
+        states, _ = self._decode(words)
+        names = np.array(self.tags_, dtype=object)[states.numpy()]
+        return [list(x) for x in np.split(names, np.cumsum([len(s) for s in words])[:-1])]
+
+    def evaluate(self, sentences: Iterable) -> dict:
+        """Accuracy on tagged sentences, overall and on known / unknown words."""
+        self._check_fitted()
+        words, tags = _as_sentences(sentences)
+        if tags is None:
+            raise ValueError("evaluate needs tagged sentences (every word with a tag)")
+        states, known = self._decode(words)
+        gold = pd.Index(self.tags_).get_indexer([t for s in tags for t in s])
+        correct = states.numpy() == gold
+        k = known.numpy()
+        return {
+            "accuracy": float(correct.mean()),
+            "known_accuracy": float(correct[k].mean()) if k.any() else math.nan,
+            "unknown_accuracy": float(correct[~k].mean()) if (~k).any() else math.nan,
+            "unknown_rate": float((~k).mean()),
+            "n_tokens": int(len(correct)),
+        }
+
+    def accuracy(self, sentences: Iterable) -> float:
+        """Fraction of tokens whose predicted tag equals the gold tag."""
+        return self.evaluate(sentences)["accuracy"]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "hmm_"):
+            raise ValueError("this HMMTagger is not fitted: call fit() or load() first")
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | PathLike) -> None:
+        """Write the model as JSON counts (readable, safe to load: no code is executed)."""
+        self._check_fitted()
+        payload = {
+            "format": FORMAT,
+            "version": VERSION,
+            "config": {
+                "suffix_length": self.suffix_length,
+                "rare_threshold": self.rare_threshold,
+                "smoothing": self.smoothing,
+                "lexical_weight": self.lexical_weight,
+                "lexical_min_count": self.lexical_min_count,
+                "lexical_prior": self.lexical_prior,
+                "end": self.end,
+                "lowercase_backoff": self.lowercase_backoff,
+                "order": self.order,
+            },
+            "tags": self.tags_,
+            "vocab": self.vocab_,
+            "word_tag_counts": _to_sparse(self.word_tag_counts_),
+            "ngram_counts": self.ngram_counts_.reshape(-1).tolist(),
+            "suffix_keys": self.suffix_keys_,
+            "suffix_counts": _to_sparse(self.suffix_counts_),
+            "lexical_words": self.lexical_words_.tolist(),
+            "prev_word_counts": _to_sparse(self.prev_word_counts_),
+            "word_pair_counts": _to_sparse(self.word_pair_counts_),
+        }
+        Path(path).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | PathLike) -> HMMTagger:
+        """Read a model written by :meth:`save`."""
+        try:
+            payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not a JSON file ({err})") from None
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a {FORMAT} model file")
+        if payload.get("version") != VERSION:
+            raise ValueError(f"{path}: unsupported model version {payload.get('version')!r}")
+        try:
+            self = cls(**payload["config"])
+            self.tags_ = list(payload["tags"])
+            self.vocab_ = list(payload["vocab"])
+            K, V = len(self.tags_), len(self.vocab_)
+            self.word_tag_counts_ = _sparse(payload["word_tag_counts"], (V, K))
+            self.ngram_counts_ = torch.tensor(payload["ngram_counts"], dtype=torch.long).reshape(
+                K + 1, K + 1, K + 1
+            )
+            self.suffix_keys_ = list(payload["suffix_keys"])
+            self.suffix_counts_ = _sparse(payload["suffix_counts"], (len(self.suffix_keys_), K))
+            self.lexical_words_ = torch.tensor(payload["lexical_words"], dtype=torch.long)
+            F = len(self.lexical_words_)
+            self.prev_word_counts_ = _sparse(payload["prev_word_counts"], (F, K, K))
+            self.word_pair_counts_ = _sparse(payload["word_pair_counts"], (F, K, K))
+        except (KeyError, TypeError, RuntimeError, IndexError) as err:
+            raise ValueError(f"{path}: malformed {FORMAT} model file ({err!r})") from None
+        self._build()
+        return self
+
+
+# --------------------------------------------------------------------------- internals
+def _suffix_key(word: str, shape: str, i: int) -> str:
+    return f"{shape}|{word[len(word) - i :] if i else ''}"
+
+
+def _first_flags(lengths: Tensor) -> Tensor:
+    """(N,) True at the first token of each sentence."""
+    first = torch.zeros(int(lengths.sum()), dtype=torch.bool)
+    first[torch.cumsum(lengths, 0) - lengths] = True
+    return first
+
+
+def _to_sparse(counts: Tensor) -> list[list[int]]:
+    """A count tensor as coordinate lists [index along each axis ..., values] (for JSON)."""
+    idx = counts.nonzero(as_tuple=True)
+    return [i.tolist() for i in idx] + [counts[idx].tolist()]
+
+
+def _sparse(coords, shape: tuple[int, ...]) -> Tensor:
+    *idx, vals = (torch.tensor(x, dtype=torch.long) for x in coords)
+    if len(idx) != len(shape):
+        raise ValueError(f"expected {len(shape)} index lists, got {len(idx)}")
+    out = torch.zeros(shape, dtype=torch.long)
+    out[tuple(idx)] = vals
+    return out
+
+
+def _trigram_counts(tags: Tensor, lengths: Tensor, K: int) -> Tensor:
+    """Counts f(t1, t2, t3) over sentences padded as <s> <s> t_1 .. t_n </s> (boundary = K)."""
+    B = len(lengths)
+    aug_len = lengths + 3
+    aug = torch.full((int(aug_len.sum()),), K, dtype=torch.long)
+    starts = torch.cumsum(aug_len, 0) - aug_len  # (B,)
+    pos = torch.arange(len(tags)) - torch.repeat_interleave(
+        torch.cumsum(lengths, 0) - lengths, lengths
+    )
+    aug[torch.repeat_interleave(starts, lengths) + 2 + pos] = tags
+    # windows starting at offsets start .. start + n (n + 1 trigrams per sentence)
+    first = torch.repeat_interleave(starts, lengths + 1) + (
+        torch.arange(int((lengths + 1).sum()))
+        - torch.repeat_interleave(torch.cumsum(lengths + 1, 0) - (lengths + 1), lengths + 1)
+    )
+    idx = (aug[first] * (K + 1) + aug[first + 1]) * (K + 1) + aug[first + 2]
+    del B
+    return torch.bincount(idx, minlength=(K + 1) ** 3).reshape(K + 1, K + 1, K + 1)
+
+
+def _deleted_interpolation(f123: Tensor) -> Tensor:
+    """λ1, λ2, λ3 of Brants (2000): each trigram votes, with its count, for the n-gram order
+    whose leave-one-out relative frequency is largest."""
+    N = f123.sum()
+    f3 = f123.sum((0, 1))
+    f23 = f123.sum(0)
+    f2 = f23.sum(1)  # count of t2 as a context
+    f12 = f123.sum(2)
+    i, j, k = f123.nonzero(as_tuple=True)
+    c = f123[i, j, k]
+    d3 = f12[i, j] - 1
+    d2 = f2[j] - 1
+    r3 = torch.where(d3 > 0, (c - 1) / d3.clamp_min(1), 0)
+    r2 = torch.where(d2 > 0, (f23[j, k] - 1) / d2.clamp_min(1), 0)
+    r1 = (f3[k] - 1) / (N - 1)
+    pick = torch.stack([r1, r2, r3], 1).argmax(1)  # ties: the lower order (argmax: first)
+    lam = torch.zeros(3, dtype=f123.dtype).index_add_(0, pick, c)
+    return lam / lam.sum()
