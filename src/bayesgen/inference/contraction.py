@@ -1,0 +1,671 @@
+"""Contraction plans for tensor networks: path search, memory estimate and the two executors.
+
+A discrete Bayesian network with evidence is a tensor network: one tensor per table (axes = the
+family's variables that are still free), one index per variable, and the query is the sum over
+every index that is not an output,
+
+    Z[out] = Σ_{x \\ out} Π_f T_f[x_f].
+
+The order of the pairwise contractions decides the cost (it is the elimination order of variable
+elimination, or the junction tree of the Lauritzen–Spiegelhalter algorithm). A :class:`Plan` is
+found once per query pattern by several heuristics — opt_einsum's greedy search and variable
+elimination orders by weighted min-fill and by min-weight — and the cheapest (by flop count) is
+kept. Executing it is a loop of two-operand ``torch.einsum`` calls; :func:`run_steps` optionally
+rescales every intermediate by its maximum and carries the logarithm of the scale, so products of
+thousands of probabilities never underflow, and :func:`backward` sweeps the plan in reverse
+(two einsums per step) for the gradient of the result with respect to the inputs.
+:func:`max_contract` runs the same plan with (max, +) in log space and keeps the argmax tables for
+the traceback of the most probable explanation.
+
+Indices are integers; the batch (row) index is :data:`ROW`. It is always an output index, so it
+acts as a batch axis of every pairwise product.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from string import ascii_letters
+
+import opt_einsum
+import torch
+from torch import Tensor
+
+__all__ = [
+    "ROW",
+    "Step",
+    "Plan",
+    "Trace",
+    "MemoryBudgetError",
+    "plan_contraction",
+    "plan_elimination",
+    "run_steps",
+    "backward",
+    "contract",
+    "max_contract",
+    "traceback",
+]
+
+ROW = -1  # the index of the evidence rows (batch axis R)
+_BYTES = 8  # float64
+
+
+class MemoryBudgetError(ValueError):
+    """Exact inference would need more memory than the budget allows."""
+
+    def __init__(self, estimate: int, budget: int, what: str = "this query"):
+        self.estimate = int(estimate)
+        self.budget = int(budget)
+        super().__init__(
+            f"exact inference for {what} needs an estimated {_human(estimate)} "
+            f"({self.estimate} bytes) of intermediate tensors, over the memory budget of "
+            f"{_human(budget)}; use approximate inference (likelihood_weighting, gibbs_sampling) "
+            f"or raise memory_budget"
+        )
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if nbytes < 1024 or unit == "TiB":
+            return f"{nbytes:.1f} {unit}" if unit != "bytes" else f"{int(nbytes)} bytes"
+        nbytes /= 1024
+    return f"{nbytes:.1f} TiB"  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Step:
+    """One contraction ``out = Σ_{(ia ∪ ib) \\ out} a[ia] · b[ib]`` (no ``b``: a reduction)."""
+
+    a: int
+    b: int | None
+    ia: tuple[int, ...]
+    ib: tuple[int, ...]
+    out: tuple[int, ...]
+    equation: str  # torch.einsum equation with local letters
+
+
+@dataclass
+class Plan:
+    """A pairwise contraction path over ``inputs`` (index tuples) down to ``output``.
+
+    Tensors are addressed SSA-style: inputs are 0..n-1 and step k creates tensor n+k.
+    ``flops`` counts multiply-adds (Σ over steps of Π sizes of the step's indices), ``largest``
+    and ``total`` the elements of the largest and of all intermediates, for the memory estimate.
+    """
+
+    inputs: tuple[tuple[int, ...], ...]
+    output: tuple[int, ...]
+    steps: list[Step]
+    final: int  # SSA id of the last tensor
+    final_indices: tuple[int, ...]
+    flops: int = 0
+    largest: int = 0
+    total: int = 0
+    widest: int = 0  # elements of the largest pairwise product before reduction (max-product)
+    method: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def memory(self, sizes: dict[int, int], *, keep_all: bool = False, broadcast: bool = False):
+        """Estimated peak bytes: the largest intermediate (three operands live at a step), every
+        intermediate when autograd keeps them (``keep_all``), the full broadcast product for
+        max-product (``broadcast``)."""
+        largest, total, widest = _stats(self, sizes)
+        peak = 3 * largest
+        if keep_all:
+            peak = max(peak, 2 * total)
+        if broadcast:
+            peak = max(peak, 2 * widest + largest)
+        return _BYTES * peak
+
+
+# ---------------------------------------------------------------------------- path search
+def _size(indices: Iterable[int], sizes: dict[int, int]) -> int:
+    n = 1
+    for i in indices:
+        n *= sizes[i]
+    return n
+
+
+def _ssa_steps(
+    inputs: Sequence[tuple[int, ...]],
+    output: tuple[int, ...],
+    pairs: list[tuple[int, ...]],
+    *,
+    merge: bool = True,
+    sizes: dict[int, int] | None = None,
+) -> tuple[list[tuple[int, int | None, tuple[int, ...]]], int, dict[int, tuple[int, ...]]]:
+    """Turn SSA pairs ``(a, b)`` (or reductions ``(a,)``) into steps with their output indices.
+
+    A step keeps an index when some other live tensor has it or it is an output. With
+    ``merge``, tensors still live at the end (disconnected parts) are contracted greedily into
+    one, and a last reduction removes indices only the final tensor has.
+    Returns the steps, the final SSA id (−1 without ``merge``) and the live tensors.
+    """
+    live: dict[int, tuple[int, ...]] = dict(enumerate(inputs))
+    count: dict[int, int] = {}
+    for ix in inputs:
+        for i in set(ix):
+            count[i] = count.get(i, 0) + 1
+    out_set = set(output)
+    steps: list[tuple[int, int | None, tuple[int, ...]]] = []
+    nxt = len(inputs)
+
+    def step(a: int, b: int | None) -> int:
+        nonlocal nxt
+        ia = live.pop(a)
+        ib = live.pop(b) if b is not None else ()
+        for i in set(ia):
+            count[i] -= 1
+        for i in set(ib):
+            count[i] -= 1
+        union = dict.fromkeys(ia + ib)
+        keep = tuple(i for i in union if i in out_set or count.get(i, 0) > 0)
+        for i in keep:
+            count[i] = count.get(i, 0) + 1
+        live[nxt] = keep
+        steps.append((a, b, keep))
+        nxt += 1
+        return nxt - 1
+
+    for pair in pairs:
+        step(pair[0], pair[1] if len(pair) > 1 else None)
+    if not merge:
+        return steps, -1, dict(live)
+    rest = sorted(live)
+    if len(rest) > 1:
+        for pair in _greedy_local([live[k] for k in rest], output, sizes or {}, rest, nxt):
+            step(*pair)
+        rest = sorted(live)
+    final = rest[0] if rest else -1
+    if final >= 0 and live[final] != tuple(i for i in live[final] if i in out_set):
+        final = step(final, None)  # a last reduction of indices only the final tensor has
+    return steps, final, dict(live)
+
+
+def _greedy_local(
+    sets: Sequence[Iterable[int]],
+    output: Iterable[int],
+    sizes: dict[int, int],
+    ids: Sequence[int],
+    nxt: int,
+) -> list[tuple[int, int]]:
+    """opt_einsum's greedy pairing of the tensors ``ids`` (indices ``sets``), as SSA pairs
+    numbered from ``nxt``."""
+    ids = list(ids)
+    if len(ids) < 2:
+        return []
+    if len(ids) == 2:
+        return [(ids[0], ids[1])]
+    if len(ids) <= 8:
+        return _small_greedy([frozenset(x) for x in sets], frozenset(output), sizes, ids, nxt)
+    fs = [frozenset(x) for x in sets]
+    sz = {i: sizes.get(i, 2) for x in fs for i in x}
+    path = opt_einsum.paths.greedy(fs, frozenset(output), sz)
+    pairs = []
+    for contraction in path:
+        picked = [ids[k] for k in contraction]
+        for k in sorted(contraction, reverse=True):
+            del ids[k]
+        a = picked[0]
+        for b in picked[1:]:
+            pairs.append((a, b))
+            a = nxt
+            nxt += 1
+        ids.append(a)
+    return pairs
+
+
+def _small_greedy(sets, output, sizes, ids, nxt) -> list[tuple[int, int]]:
+    """Greedy pairing for a handful of tensors: contract the pair whose result is smallest
+    relative to its operands (opt_einsum's "memory-removed" cost), until one is left."""
+    items = list(zip(ids, sets, strict=True))
+    pairs = []
+    while len(items) > 1:
+        best = None
+        for x in range(len(items)):
+            for y in range(x + 1, len(items)):
+                need = set(output)
+                for z, (_, ix) in enumerate(items):
+                    if z != x and z != y:
+                        need |= ix
+                res = (items[x][1] | items[y][1]) & need
+                cost = _size(res, sizes) - _size(items[x][1], sizes) - _size(items[y][1], sizes)
+                if best is None or cost < best[0]:
+                    best = (cost, x, y, res)
+        _, x, y, res = best
+        pairs.append((items[x][0], items[y][0]))
+        items = [it for z, it in enumerate(items) if z not in (x, y)] + [(nxt, frozenset(res))]
+        nxt += 1
+    return pairs
+
+
+def _greedy_pairs(inputs, output, sizes) -> list[tuple[int, ...]]:
+    if len(inputs) < 2:
+        return [(0,)] if inputs else []
+    return _greedy_local(inputs, output, sizes, range(len(inputs)), len(inputs))
+
+
+def _elimination_pairs(
+    inputs: Sequence[tuple[int, ...]],
+    output: tuple[int, ...],
+    sizes: dict[int, int],
+    *,
+    weighted: bool = True,
+    row_blind: bool = True,
+) -> tuple[list[tuple[int, ...]], list[int]]:
+    """Variable elimination by greedy weighted min-fill (or min-weight), as SSA pairs.
+
+    Eliminating v multiplies every live tensor that has v (paired greedily) and sums v out.
+    Every index not in ``output`` is summed out (outputs are kept, as the targets in the sum
+    phase of marginal MAP). Returns the pairs and the SSA ids still live afterwards.
+    ``row_blind`` scores the order as if there were one evidence row (the row index spreads to
+    every tensor downstream of batched evidence whatever the order).
+    """
+    live: dict[int, frozenset[int]] = {k: frozenset(ix) for k, ix in enumerate(inputs)}
+    holders: dict[int, set[int]] = {}
+    for k, ix in live.items():
+        for i in ix:
+            holders.setdefault(i, set()).add(k)
+    keep = set(output)
+    todo = set(holders) - keep
+    nxt = len(inputs)
+
+    def neighbours(v: int) -> set[int]:
+        nb: set[int] = set()
+        for k in holders[v]:
+            nb |= live[k]
+        nb.discard(v)
+        return nb
+
+    def score(v: int) -> tuple[float, float]:
+        nb = neighbours(v)
+        if row_blind:
+            nb.discard(ROW)
+        weight = math.log(_size(nb, sizes) or 1) if nb else 0.0
+        if not weighted:
+            return (weight, 0.0)
+        # fill-in: pairs of neighbours not yet sharing a tensor, weighted by the new edge's size
+        nbl = sorted(nb)
+        fill = 0.0
+        for x in range(len(nbl)):
+            hx = holders.get(nbl[x], set())
+            for y in range(x + 1, len(nbl)):
+                if not hx & holders.get(nbl[y], set()):
+                    fill += sizes[nbl[x]] * sizes[nbl[y]]
+        return (fill, weight)
+
+    heap = [(score(v), v) for v in todo]
+    heapq.heapify(heap)
+    current = {v: s for s, v in heap}
+    pairs: list[tuple[int, ...]] = []
+    while heap:
+        s, v = heapq.heappop(heap)
+        if v not in todo or current.get(v) != s:
+            continue
+        todo.discard(v)
+        nb = neighbours(v)
+        group = sorted(holders.pop(v))
+        sets = [live.pop(k) for k in group]
+        for k, ix in zip(group, sets, strict=True):
+            for i in ix:
+                if i != v:
+                    holders[i].discard(k)
+        new = frozenset().union(*sets) - {v}
+        if len(group) == 1:
+            pairs.append((group[0],))
+            newid = nxt
+            nxt += 1
+        else:
+            local = _greedy_local(sets, new, sizes, group, nxt)
+            pairs.extend(local)
+            nxt += len(local)
+            newid = nxt - 1
+        live[newid] = new
+        for i in new:
+            holders[i].add(newid)
+        for u in nb:
+            if u in todo:
+                su = score(u)
+                current[u] = su
+                heapq.heappush(heap, (su, u))
+    return pairs, sorted(live)
+
+
+def _stats(plan: Plan, sizes: dict[int, int]) -> tuple[int, int, int]:
+    largest = total = widest = 0
+    for st in plan.steps:
+        n = _size(st.out, sizes)
+        largest = max(largest, n)
+        total += n
+        widest = max(widest, _size(set(st.ia) | set(st.ib), sizes))
+    return largest, total, widest
+
+
+def _equation(ia: tuple[int, ...], ib: tuple[int, ...] | None, out: tuple[int, ...]) -> str:
+    letters: dict[int, str] = {}
+    for i in ia + (ib or ()) + out:
+        if i not in letters:
+            if len(letters) == len(ascii_letters):
+                raise ValueError("a pairwise contraction has more than 52 indices")
+            letters[i] = ascii_letters[len(letters)]
+    lhs = "".join(letters[i] for i in ia)
+    if ib is not None:
+        lhs += "," + "".join(letters[i] for i in ib)
+    return lhs + "->" + "".join(letters[i] for i in out)
+
+
+def _build(inputs, output, sizes, pairs, method, *, merge: bool = True) -> Plan:
+    raw, final, live = _ssa_steps(inputs, output, pairs, merge=merge, sizes=sizes)
+    ids: dict[int, tuple[int, ...]] = dict(enumerate(inputs))
+    steps = []
+    flops = 0
+    nxt = len(inputs)
+    for a, b, keep in raw:
+        ia = ids[a]
+        ib = ids[b] if b is not None else ()
+        steps.append(Step(a, b, ia, ib, keep, _equation(ia, ib if b is not None else None, keep)))
+        flops += _size(set(ia) | set(ib), sizes)
+        ids[nxt] = keep
+        nxt += 1
+    final_indices = ids[final] if final >= 0 else ()
+    plan = Plan(
+        tuple(inputs), tuple(output), steps, final, final_indices, flops=flops, method=method
+    )
+    plan.largest, plan.total, plan.widest = _stats(plan, sizes)
+    plan.extra["live"] = live
+    return plan
+
+
+def plan_contraction(
+    inputs: Sequence[tuple[int, ...]],
+    output: tuple[int, ...],
+    sizes: dict[int, int],
+    *,
+    optimize: str = "auto",
+) -> Plan:
+    """Find a pairwise contraction path; ``optimize`` is ``"auto"`` (the cheapest of the
+    heuristics below), ``"greedy"`` (opt_einsum), ``"min-fill"`` or ``"min-weight"``
+    (variable elimination orders)."""
+    inputs = [tuple(ix) for ix in inputs]
+    if optimize == "auto":
+        methods = ["greedy", "min-fill", "min-weight"]
+        if ROW in output:
+            methods.append("min-fill-rows")
+    elif optimize in ("greedy", "min-fill", "min-weight"):
+        methods = [optimize]
+    else:
+        raise ValueError(
+            f"optimize must be one of 'auto', 'greedy', 'min-fill', 'min-weight', got {optimize!r}"
+        )
+    best = None
+    for m in methods:
+        if m == "greedy":
+            pairs = _greedy_pairs(inputs, output, sizes)
+        else:
+            pairs, _ = _elimination_pairs(
+                inputs, output, sizes, weighted=m != "min-weight", row_blind=m != "min-fill-rows"
+            )
+        cost = _cost(inputs, output, sizes, pairs)
+        if best is None or cost < best[0]:
+            best = (cost, pairs, m)
+    return _build(inputs, output, sizes, best[1], best[2])
+
+
+def _cost(inputs, output, sizes, pairs) -> tuple[int, int]:
+    """(flops, largest intermediate) of a path, without building its steps."""
+    raw, _, _ = _ssa_steps(inputs, output, pairs, sizes=sizes)
+    ids: dict[int, tuple[int, ...]] = dict(enumerate(inputs))
+    flops = largest = 0
+    nxt = len(inputs)
+    for a, b, keep in raw:
+        ia = ids.pop(a)
+        ib = ids.pop(b) if b is not None else ()
+        flops += _size(set(ia) | set(ib), sizes)
+        largest = max(largest, _size(keep, sizes))
+        ids[nxt] = keep
+        nxt += 1
+    return flops, largest
+
+
+def plan_elimination(
+    inputs: Sequence[tuple[int, ...]],
+    keep: tuple[int, ...],
+    sizes: dict[int, int],
+) -> Plan:
+    """Sum out every index not in ``keep`` (min-fill order) but do not merge what remains:
+    ``plan.extra["live"]`` maps the SSA ids of the factors left (over ``keep`` only) to their
+    indices — the sum phase of marginal MAP."""
+    inputs = [tuple(ix) for ix in inputs]
+    pairs, _ = _elimination_pairs(inputs, keep, sizes)
+    return _build(inputs, keep, sizes, pairs, "min-fill", merge=False)
+
+
+# ---------------------------------------------------------------------------- executors
+try:  # the C++ einsum without torch.functional's argument parsing (one or two operands only)
+    from torch import _VF
+
+    def _einsum(equation: str, operands: tuple[Tensor, ...]) -> Tensor:
+        return _VF.einsum(equation, operands)
+
+    _einsum("a,a->", (torch.ones(1), torch.ones(1)))
+except Exception:  # pragma: no cover - older or newer torch without _VF.einsum
+
+    def _einsum(equation: str, operands: tuple[Tensor, ...]) -> Tensor:
+        return torch.einsum(equation, *operands)
+
+
+def _row_axes(indices: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(k for k, i in enumerate(indices) if i != ROW)
+
+
+def run_steps(
+    plan: Plan,
+    operands: Sequence[Tensor],
+    *,
+    rescale: bool = False,
+    norms: list | None = None,
+) -> tuple[list[Tensor | None], list[Tensor] | None]:
+    """Run every step of a sum-product plan; returns the SSA list of tensors (consumed ones are
+    None) and, with ``rescale``, the parallel list of log-scales (shape (R,) or ()).
+
+    With ``rescale`` each intermediate is divided by its maximum over the non-row axes (a
+    detached constant, so gradients stay exact) and the log of that maximum is carried along.
+    Given a list ``norms``, every intermediate is kept and the divisor of each step (or None)
+    is appended to it, for :func:`backward`.
+    """
+    keep = norms is not None
+    tensors: list[Tensor | None] = list(operands)
+    if not rescale:
+        for st in plan.steps:
+            a = tensors[st.a]
+            if st.b is None:
+                tensors.append(_einsum(st.equation, (a,)))
+            else:
+                tensors.append(_einsum(st.equation, (a, tensors[st.b])))
+                if not keep:
+                    tensors[st.b] = None
+            if not keep:
+                tensors[st.a] = None
+            else:
+                norms.append(None)
+        return tensors, None
+
+    zero = operands[0].new_zeros(()) if operands else torch.zeros((), dtype=torch.float64)
+    scales: list[Tensor] = [zero] * len(operands)
+    for st in plan.steps:
+        a = tensors[st.a]
+        if st.b is None:
+            out = _einsum(st.equation, (a,))
+            ls = scales[st.a]
+        else:
+            out = _einsum(st.equation, (a, tensors[st.b]))
+            ls = scales[st.a] + scales[st.b]
+            if not keep:
+                tensors[st.b] = None
+        if not keep:
+            tensors[st.a] = None
+        axes = _row_axes(st.out)
+        with torch.no_grad():
+            m = out.detach().amax(dim=axes, keepdim=True) if axes else out.detach()
+            m = torch.where(m > 0, m, torch.ones_like(m))
+        out = out / m
+        ls = ls + (m.log().reshape(-1) if ROW in st.out else m.log().reshape(()))
+        tensors.append(out)
+        scales.append(ls)
+        if keep:
+            norms.append(m)
+    return tensors, scales
+
+
+def _grad_equations(st: Step) -> tuple[tuple[str, tuple[int, ...]], tuple[str, tuple[int, ...]]]:
+    """einsum equations of the two vector-Jacobian products of a step, and for each the axes of
+    the operand it cannot produce (indices summed in this step that only that operand has)."""
+    avail_a = tuple(i for i in st.ia if i in st.out or i in st.ib)
+    miss_a = tuple(k for k, i in enumerate(st.ia) if i not in avail_a)
+    if st.b is None:
+        return (_equation(st.out, None, avail_a), miss_a), ("", ())
+    avail_b = tuple(i for i in st.ib if i in st.out or i in st.ia)
+    miss_b = tuple(k for k, i in enumerate(st.ib) if i not in avail_b)
+    return (
+        (_equation(st.out, st.ib, avail_a), miss_a),
+        (_equation(st.out, st.ia, avail_b), miss_b),
+    )
+
+
+def _fill(g: Tensor, missing: tuple[int, ...], like: Tensor) -> Tensor:
+    """Broadcast ``g`` back over the operand axes it lacks (the gradient of a sum is one)."""
+    if not missing:
+        return g
+    for k in missing:
+        g = g.unsqueeze(k)
+    return g.expand(like.shape)
+
+
+def backward(
+    plan: Plan,
+    tensors: Sequence[Tensor],
+    norms: Sequence[Tensor | None],
+    grad: Tensor,
+    wanted: Sequence[int],
+) -> dict[int, Tensor]:
+    """Reverse-mode sweep through a plan run with ``norms`` (all intermediates kept): the
+    gradient of a scalar function with ∂/∂final = ``grad`` with respect to the inputs
+    ``wanted``. Two einsums per step, no autograd graph."""
+    n = len(plan.inputs)
+    needs = [False] * (n + len(plan.steps))
+    for k in wanted:
+        needs[k] = True
+    for k, st in enumerate(plan.steps):
+        needs[n + k] = needs[st.a] or (st.b is not None and needs[st.b])
+    eqs = plan.extra.get("grad_equations")
+    if eqs is None:
+        eqs = plan.extra["grad_equations"] = [_grad_equations(st) for st in plan.steps]
+    grads: dict[int, Tensor] = {plan.final: grad}
+    for k in range(len(plan.steps) - 1, -1, -1):
+        g = grads.pop(n + k, None)
+        if g is None:
+            continue
+        st = plan.steps[k]
+        if norms[k] is not None:
+            g = g / norms[k]
+        (eq_a, miss_a), (eq_b, miss_b) = eqs[k]
+        a = tensors[st.a]
+        if st.b is None:
+            if needs[st.a]:
+                grads[st.a] = _fill(_einsum(eq_a, (g,)), miss_a, a)
+            continue
+        b = tensors[st.b]
+        if needs[st.a]:
+            grads[st.a] = _fill(_einsum(eq_a, (g, b)), miss_a, a)
+        if needs[st.b]:
+            grads[st.b] = _fill(_einsum(eq_b, (g, a)), miss_b, b)
+    return {k: grads[k] for k in wanted if k in grads}
+
+
+def contract(
+    plan: Plan, operands: Sequence[Tensor], *, rescale: bool = False
+) -> tuple[Tensor, Tensor | None]:
+    """Run a sum-product plan down to its final tensor ``T`` (axes ``plan.final_indices``);
+    returns ``(T, log_scale)``: the true result is ``T·exp(log_scale)``, ``log_scale`` is None
+    without ``rescale``."""
+    tensors, scales = run_steps(plan, operands, rescale=rescale)
+    return tensors[plan.final], (scales[plan.final] if scales is not None else None)
+
+
+def _view_spec(have: tuple[int, ...], order: tuple[int, ...]):
+    """How to view a tensor with axes ``have`` along ``order``: a permutation (None if none is
+    needed) and an index that inserts size-1 axes where ``order`` has an index it lacks."""
+    perm = [have.index(i) for i in order if i in have]
+    index = tuple(slice(None) if i in have else None for i in order)
+    return (perm if perm != list(range(len(perm))) else None), index
+
+
+def _max_specs(plan: Plan):
+    specs = []
+    for st in plan.steps:
+        union = tuple(dict.fromkeys(st.ia + st.ib))
+        elim = tuple(i for i in union if i not in st.out)
+        order = st.out + elim
+        spec_b = _view_spec(st.ib, order) if st.b is not None else None
+        specs.append((elim, order, _view_spec(st.ia, order), spec_b))
+    return specs
+
+
+def _view(t: Tensor, spec) -> Tensor:
+    perm, index = spec
+    if perm is not None:
+        t = t.permute(perm)
+    return t[index]
+
+
+@dataclass
+class Trace:
+    """Argmax tables of a max-product run: per step (kept, eliminated, sizes, argmax)."""
+
+    records: list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], Tensor]]
+
+
+def max_contract(
+    plan: Plan, log_operands: Sequence[Tensor], sizes: dict[int, int]
+) -> tuple[Tensor, Trace]:
+    """Run the plan in the (max, +) semiring on log tables; returns the max (shape of the
+    plan's output) and the argmax trace for :func:`traceback`.
+
+    Each step broadcasts its two operands over the union of their indices (kept ones first),
+    adds them and takes the max and argmax over the eliminated ones."""
+    specs = plan.extra.get("max_specs")
+    if specs is None:
+        specs = plan.extra["max_specs"] = _max_specs(plan)
+    tensors: list[Tensor | None] = list(log_operands)
+    records = []
+    for st, (elim, order, spec_a, spec_b) in zip(plan.steps, specs, strict=True):
+        s = _view(tensors[st.a], spec_a)
+        if st.b is not None:
+            s = s + _view(tensors[st.b], spec_b)
+            tensors[st.b] = None
+        tensors[st.a] = None
+        full = tuple(sizes[i] for i in order)
+        if s.shape != full:
+            s = s.expand(full)
+        if elim:
+            n_out = len(st.out)
+            val, arg = s.reshape(*full[:n_out], -1).max(dim=-1)
+            records.append((st.out, elim, full[n_out:], arg))
+        else:
+            val = s
+        tensors.append(val)
+    return tensors[plan.final], Trace(records)
+
+
+def traceback(trace: Trace, known: dict[int, Tensor]) -> dict[int, Tensor]:
+    """Decode the argmax assignment, last step first; ``known`` holds the row index
+    (``arange(R)``) when batched. Values are long tensors of shape (R,) or ()."""
+    assign = dict(known)
+    for kept, elim, elim_sizes, arg in reversed(trace.records):
+        code = arg[tuple(assign[i] for i in kept)] if kept else arg
+        for i, n in zip(reversed(elim), reversed(elim_sizes), strict=True):
+            assign[i] = code % n
+            code = torch.div(code, n, rounding_mode="floor")
+    return assign

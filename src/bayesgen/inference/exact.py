@@ -1,0 +1,848 @@
+"""Exact inference on discrete Bayesian networks by tensor contraction.
+
+With evidence e, every query is a sum over the unobserved variables of the product of tables,
+
+    P(q, e) = Σ_{x \\ (q, e)} Π_n p(x_n | Pa(x_n)),
+
+a tensor network with one index per variable. Observed variables are sliced out of the tables
+(a batch of R evidence rows gathers the rows instead, or multiplies in an indicator λ_v(R, card)
+where some rows leave v unobserved), so the row axis R is one more index and R queries are one
+contraction. Before contracting, the network is pruned to what the query needs: barren nodes
+(neither queried, observed, nor ancestors of either) and parts disconnected from the targets once
+the evidence is sliced away. The contraction path is found once per query pattern (targets and
+which variables are observed) and cached.
+
+- ``query``: P(q | e) = P(q, e) / Σ_q P(q, e).
+- ``log_evidence``: log P(e) = log Z.
+- ``marginals``: every posterior from one forward and one backward pass, by the identity
+  P(x_v = k | e) = λ_v[k] ∂ log Z / ∂λ_v[k] (for one evidence row the table itself serves as λ:
+  P(x_v, pa_v | e) = θ_v ⊙ ∂ log Z / ∂θ_v). The backward sweep is two einsums per step, by hand
+  (autograd only when the tables require grad). When the whole moral graph is much wider than
+  the ancestral sub-networks An({v} ∪ e) (munin), a few such sub-networks cover every variable
+  instead, each with its own forward and backward pass.
+- ``mpe``: argmax_x P(x, e) by max-product on log tables with an argmax traceback.
+- ``map``: argmax_q Σ_{others} P(q, others, e): sum out the others first (min-fill order), then
+  max-product over what is left.
+
+Every result is differentiable with respect to the tables. Intermediates are rescaled by their
+maximum when the plain product would underflow, so networks with hundreds of nodes and many
+observations stay exact. Repeated evidence rows are answered once. A plan whose intermediates
+would exceed ``memory_budget`` raises :class:`MemoryBudgetError` (batched evidence is first split
+into row chunks that fit).
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from ..graph import DAG
+from .contraction import (
+    ROW,
+    MemoryBudgetError,
+    Plan,
+    backward,
+    contract,
+    max_contract,
+    plan_contraction,
+    plan_elimination,
+    run_steps,
+    traceback,
+)
+from .evidence import Evidence, check_variables, evidence_codes, parse_evidence, unique_rows
+from .result import Explanation, Posterior
+
+__all__ = ["ExactInference", "MemoryBudgetError"]
+
+TableSpec = tuple[str, Sequence[str], Tensor]
+
+#: a plain (unscaled) contraction whose result falls below this is redone with rescaling
+_UNDERFLOW = 1e-200
+#: the overhead of one contraction step (Python, dispatch), in multiply-adds, for choosing plans
+_STEP_COST = 20_000
+#: row-sum tolerance for tables given directly (published networks round to 4 decimals)
+_ROW_TOLERANCE = 1e-3
+
+
+@dataclass
+class _Operand:
+    """How one tensor of the network is made from a table (or is an evidence indicator)."""
+
+    kind: str  # "table" or "indicator"
+    var: int  # the table's child, or the indicator's variable
+    select: tuple[tuple[int, int], ...] = ()  # (axis, variable) sliced at a fixed state
+    gather: tuple[int, ...] = ()  # variables gathered per row (their axes moved first)
+    perm: tuple[int, ...] = ()  # permutation after slicing that puts the gathered axes first
+    indices: tuple[int, ...] = ()
+
+
+@dataclass
+class _Compiled:
+    kind: str
+    operands: list[_Operand]
+    plan: Plan
+    output: tuple[int, ...]
+    extra: dict = field(default_factory=dict)
+
+
+class ExactInference:
+    """Exact queries on a discrete Bayesian network given as tables.
+
+    ``tables``: a sequence of ``(child, parents, probs)`` with ``probs`` of shape
+    (*parent_cards, card), the child on the last axis; ``states``: name -> state labels.
+    ``memory_budget`` (bytes) bounds the intermediates of one contraction; ``device`` moves the
+    computation (tables and evidence) to that device; ``optimize`` picks the path search
+    (``"auto"``, ``"greedy"``, ``"min-fill"``, ``"min-weight"``); ``rescale`` is True (always
+    rescale intermediates), False (never) or None (only when the plain product underflows);
+    ``validate`` checks that the tables are non-negative with rows summing to 1 (±1e-3).
+    Every query method also takes ``tables=`` (name -> tensor) to replace some tables for one
+    call, e.g. with parameters that require grad.
+
+    >>> eng = ExactInference([("a", (), torch.tensor([0.3, 0.7])),
+    ...                       ("b", ("a",), torch.tensor([[0.9, 0.1], [0.2, 0.8]]))],
+    ...                      {"a": ("0", "1"), "b": ("0", "1")})
+    >>> round(float(eng.query("a", {"b": 1})["1"]), 4)
+    0.9492
+    """
+
+    def __init__(
+        self,
+        tables: Sequence[TableSpec],
+        states: Mapping[str, Sequence[str]],
+        *,
+        memory_budget: int = 4 * 2**30,
+        device: torch.device | str | None = None,
+        optimize: str = "auto",
+        rescale: bool | None = None,
+        validate: bool = True,
+    ):
+        if optimize not in ("auto", "greedy", "min-fill", "min-weight"):
+            raise ValueError(
+                "optimize must be one of 'auto', 'greedy', 'min-fill', 'min-weight', "
+                f"got {optimize!r}"
+            )
+        if rescale not in (None, True, False):
+            raise ValueError(f"rescale must be True, False or None (automatic), got {rescale!r}")
+        if not (isinstance(memory_budget, (int, float)) and memory_budget > 0):
+            raise ValueError(
+                f"memory_budget must be a positive number of bytes, got {memory_budget!r}"
+            )
+        tables = list(tables)
+        names = [t[0] for t in tables]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"more than one table for {dup}")
+        missing = [n for n in names if n not in states]
+        if missing:
+            raise ValueError(f"no states given for {missing}")
+        parents = {n: tuple(p) for n, p, _ in tables}
+        for n, pa in parents.items():
+            unknown = [p for p in pa if p not in parents]
+            if unknown:
+                raise ValueError(f"parents {unknown} of {n!r} have no table")
+        self.dag = DAG.from_parents(parents)  # raises CycleError naming a cycle
+        self.names: tuple[str, ...] = tuple(names)
+        self.states: dict[str, tuple[str, ...]] = {
+            n: tuple(str(s) for s in states[n]) for n in names
+        }
+        self.parents = parents
+        self._id = {n: k for k, n in enumerate(names)}
+        self.cards = tuple(len(self.states[n]) for n in names)
+        self._cards = dict(zip(names, self.cards, strict=True))
+        self._families = [tuple(self._id[p] for p in parents[n]) + (self._id[n],) for n in names]
+        self._parent_ids = [f[:-1] for f in self._families]
+        self.memory_budget = int(memory_budget)
+        self.device = torch.device(device) if device is not None else None
+        self.optimize = optimize
+        self.rescale = rescale
+        self._tables = [self._as_table(n, p) for n, _, p in tables]
+        if validate:
+            for n, t in zip(names, self._tables, strict=True):
+                self._validate(n, t)
+        self._source: Callable[[], list[Tensor]] | None = None
+        self._cache: OrderedDict[tuple, _Compiled] = OrderedDict()
+        self.cache_size = 256
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_network(cls, net, **kwargs) -> ExactInference:
+        """An engine over a :class:`~bayesgen.network.BayesNet` of tables; the tables are read
+        from the network at every call, so a refit network is seen and gradients flow."""
+        specs = []
+        for name, factor in net.factors.items():
+            if not hasattr(factor, "probs"):
+                raise TypeError(
+                    f"exact inference needs table factors; {name!r} is "
+                    f"{type(factor).__name__} (use likelihood_weighting for hybrid networks)"
+                )
+            specs.append((name, tuple(p.name for p in factor.parents), factor.probs))
+        states = {n: net.variables[n].states for n, _, _ in specs}
+        kwargs.setdefault("validate", False)  # Table already validated its rows
+        engine = cls(specs, states, **kwargs)
+        ref = weakref.ref(net)
+
+        def source() -> list[Tensor]:
+            model = ref()
+            if model is None:
+                raise RuntimeError("the network of this inference engine no longer exists")
+            factors = model.factors
+            return [factors[n].probs for n in engine.names]
+
+        engine._source = source
+        return engine
+
+    def _as_table(self, name: str, probs) -> Tensor:
+        t = torch.as_tensor(probs)
+        if t.dtype != torch.float64:
+            t = t.to(torch.float64)
+        shape = tuple(self.cards[self._id[p]] for p in self.parents[name]) + (
+            self.cards[self._id[name]],
+        )
+        if tuple(t.shape) != shape:
+            want = " x ".join(f"{v}:{self.cards[self._id[v]]}" for v in (*self.parents[name], name))
+            raise ValueError(
+                f"table of {name!r} has shape {tuple(t.shape)}, expected {shape} "
+                f"({want}; the child on the last axis)"
+            )
+        return t
+
+    def _validate(self, name: str, t: Tensor) -> None:
+        with torch.no_grad():
+            if bool((t < 0).any()) or not bool(torch.isfinite(t).all()):
+                raise ValueError(f"table of {name!r} has negative or non-finite entries")
+            sums = t.sum(-1)
+            bad = (sums - 1).abs() > _ROW_TOLERANCE
+            if bool(bad.any()):
+                row = tuple(int(i) for i in bad.nonzero()[0])
+                labels = {
+                    p: self.states[p][k] for p, k in zip(self.parents[name], row, strict=True)
+                }
+                raise ValueError(
+                    f"table of {name!r}: the row for parents {labels} sums to "
+                    f"{float(sums[row]):.6g}, not 1"
+                )
+
+    def _current(self, tables: Mapping[str, Tensor] | None) -> list[Tensor]:
+        current = self._source() if self._source is not None else list(self._tables)
+        if tables:
+            check_variables(list(tables), self.states, "table override")
+            current = list(current)
+            for n, t in tables.items():
+                current[self._id[n]] = self._as_table(n, t)
+        dev = self.device
+        return [
+            t.to(device=dev, dtype=torch.float64)
+            if (t.dtype != torch.float64 or (dev is not None and t.device != dev))
+            else t
+            for t in current
+        ]
+
+    # ------------------------------------------------------------------ structure
+    def _ancestors(self, ids: set[int]) -> set[int]:
+        seen = set(ids)
+        stack = list(ids)
+        while stack:
+            v = stack.pop()
+            for p in self._parent_ids[v]:
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        return seen
+
+    def _compile(
+        self,
+        kind: str,
+        targets: tuple[int, ...],
+        fixed: frozenset[int],
+        full: frozenset[int],
+        partial: frozenset[int],
+        rows: int | None,
+        within: frozenset[int] | None = None,
+    ) -> _Compiled:
+        bucket = None if rows is None else 1 << max(0, (rows - 1).bit_length())
+        key = (kind, targets, fixed, full, partial, bucket, within)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        observed = fixed | full | partial
+        if within is not None:
+            relevant = set(within)
+        elif kind in ("marginals", "mpe"):
+            relevant = set(range(len(self.names)))
+        elif kind in ("query", "map"):
+            relevant = self._ancestors(set(targets) | observed)
+        elif kind == "logz":
+            relevant = self._ancestors(set(observed))
+        else:  # pragma: no cover - internal
+            raise ValueError(f"unknown query kind {kind!r}")
+
+        operands: list[_Operand] = []
+        for f in sorted(relevant):
+            fam = self._families[f]
+            select = tuple((ax, v) for ax, v in enumerate(fam) if v in fixed)
+            rest = [v for v in fam if v not in fixed]
+            gax = [k for k, v in enumerate(rest) if v in full]
+            others = tuple(v for v in rest if v not in full)
+            perm = tuple(gax + [k for k in range(len(rest)) if k not in gax])
+            indices = ((ROW,) if gax else ()) + others
+            operands.append(
+                _Operand("table", f, select, tuple(rest[k] for k in gax), perm, indices)
+            )
+        indicator_vars = set(partial) & relevant
+        if kind == "marginals" and rows is not None:
+            indicator_vars |= relevant - fixed - full
+        for v in sorted(indicator_vars):
+            operands.append(_Operand("indicator", v, indices=(ROW, v)))
+
+        # connected components over the variable indices (the row index joins nothing)
+        touched = [op.kind == "indicator" or bool(op.select) or bool(op.gather) for op in operands]
+        comp = _components([op.indices for op in operands])
+        if kind in ("query", "map"):
+            keep_comp = {comp[k] for k, op in enumerate(operands) if set(op.indices) & set(targets)}
+            if kind == "map":
+                keep_comp |= {comp[k] for k in range(len(operands)) if touched[k]}
+        elif kind == "logz":
+            keep_comp = {comp[k] for k in range(len(operands)) if touched[k]}
+        else:
+            keep_comp = set(comp)
+        # tables of evidence-touched parts left out of a query: they only scale P(q, e), but if
+        # one of them can be zero the evidence may be impossible (checked at call time)
+        side = {comp[k] for k in range(len(operands)) if touched[k] and comp[k] not in keep_comp}
+        pruned = sorted(
+            {op.var for k, op in enumerate(operands) if comp[k] in side and op.kind == "table"}
+        )
+        operands = [op for k, op in enumerate(operands) if comp[k] in keep_comp]
+
+        sizes = {v: c for v, c in enumerate(self.cards)}
+        sizes[ROW] = bucket or 1
+        # the row axis, unless no tensor left depends on the batched evidence (then the result
+        # is the same for every row and is expanded afterwards)
+        has_rows = rows is not None and any(ROW in op.indices for op in operands)
+        out_rows = (ROW,) if has_rows else ()
+        inputs = [op.indices for op in operands]
+        extra: dict = {}
+        if kind == "query":
+            output = out_rows + targets
+        else:
+            output = out_rows
+        if kind == "map":
+            sum_plan = plan_elimination(inputs, out_rows + targets, sizes)
+            live = sum_plan.extra["live"]
+            live_ids = sorted(live)
+            max_plan = plan_contraction(
+                [live[k] for k in live_ids], out_rows, sizes, optimize=self.optimize
+            )
+            extra.update(max_plan=max_plan, live_ids=live_ids)
+            plan = sum_plan
+        else:
+            plan = plan_contraction(inputs, output, sizes, optimize=self.optimize)
+        extra["pruned"] = pruned
+        compiled = _Compiled(kind, operands, plan, output, extra)
+        if kind == "marginals" and within is None:
+            compiled.extra["parts"] = self._cover(compiled, fixed, full, partial, rows)
+        self._cache[key] = compiled
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return compiled
+
+    def _cover(self, whole: _Compiled, fixed, full, partial, rows) -> list[_Compiled] | None:
+        """Sub-networks An({v} ∪ E) that together cover every variable, or None when the whole
+        network is cheaper.
+
+        A posterior P(x_v | e) only involves the ancestors of v and of the evidence; the rest is
+        barren and sums to one, but a tensor network does not know that, and moralizing the
+        barren families can make the whole network much wider than any of these ancestral
+        sub-networks. Taking v in reverse topological order, each sub-network's marginals cover
+        all its variables; the cost compared is flops plus a per-step overhead.
+        """
+        observed = fixed | full | partial
+        uncovered = set(range(len(self.names))) - fixed - full
+        parts: list[_Compiled] = []
+        for name in reversed(self.dag.order):
+            v = self._id[name]
+            if v not in uncovered:
+                continue
+            within = frozenset(self._ancestors({v} | observed))
+            uncovered -= within
+            parts.append(self._compile("marginals", (), fixed, full, partial, rows, within))
+            if len(parts) > 2 * len(self.names) ** 0.5 + 64:  # too many: keep the whole network
+                return None
+
+        def cost(comps: list[_Compiled]) -> float:
+            return sum(c.plan.flops + _STEP_COST * len(c.plan.steps) for c in comps)
+
+        if len(parts) <= 1 or cost(parts) >= cost([whole]):
+            return None
+        return parts
+
+    def _sizes(self, rows: int | None) -> dict[int, int]:
+        sizes = {v: c for v, c in enumerate(self.cards)}
+        sizes[ROW] = rows or 1
+        return sizes
+
+    def _estimate(self, comp: _Compiled, rows: int | None, *, keep_all: bool) -> int:
+        key = ("bytes", rows, keep_all)
+        hit = comp.extra.get(key)
+        if hit is None:
+            hit = comp.extra[key] = self._estimate_bytes(comp, rows, keep_all=keep_all)
+        return hit
+
+    def _estimate_bytes(self, comp: _Compiled, rows: int | None, *, keep_all: bool) -> int:
+        if comp.extra.get("parts"):
+            return max(self._estimate(c, rows, keep_all=keep_all) for c in comp.extra["parts"])
+        sizes = self._sizes(rows)
+        if comp.kind == "map":
+            return max(
+                comp.plan.memory(sizes, keep_all=keep_all),
+                comp.extra["max_plan"].memory(sizes, keep_all=True, broadcast=True),
+            )
+        return comp.plan.memory(sizes, keep_all=keep_all, broadcast=comp.kind == "mpe")
+
+    # ------------------------------------------------------------------ evaluation
+    def _operands(
+        self, comp: _Compiled, tables: list[Tensor], ev: Evidence, *, log: bool = False
+    ) -> list[Tensor]:
+        dev = tables[0].device if tables else self.device
+        fixed = {self._id[n]: c for n, c in ev.fixed.items()}
+        batched = {self._id[n]: c.to(dev) for n, c in ev.batched.items()}
+        ops = []
+        for op in comp.operands:
+            if op.kind == "table":
+                t = tables[op.var]
+                if op.select:
+                    idx: list = [slice(None)] * t.dim()
+                    for ax, v in op.select:
+                        idx[ax] = fixed[v]
+                    t = t[tuple(idx)]
+                if op.gather:
+                    if op.perm != tuple(range(len(op.perm))):
+                        t = t.permute(op.perm)
+                    t = t[tuple(batched[v] for v in op.gather)]
+            else:
+                card = self.cards[op.var]
+                codes = batched.get(op.var)
+                if codes is None:
+                    t = torch.ones(ev.rows, card, dtype=torch.float64, device=dev)
+                else:
+                    states = torch.arange(card, device=dev)
+                    t = ((codes[:, None] == states) | (codes[:, None] < 0)).to(torch.float64)
+            ops.append(t.log() if log else t)
+        return ops
+
+    def _sum_product(self, comp: _Compiled, ops: list[Tensor], rows: int | None):
+        """Contract to the compiled output; returns (T, log_scale or None), T in output order."""
+        plan = comp.plan
+        if not ops:
+            shape = (rows,) if rows is not None else ()
+            return torch.ones(shape, dtype=torch.float64, device=self.device), None
+        if self.rescale is True:
+            t, ls = contract(plan, ops, rescale=True)
+        else:
+            t, ls = contract(plan, ops, rescale=False)
+            if self.rescale is None:
+                with torch.no_grad():
+                    axes = tuple(k for k, i in enumerate(plan.final_indices) if i != ROW)
+                    z = t.detach().sum(axes) if axes else t.detach()
+                    redo = not bool(((z > _UNDERFLOW) & torch.isfinite(z)).all())
+                if redo:
+                    t, ls = contract(plan, ops, rescale=True)
+        perm = [plan.final_indices.index(i) for i in comp.output]
+        if perm != list(range(len(perm))):
+            t = t.permute(perm)
+        if rows is not None and ROW not in comp.output:
+            t = t.expand(rows, *t.shape)
+        return t, ls
+
+    def _parse(self, evidence) -> Evidence:
+        ev = parse_evidence(evidence, self.states)
+        return ev
+
+    def _pattern(self, ev: Evidence):
+        fixed = frozenset(self._id[n] for n in ev.fixed)
+        full, partial = set(), set()
+        for n, codes in ev.batched.items():
+            (full if bool((codes >= 0).all()) else partial).add(self._id[n])
+        return fixed, frozenset(full), frozenset(partial)
+
+    def _zero(self, ev: Evidence, ok: Tensor) -> None:
+        """Raise if some evidence row has probability zero (``ok``: bool (R,) or ())."""
+        with torch.no_grad():
+            bad = ~ok
+            if bool(bad.any()):
+                if bad.dim() == 0:
+                    raise ValueError(f"evidence {ev.describe(self.states)} has probability zero")
+                row = int(bad.nonzero()[0, 0])
+                desc = ev.describe(self.states, row)
+                if ev.origin is not None:
+                    row = int(ev.origin[row])
+                raise ValueError(f"evidence {desc} (row {row}) has probability zero")
+
+    def _targets(self, targets) -> tuple[list[str], dict]:
+        extra: dict = {}
+        if isinstance(targets, str):
+            if targets.strip().startswith("P("):
+                from ..query import parse_query
+
+                targets, extra = parse_query(targets)
+            else:
+                targets = [targets]
+        targets = list(targets)
+        if not targets:
+            raise ValueError("targets must name at least one variable")
+        for t in targets:
+            if not isinstance(t, str):
+                raise TypeError(f"targets must be variable names, got {t!r}")
+        check_variables(targets, self.states, "target")
+        dup = sorted({t for t in targets if targets.count(t) > 1})
+        if dup:
+            raise ValueError(f"targets {dup} are repeated")
+        return targets, extra
+
+    def _merge_evidence(self, evidence, extra: dict) -> Evidence:
+        if extra:
+            coded = {}
+            for n, label in extra.items():
+                check_variables([n], self.states, "evidence variable")
+                if label not in self.states[n] and label.lstrip("-").isdigit():
+                    coded[n] = int(label)
+                else:
+                    coded[n] = label
+            evidence = {**coded, **(evidence or {})}
+        return self._parse(evidence)
+
+    def _check_targets_free(self, targets: Sequence[str], ev: Evidence) -> None:
+        both = [t for t in targets if t in ev.fixed or t in ev.batched]
+        if both:
+            raise ValueError(
+                f"{both} are both query targets and observed in the evidence; "
+                "remove them from one of the two"
+            )
+
+    def _budget(self, comp: _Compiled, ev: Evidence, keep_all: bool, what: str) -> int | None:
+        """None if the whole batch fits the budget, else the rows per chunk; raises if one row
+        does not fit."""
+        est = self._estimate(comp, ev.rows, keep_all=keep_all)
+        if est <= self.memory_budget:
+            return None
+        one = self._estimate(comp, 1 if ev.rows is not None else None, keep_all=keep_all)
+        if ev.rows is None or one > self.memory_budget:
+            raise MemoryBudgetError(one if ev.rows is not None else est, self.memory_budget, what)
+        chunk = max(1, int(ev.rows * self.memory_budget / est))
+        while chunk > 1 and self._estimate(comp, chunk, keep_all=keep_all) > self.memory_budget:
+            chunk //= 2
+        return chunk
+
+    def _chunks(self, ev: Evidence, chunk: int | None):
+        if chunk is None or ev.rows is None:
+            yield ev
+            return
+        for start in range(0, ev.rows, chunk):
+            stop = min(ev.rows, start + chunk)
+            origin = ev.origin[start:stop] if ev.origin is not None else None
+            yield Evidence(
+                ev.fixed, {n: c[start:stop] for n, c in ev.batched.items()}, stop - start, origin
+            )
+
+    @staticmethod
+    def _needs_graph(tables: list[Tensor]) -> bool:
+        return torch.is_grad_enabled() and any(t.requires_grad for t in tables)
+
+    def _labels(self, ev: Evidence) -> dict:
+        out = ev.describe(self.states)
+        for n in ev.batched:
+            out[n] = "<batched>"
+        return out
+
+    # ------------------------------------------------------------------ queries
+    def query(
+        self, targets, evidence: Mapping[str, object] | None = None, *, tables=None
+    ) -> Posterior:
+        """P(targets | evidence): one variable or a joint; batched evidence adds a leading R axis.
+
+        ``targets``: a name, a list of names or a string ``"P(x1, x2 | x3=1)"``. ``tables``
+        optionally replaces some tables (name -> tensor) for this call.
+        """
+        names, extra = self._targets(targets)
+        ev = self._merge_evidence(evidence, extra)
+        self._check_targets_free(names, ev)
+        fixed, full, partial = self._pattern(ev)
+        tids = tuple(self._id[t] for t in names)
+        full_ev = ev
+        ev, inverse = unique_rows(ev, self._cards)
+        comp = self._compile("query", tids, fixed, full, partial, ev.rows)
+        tabs = self._current(tables)
+        keep_all = self._needs_graph(tabs)
+        chunk = self._budget(comp, ev, keep_all, f"P({', '.join(names)} | ...)")
+        parts = []
+        for sub in self._chunks(ev, chunk):
+            t, _ = self._sum_product(comp, self._operands(comp, tabs, sub), sub.rows)
+            axes = tuple(range(1 if sub.rows is not None else 0, t.dim()))
+            z = t.sum(axes, keepdim=True)
+            self._zero(sub, (z > 0).reshape(-1) if sub.rows is not None else (z > 0).reshape(()))
+            parts.append(t / z)
+        probs = parts[0] if len(parts) == 1 else torch.cat(parts, 0)
+        if any(bool((tabs[f] == 0).any()) for f in comp.extra["pruned"]):
+            with torch.no_grad():
+                self._zero(ev, self.log_evidence(evidence_codes(ev), tables=tables) > -math.inf)
+        if inverse is not None:
+            probs = probs[inverse]
+        states = [self.states[n] for n in names]
+        return Posterior(
+            names, states, probs, self._labels(full_ev), batched=full_ev.rows is not None
+        )
+
+    def log_evidence(self, evidence: Mapping[str, object] | None = None, *, tables=None) -> Tensor:
+        """log P(evidence), shape () or (R,) for batched evidence (−inf where impossible)."""
+        ev, inverse = unique_rows(self._parse(evidence), self._cards)
+        fixed, full, partial = self._pattern(ev)
+        comp = self._compile("logz", (), fixed, full, partial, ev.rows)
+        tabs = self._current(tables)
+        keep_all = self._needs_graph(tabs)
+        chunk = self._budget(comp, ev, keep_all, "log P(evidence)")
+        parts = []
+        for sub in self._chunks(ev, chunk):
+            t, ls = self._sum_product(comp, self._operands(comp, tabs, sub), sub.rows)
+            logz = t.log()
+            parts.append(logz + ls if ls is not None else logz)
+        out = parts[0] if len(parts) == 1 else torch.cat(parts, 0)
+        return out[inverse] if inverse is not None else out
+
+    def marginals(
+        self, evidence: Mapping[str, object] | None = None, *, tables=None
+    ) -> dict[str, Tensor]:
+        """Posterior of every unobserved variable, name -> (card,) or (R, card), from one forward
+        and one backward pass: P(x_v = k | e) = λ_v[k] · ∂ log Z / ∂λ_v[k]."""
+        ev, inverse = unique_rows(self._parse(evidence), self._cards)
+        fixed, full, partial = self._pattern(ev)
+        comp = self._compile("marginals", (), fixed, full, partial, ev.rows)
+        tabs = self._current(tables)
+        graph = self._needs_graph(tabs)
+        chunk = self._budget(comp, ev, True, "the posterior marginals")
+        pieces = comp.extra.get("parts") or [comp]
+        parts = []
+        for sub in self._chunks(ev, chunk):
+            found: dict[str, Tensor] = {}
+            for piece in pieces:
+                for n, m in self._marginals(piece, tabs, sub, graph).items():
+                    found.setdefault(n, m)
+            parts.append({n: found[n] for n in self.names if n in found})
+        out = parts[0]
+        if len(parts) > 1:
+            out = {n: torch.cat([p[n] for p in parts], 0) for n in parts[0]}
+        if inverse is not None:
+            out = {n: m[inverse] for n, m in out.items()}
+        return out
+
+    def _marginals(self, comp: _Compiled, tabs: list[Tensor], ev: Evidence, graph: bool):
+        wrt: dict[int, int] = {}  # variable -> operand position holding its λ (or its table)
+        for k, op in enumerate(comp.operands):
+            if op.kind == "indicator":
+                wrt[op.var] = k
+            elif ev.rows is None and op.indices and op.indices[-1] == op.var:
+                wrt[op.var] = k
+        order = sorted(wrt)
+        if graph:  # differentiable marginals: autograd with create_graph
+            with torch.enable_grad():
+                ops = self._operands(comp, tabs, ev)
+                for k in set(wrt.values()):
+                    if not ops[k].requires_grad:
+                        ops[k] = ops[k].detach().requires_grad_()
+                t, _ = self._sum_product(comp, ops, ev.rows)
+                self._zero(ev, t.detach() > 0)
+                grads = torch.autograd.grad(
+                    t.log().sum(),
+                    [ops[wrt[v]] for v in order],
+                    create_graph=True,
+                    allow_unused=True,
+                )
+        else:  # one forward sweep keeping the intermediates, one backward sweep by hand
+            with torch.no_grad():
+                ops = self._operands(comp, tabs, ev)
+                tensors, norms, t = self._forward_keep(comp, ops)
+                self._zero(ev, t > 0)
+                found = backward(comp.plan, tensors, norms, 1.0 / t, [wrt[v] for v in order])
+                grads = [found.get(wrt[v]) for v in order]
+        out: dict[str, Tensor] = {}
+        for v, g in zip(order, grads, strict=True):
+            op = ops[wrt[v]]
+            fam = op * g if g is not None else torch.zeros_like(op)
+            if ev.rows is None:
+                fam = fam.sum(tuple(range(fam.dim() - 1))) if fam.dim() > 1 else fam
+            out[self.names[v]] = fam
+        return {n: out[n] for n in self.names if n in out}
+
+    def _forward_keep(self, comp: _Compiled, ops: list[Tensor]):
+        """Forward sweep keeping every intermediate: (tensors, norms, final T of shape (R,)
+        or ()), rescaled when the plain product underflows (or ``rescale=True``)."""
+        plan = comp.plan
+        rescale = self.rescale is True
+        norms: list = []
+        tensors, _ = run_steps(plan, ops, rescale=rescale, norms=norms)
+        t = tensors[plan.final]
+        if self.rescale is None and not bool(((t > _UNDERFLOW) & torch.isfinite(t)).all()):
+            norms = []
+            tensors, _ = run_steps(plan, ops, rescale=True, norms=norms)
+            t = tensors[plan.final]
+        return tensors, norms, t
+
+    def mpe(self, evidence: Mapping[str, object] | None = None, *, tables=None) -> Explanation:
+        """Most probable explanation argmax_x P(x, e) over every unobserved variable
+        (max-product); the explanation also lists the observed values, and ``log_prob`` is
+        log P(x*, e)."""
+        ev, inverse = unique_rows(self._parse(evidence), self._cards)
+        fixed, full, partial = self._pattern(ev)
+        comp = self._compile("mpe", (), fixed, full, partial, ev.rows)
+        tabs = self._current(tables)
+        chunk = self._budget(comp, ev, True, "the most probable explanation")
+        parts = [self._max(comp, comp.plan, tabs, sub, None) for sub in self._chunks(ev, chunk)]
+        return self._explanation(parts, ev, list(self.names), inverse)
+
+    def map(
+        self, targets, evidence: Mapping[str, object] | None = None, *, tables=None
+    ) -> Explanation:
+        """Marginal MAP argmax_q P(q, e) = argmax_q Σ_{others} P(q, others, e): the others are
+        summed out first, then max-product over ``targets``; ``log_prob`` is log P(q*, e)."""
+        names, extra = self._targets(targets)
+        ev = self._merge_evidence(evidence, extra)
+        self._check_targets_free(names, ev)
+        fixed, full, partial = self._pattern(ev)
+        tids = tuple(self._id[t] for t in names)
+        ev, inverse = unique_rows(ev, self._cards)
+        comp = self._compile("map", tids, fixed, full, partial, ev.rows)
+        tabs = self._current(tables)
+        chunk = self._budget(comp, ev, True, f"MAP over {names}")
+        parts = []
+        for sub in self._chunks(ev, chunk):
+            ops = self._operands(comp, tabs, sub)
+            tensors, scales = run_steps(comp.plan, ops, rescale=True) if ops else ([], [])
+            logs = []
+            for k in comp.extra["live_ids"]:
+                t, ls = tensors[k], scales[k]
+                lt = t.log()
+                indices = comp.plan.extra["live"][k]
+                if ls.dim() == 1:
+                    lt = lt + ls.reshape([-1 if i == ROW else 1 for i in indices])
+                else:
+                    lt = lt + ls
+                logs.append(lt)
+            parts.append(self._max(comp, comp.extra["max_plan"], tabs, sub, logs))
+        return self._explanation(parts, ev, names, inverse)
+
+    def _max(self, comp: _Compiled, plan: Plan, tabs, ev: Evidence, logs):
+        if logs is None:
+            logs = self._operands(comp, tabs, ev, log=True)
+        sizes = self._sizes(ev.rows)
+        if logs:
+            val, trace = max_contract(plan, logs, sizes)
+            if ev.rows is not None and val.dim() == 0:  # nothing depended on the rows
+                val = val.expand(ev.rows)
+        else:
+            val = torch.zeros((ev.rows,) if ev.rows is not None else (), dtype=torch.float64)
+            trace = None
+        self._zero(ev, val.detach() > float("-inf"))
+        known = {}
+        if ev.rows is not None:
+            known[ROW] = torch.arange(ev.rows, device=val.device)
+        assign = traceback(trace, known) if trace is not None else known
+        return val, assign, ev
+
+    def _explanation(self, parts, ev: Evidence, names: Sequence[str], inverse=None) -> Explanation:
+        out: dict[str, int | Tensor] = {}
+        vals = [p[0] for p in parts]
+        val = vals[0] if len(vals) == 1 else torch.cat(vals, 0)
+        for n in names:
+            v = self._id[n]
+            if n in ev.fixed:
+                out[n] = ev.fixed[n] if ev.rows is None else torch.full((ev.rows,), ev.fixed[n])
+                continue
+            pieces = []
+            for _, assign, sub in parts:
+                if v in assign:
+                    code = assign[v]
+                    if sub.rows is not None:
+                        code = code.expand(sub.rows)
+                        if n in sub.batched:  # observed in some rows
+                            obs = sub.batched[n].to(code.device)
+                            code = torch.where(obs >= 0, obs, code)
+                    pieces.append(code.cpu())
+                else:
+                    pieces.append(sub.batched[n])  # observed in every row (gathered)
+            code = pieces[0] if len(pieces) == 1 else torch.cat(pieces, 0)
+            out[n] = int(code) if ev.rows is None else code.long().cpu()
+        if inverse is not None:
+            out = {n: c[inverse] for n, c in out.items()}
+            val = val[inverse.to(val.device)]
+        return Explanation(out, val, self.states)
+
+    # ------------------------------------------------------------------ introspection
+    def estimate(
+        self, targets=None, evidence: Mapping[str, object] | None = None, kind: str = "query"
+    ) -> dict:
+        """The plan of a query without running it: ``flops`` (multiply-adds), ``bytes`` (the
+        memory estimate checked against ``memory_budget``) and the path ``method``.
+        ``kind``: ``"query"``, ``"log_evidence"``, ``"marginals"``, ``"mpe"`` or ``"map"``."""
+        kinds = {
+            "query": "query",
+            "log_evidence": "logz",
+            "marginals": "marginals",
+            "mpe": "mpe",
+            "map": "map",
+        }
+        if kind not in kinds:
+            raise ValueError(f"kind must be one of {sorted(kinds)}, got {kind!r}")
+        names: list[str] = []
+        extra: dict = {}
+        if kind in ("query", "map"):
+            if targets is None:
+                raise ValueError(f"kind {kind!r} needs targets")
+            names, extra = self._targets(targets)
+        ev = self._merge_evidence(evidence, extra)
+        fixed, full, partial = self._pattern(ev)
+        comp = self._compile(
+            kinds[kind], tuple(self._id[t] for t in names), fixed, full, partial, ev.rows
+        )
+        keep_all = kind in ("marginals", "mpe", "map")
+        pieces = comp.extra.get("parts") or [comp]
+        method = comp.plan.method
+        if len(pieces) > 1:
+            method = f"{len(pieces)} ancestral sub-networks"
+        return {
+            "flops": sum(c.plan.flops for c in pieces),
+            "bytes": self._estimate(comp, ev.rows, keep_all=keep_all),
+            "method": method,
+            "tensors": sum(len(c.operands) for c in pieces),
+        }
+
+    def __repr__(self) -> str:
+        return f"ExactInference({len(self.names)} variables)"
+
+
+def _components(index_sets: Sequence[tuple[int, ...]]) -> list[int]:
+    """Connected component label per tensor, linking tensors that share a variable index."""
+    parent = list(range(len(index_sets)))
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    owner: dict[int, int] = {}
+    for k, ix in enumerate(index_sets):
+        for i in ix:
+            if i == ROW:
+                continue
+            if i in owner:
+                a, b = find(k), find(owner[i])
+                if a != b:
+                    parent[a] = b
+            else:
+                owner[i] = k
+    return [find(k) for k in range(len(index_sets))]

@@ -1,0 +1,881 @@
+"""Naive Bayes (eq. 10 of the seed): a class label y with conditionally independent features.
+
+The Bayesian network is y -> x_1, ..., y -> x_D, so
+
+    p(x, y) = p(y) Π_d p(x_d | y),        p(y | x) = p(x, y) / Σ_c p(x, c)   (Bayes' rule).
+
+p(y) is a categorical table; each p(x_d | y) is a torch distribution whose parameters are indexed
+by the class: Normal (Gaussian features), Bernoulli (binary), Categorical (one discrete feature
+with its own number of states) or Multinomial (all "multinomial" columns together form one vector
+of counts, a bag of words). Families can be mixed per feature; the joint log-likelihood is the sum
+of the families' log-likelihoods plus log p(y).
+
+Learning is closed-form MLE/MAP from sufficient statistics, split pomegranate-style into
+``summarize`` (accumulate statistics of a batch) and ``from_summaries`` (set the parameters from
+everything accumulated), so ``partial_fit`` streams. The smoothing conventions are
+scikit-learn's (``var_smoothing`` for Gaussian, ``alpha`` pseudo-counts for the discrete families,
+``binarize`` for Bernoulli, ``class_prior`` / ``fit_prior``), so the probabilities agree with
+GaussianNB, BernoulliNB, CategoricalNB and MultinomialNB.
+
+Missing values (NaN) are marginalized: the factor p(x_d | y) of a missing feature integrates to 1
+and is dropped. In ``fit`` a missing entry is likewise left out of its feature's statistics; since
+y is observed and the factors share no parameters, this is the exact MLE of the observed data.
+A multinomial count vector is one variable: it may be missing as a whole, not in part.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.distributions import Bernoulli, Categorical, Distribution, Multinomial, Normal
+from torch.nn import functional as F
+
+from ..graph import DAG
+
+__all__ = [
+    "NaiveBayes",
+    "GaussianFeatures",
+    "BernoulliFeatures",
+    "CategoricalFeatures",
+    "MultinomialFeatures",
+    "FAMILIES",
+]
+
+FAMILIES = ("gaussian", "bernoulli", "categorical", "multinomial")
+_CHUNK_BYTES = 1 << 25  # 32 MiB for the (B, D, C) gather of one chunk of rows
+
+
+# ---------------------------------------------------------------------------------- families
+class _Features(nn.Module, ABC):
+    """p(x_block | y) for the columns ``columns`` of X that share one family.
+
+    Statistics live in buffers so ``.to(device)`` moves them; ``summarize`` adds a batch to them
+    and ``from_summaries`` turns them into parameters. ``forward(y)`` is the factor: it maps the
+    parent's values (class indices, shape (B,)) to a Distribution with batch shape (B, D_block).
+    ``log_likelihood`` evaluates every class at once and equals
+    ``distribution().log_prob(x[:, None]).sum(-1)`` over the observed entries.
+
+    Every method takes the block x (B, D_block) and ``miss``, its NaN mask, or None when the
+    block is complete (the fast path).
+    """
+
+    kind: str = ""
+
+    def __init__(self, columns: Sequence[int], n_classes: int, dtype: torch.dtype, device):
+        super().__init__()
+        cols = torch.as_tensor(list(columns), dtype=torch.long, device=device)
+        self.register_buffer("columns", cols)
+        lo = int(cols[0]) if len(cols) else 0
+        contiguous = list(columns) == list(range(lo, lo + len(cols)))
+        self.span = slice(lo, lo + len(cols)) if contiguous else None  # a view, not a copy
+        self.n_classes = n_classes
+        self.dtype = dtype
+        self.reset(device)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.columns.numel())
+
+    def block(self, X: Tensor) -> Tensor:
+        """This family's columns of X: (B, D_block)."""
+        return X[:, self.span] if self.span is not None else X[:, self.columns]
+
+    def _zeros(self, *shape, device=None) -> Tensor:
+        return torch.zeros(*shape, dtype=self.dtype, device=device)
+
+    @abstractmethod
+    def reset(self, device=None) -> None:
+        """Zero the statistics (buffers shaped for n_classes and the block's columns)."""
+
+    def check(self, x: Tensor, miss: Tensor | None, where: str) -> Tensor:
+        """Validate (and, for Bernoulli, binarize) a block of X."""
+        return x
+
+    @abstractmethod
+    def summarize(self, x: Tensor, miss: Tensor | None, y: Tensor, Yw: Tensor) -> None:
+        """Add a batch: y (B,) class indices, Yw (B, C) one-hot classes times sample weights."""
+
+    @abstractmethod
+    def from_summaries(self) -> None:
+        """Set the parameters from the accumulated statistics (closed-form MLE/MAP)."""
+
+    @abstractmethod
+    def distribution(self) -> Distribution:
+        """p(x_block | y = c) for every class c: batch shape (C, D_block)."""
+
+    @abstractmethod
+    def forward(self, y: Tensor) -> Distribution:
+        """The factor p(x_block | y) for class indices y (B,): batch shape (B, D_block)."""
+
+    @abstractmethod
+    def log_likelihood(
+        self, x: Tensor, miss: Tensor | None, constant: bool = True, chunk_bytes: int = 0
+    ) -> Tensor:
+        """Σ_d log p(x_d | y = c) over the observed entries, for every class: (B, C).
+        ``constant=False`` may drop terms that do not depend on y."""
+
+    def sample(self, y: Tensor, **kwargs: Any) -> Tensor:
+        """Draw x_block | y for a batch of class indices y (n,): (n, D_block)."""
+        return self(y).sample().to(self.dtype)
+
+
+def _observed(x: Tensor, miss: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """(x with NaN -> 0, the 0/1 float mask of observed entries or None when complete)."""
+    if miss is None:
+        return x, None
+    return x.masked_fill(miss, 0.0), (~miss).to(x.dtype)
+
+
+class GaussianFeatures(_Features):
+    """x_d | y=c ~ Normal(theta_[c, d], var_[c, d]).
+
+    MLE: theta = weighted mean, var = weighted variance (ddof 0) of the class's rows, plus
+    epsilon_ = var_smoothing * max_d Var(x_d) of the batch last seen (GaussianNB's convention).
+    Statistics (count, mean, M2) of batches are merged with Chan's parallel update.
+    """
+
+    kind = "gaussian"
+
+    def __init__(self, columns, n_classes, dtype, device, var_smoothing: float = 1e-9):
+        self.var_smoothing = var_smoothing
+        super().__init__(columns, n_classes, dtype, device)
+
+    def reset(self, device=None) -> None:
+        C, D = self.n_classes, self.n_features
+        self.register_buffer("count_", self._zeros(C, D, device=device))  # (C, D) observed weight
+        self.register_buffer("mean_", self._zeros(C, D, device=device))  # (C, D)
+        self.register_buffer("m2_", self._zeros(C, D, device=device))  # (C, D) Σ w (x - mean)^2
+        self.register_buffer("theta_", self._zeros(C, D, device=device))
+        self.register_buffer("var_", self._zeros(C, D, device=device))
+        self.epsilon_ = 0.0
+
+    def summarize(self, x: Tensor, miss: Tensor | None, y: Tensor, Yw: Tensor) -> None:
+        x0, m = _observed(x, miss)
+        tiny = torch.finfo(x.dtype).tiny
+        C, D = self.mean_.shape
+        n_b = Yw.sum(0)[:, None].expand(C, D) if m is None else Yw.T @ m  # (C, D) weight
+        mean_b = (Yw.T @ x0) / n_b.clamp_min(tiny)  # (C, D)
+        dev = x0 - mean_b[y]  # (B, D): each row only meets its own class
+        if m is not None:
+            dev *= m
+        m2_b = Yw.T @ (dev * dev)  # (C, D)
+        n_a, mean_a, m2_a = self.count_, self.mean_, self.m2_
+        n = n_a + n_b
+        delta = mean_b - mean_a
+        frac = torch.where(n > 0, n_b / n.clamp_min(tiny), 0.0)  # Chan et al.'s merge
+        self.mean_ = mean_a + delta * frac
+        self.m2_ = m2_a + m2_b + delta**2 * n_a * frac
+        self.count_ = n
+        # epsilon from this batch's unweighted per-feature variance, as GaussianNB does
+        ones = x0.new_ones(1, x0.shape[0])  # column sums as matmuls (fast for tall X)
+        cnt = (ones @ m)[0] if m is not None else x0.new_full((x0.shape[1],), x0.shape[0])
+        dev = x0 - (ones @ x0)[0] / cnt.clamp_min(1)  # (B, D)
+        if m is not None:
+            dev *= m
+        var = ((ones @ (dev * dev))[0] / cnt.clamp_min(1))[cnt > 0]  # (D_observed,)
+        if var.numel():
+            self.epsilon_ = self.var_smoothing * float(var.max())
+
+    def from_summaries(self) -> None:
+        self.theta_ = self.mean_.clone()
+        var = torch.where(self.count_ > 0, self.m2_ / self.count_.clamp_min(1e-300), 0.0)
+        self.var_ = var + self.epsilon_
+
+    def distribution(self) -> Normal:
+        return Normal(self.theta_, self.var_.sqrt())  # batch (C, D)
+
+    def forward(self, y: Tensor) -> Normal:
+        return Normal(self.theta_[y], self.var_[y].sqrt())  # batch (B, D)
+
+    def log_likelihood(self, x, miss, constant=True, chunk_bytes=_CHUNK_BYTES) -> Tensor:
+        # Σ_d log N(x_d; θ_cd, v_cd) = -½ Σ_d (x_d - θ_cd)² / v_cd - ½ Σ_d log 2π v_cd, with the
+        # squares formed from exact differences (no expansion that could cancel), in row chunks
+        x0, m = _observed(x, miss)
+        B, D = x.shape
+        C = self.theta_.shape[0]
+        half_iv = 0.5 / self.var_  # (C, D)
+        log_norm = -0.5 * torch.log(2 * math.pi * self.var_)  # (C, D)
+        out = x.new_empty(B, C)
+        step = max(1, chunk_bytes // (x.element_size() * max(1, C * D)))
+        for i in range(0, B, step):
+            diff = x0[i : i + step, None, :] - self.theta_  # (b, C, D)
+            diff.mul_(diff).mul_(half_iv)
+            if m is not None:
+                diff.mul_(m[i : i + step, None, :])
+            out[i : i + step] = -diff.sum(-1)
+        return out + (log_norm.sum(1) if m is None else m @ log_norm.T)
+
+
+class BernoulliFeatures(_Features):
+    """x_d | y=c ~ Bernoulli(p[c, d]) with p = (N_cd(x_d=1) + alpha) / (N_cd + 2 alpha).
+
+    ``binarize``: threshold t mapping x to 1[x > t] (BernoulliNB's); None requires 0/1 data.
+    """
+
+    kind = "bernoulli"
+
+    def __init__(self, columns, n_classes, dtype, device, alpha=1.0, binarize=0.0):
+        self.alpha = alpha
+        self.binarize = binarize
+        super().__init__(columns, n_classes, dtype, device)
+
+    def reset(self, device=None) -> None:
+        C, D = self.n_classes, self.n_features
+        self.register_buffer("feature_count_", self._zeros(C, D, device=device))  # Σ w x
+        self.register_buffer("count_", self._zeros(C, D, device=device))  # Σ w over observed
+        self.register_buffer("feature_log_prob_", self._zeros(C, D, device=device))  # log p
+        self.register_buffer("neg_log_prob_", self._zeros(C, D, device=device))  # log(1 - p)
+
+    def check(self, x: Tensor, miss: Tensor | None, where: str) -> Tensor:
+        if self.binarize is not None:
+            b = (x > self.binarize).to(x.dtype)
+            return b if miss is None else b.masked_fill(miss, math.nan)
+        x0, _ = _observed(x, miss)
+        if not torch.equal(x0, (x0 > 0.5).to(x.dtype)):  # every value 0 or 1
+            bad = (x0 != 0) & (x0 != 1)
+            vals = torch.unique(x[bad])[:5].tolist()
+            raise ValueError(
+                f"Bernoulli features of X in {where} must be 0 or 1 when binarize=None; got "
+                f"values {vals}; pass binarize=<threshold> to map x to 1[x > threshold]"
+            )
+        return x
+
+    def summarize(self, x: Tensor, miss: Tensor | None, y: Tensor, Yw: Tensor) -> None:
+        x0, m = _observed(x, miss)
+        self.feature_count_ += Yw.T @ x0  # (C, D)
+        self.count_ += Yw.sum(0)[:, None] if m is None else Yw.T @ m
+
+    def from_summaries(self) -> None:
+        a = self.alpha
+        denom = torch.log(self.count_ + 2 * a)
+        self.feature_log_prob_ = torch.log(self.feature_count_ + a) - denom
+        self.neg_log_prob_ = torch.log(self.count_ - self.feature_count_ + a) - denom
+
+    @property
+    def logits_(self) -> Tensor:
+        return self.feature_log_prob_ - self.neg_log_prob_  # (C, D)
+
+    def distribution(self) -> Bernoulli:
+        return Bernoulli(logits=self.logits_)
+
+    def forward(self, y: Tensor) -> Bernoulli:
+        return Bernoulli(logits=self.logits_[y])
+
+    def log_likelihood(self, x, miss, constant=True, chunk_bytes=0) -> Tensor:
+        # Σ_d [x_d log p + (1 - x_d) log(1 - p)] as two matmuls: Bernoulli(logits).log_prob
+        # summed without a (B, C, D) tensor, and exact at alpha=0 where log p = -inf
+        one, m = _observed(x, miss)  # (B, D)
+        zero = 1.0 - one if m is None else m - one
+        return _safe_mm(one, self.feature_log_prob_) + _safe_mm(zero, self.neg_log_prob_)
+
+
+def _safe_mm(x: Tensor, logp: Tensor) -> Tensor:
+    """x @ logp.T with 0 * (-inf) = 0: (B, D) x (C, D) -> (B, C)."""
+    inf = torch.isinf(logp)
+    if not inf.any():
+        return x @ logp.T
+    out = x @ logp.masked_fill(inf, 0.0).T
+    hit = (x > 0).to(x.dtype) @ inf.to(x.dtype).T  # (B, C) entries that meet log 0
+    return out.masked_fill(hit > 0, -math.inf)
+
+
+class CategoricalFeatures(_Features):
+    """x_d | y=c ~ Categorical(theta[c, d, :K_d]), states coded 0..K_d - 1, K_d per feature.
+
+    theta[c, d, k] = (N_cdk + alpha) / (N_cd + alpha K_d), K_d = max(observed max + 1,
+    min_categories). Probabilities are a padded (C, D, K_max) table, -inf beyond K_d.
+    """
+
+    kind = "categorical"
+
+    def __init__(self, columns, n_classes, dtype, device, alpha=1.0, min_categories=None):
+        self.alpha = alpha
+        self.min_categories = min_categories
+        super().__init__(columns, n_classes, dtype, device)
+
+    def reset(self, device=None) -> None:
+        C, D = self.n_classes, self.n_features
+        mc = self.min_categories
+        mc = np.zeros(D, dtype=np.int64) if mc is None else np.broadcast_to(mc, (D,)).copy()
+        self.register_buffer("n_categories_", torch.as_tensor(mc, dtype=torch.long, device=device))
+        K = int(mc.max(initial=1))
+        self.register_buffer("category_counts_", self._zeros(C, D, K, device=device))
+        self.register_buffer("log_probs_", self._zeros(C, D, K, device=device))
+
+    def check(self, x: Tensor, miss: Tensor | None, where: str) -> Tensor:
+        v, _ = _observed(x, miss)
+        if not torch.equal(v, torch.round(v).clamp_min(0)):  # integer codes >= 0
+            bad = (v < 0) | (v != torch.round(v))
+            vals = torch.unique(v[bad])[:5].tolist()
+            raise ValueError(
+                f"categorical features of X in {where} must be integer codes >= 0; got {vals}"
+            )
+        if where != "fit":
+            if (v.amax(0) >= self.n_categories_.to(x.dtype)).any():  # NaN entries were set to 0
+                over = v >= self.n_categories_.to(x.dtype)
+                r, d = (int(i) for i in over.nonzero()[0])
+                raise ValueError(
+                    f"categorical feature {int(self.columns[d])} of X has value "
+                    f"{int(x[r, d])} but the model knows states "
+                    f"0..{int(self.n_categories_[d]) - 1} (n_categories_)"
+                )
+        return x
+
+    def summarize(self, x: Tensor, miss: Tensor | None, y: Tensor, Yw: Tensor) -> None:
+        x0, m = _observed(x, miss)
+        if len(x):
+            seen = (x0 if m is None else torch.where(m > 0, x0, -1.0)).amax(0).long() + 1  # (D,)
+            self.n_categories_ = torch.maximum(self.n_categories_, seen)
+        K = int(self.n_categories_.max()) if self.n_features else 1
+        C, D, K_old = self.category_counts_.shape
+        if K > K_old:  # new states: pad the count table
+            pad = self._zeros(C, D, K - K_old, device=x.device)
+            self.category_counts_ = torch.cat([self.category_counts_, pad], -1)
+        # scatter w_b [x_bd = k] into the flat (C * D * K) table at (y_b, d, x_bd)
+        w = Yw.sum(1)  # (B,) the weight of each row (its one class)
+        d = torch.arange(D, device=x.device)
+        flat = (y[:, None] * D + d[None, :]) * K + x0.long()  # (B, D)
+        wd = w[:, None].expand(-1, D) if m is None else w[:, None] * m  # (B, D)
+        counts = self.category_counts_.reshape(-1).clone()
+        counts.index_add_(0, flat.reshape(-1), wd.reshape(-1))
+        self.category_counts_ = counts.reshape(C, D, K)
+
+    def from_summaries(self) -> None:
+        C, D, K = self.category_counts_.shape
+        k = torch.arange(K, device=self.category_counts_.device)
+        valid = k[None, :] < self.n_categories_[:, None]  # (D, K)
+        smoothed = self.category_counts_ + self.alpha  # (C, D, K)
+        total = (smoothed * valid).sum(-1, keepdim=True)  # (C, D, 1)
+        lp = torch.log(smoothed) - torch.log(total)
+        self.log_probs_ = lp.masked_fill(~valid, -math.inf)
+
+    @property
+    def feature_log_prob_(self) -> list[Tensor]:
+        """CategoricalNB's list: one (C, K_d) table per feature."""
+        return [self.log_probs_[:, d, : int(k)] for d, k in enumerate(self.n_categories_)]
+
+    @property
+    def category_count_(self) -> list[Tensor]:
+        return [self.category_counts_[:, d, : int(k)] for d, k in enumerate(self.n_categories_)]
+
+    def distribution(self) -> Categorical:
+        return Categorical(logits=self.log_probs_, validate_args=False)  # batch (C, D)
+
+    def forward(self, y: Tensor) -> Categorical:
+        return Categorical(logits=self.log_probs_[y], validate_args=False)  # batch (B, D)
+
+    def log_likelihood(self, x, miss, constant=True, chunk_bytes=_CHUNK_BYTES) -> Tensor:
+        # Categorical.log_prob for every class is a lookup in the (D * K, C) table of
+        # log-probabilities at row d * K + x_d, summed over d: one embedding_bag, no (B, D, C)
+        # tensor. A missing x_d looks up an extra row of zeros.
+        C, D, K = self.log_probs_.shape
+        table = self.log_probs_.permute(1, 2, 0).reshape(D * K, C)  # (D*K, C)
+        table = torch.cat([table, table.new_zeros(1, C)])  # row D*K: the dropped factor
+        flat = x.nan_to_num(0.0).long() + torch.arange(D, device=x.device) * K  # (B, D)
+        if miss is not None:
+            flat = flat.masked_fill(miss, D * K)
+        ones = x.new_ones(flat.shape)  # the weighted kernel is the fast one
+        return F.embedding_bag(flat, table, mode="sum", per_sample_weights=ones)  # (B, C)
+
+
+class MultinomialFeatures(_Features):
+    """x | y=c ~ Multinomial(n = Σ_d x_d, theta[c]), theta[c, d] = (N_cd + alpha) / Σ_d (...).
+
+    The log-pmf includes the multinomial coefficient log n! - Σ_d log x_d! (scikit-learn's joint
+    log-likelihood leaves it out; it does not depend on y, so posteriors agree).
+    """
+
+    kind = "multinomial"
+
+    def __init__(self, columns, n_classes, dtype, device, alpha=1.0):
+        self.alpha = alpha
+        super().__init__(columns, n_classes, dtype, device)
+
+    def reset(self, device=None) -> None:
+        C, D = self.n_classes, self.n_features
+        self.register_buffer("feature_count_", self._zeros(C, D, device=device))
+        self.register_buffer("feature_log_prob_", self._zeros(C, D, device=device))
+        self.register_buffer("total_count_", self._zeros(2, device=device))  # Σ n, rows seen
+
+    def check(self, x: Tensor, miss: Tensor | None, where: str) -> Tensor:
+        if miss is not None:
+            partial = miss.any(1) & ~miss.all(1)
+            if partial.any():
+                row = int(partial.nonzero()[0])
+                raise ValueError(
+                    f"multinomial features of X in {where} form one count vector, which may be "
+                    f"missing (NaN) as a whole but not in part; row {row} is partly NaN"
+                )
+        if x.numel() and float(x.nan_to_num(0.0).min() if miss is not None else x.min()) < 0:
+            raise ValueError(
+                f"multinomial features of X in {where} must be counts >= 0; got min "
+                f"{float(x.nan_to_num(0.0).min())}"
+            )
+        return x
+
+    def summarize(self, x: Tensor, miss: Tensor | None, y: Tensor, Yw: Tensor) -> None:
+        x0, _ = _observed(x, miss)
+        rows = x.shape[0] if miss is None else int((~miss.any(1)).sum())
+        self.feature_count_ += Yw.T @ x0
+        self.total_count_ += torch.stack([x0.sum(), x0.new_tensor(float(rows))])
+
+    def from_summaries(self) -> None:
+        s = self.feature_count_ + self.alpha
+        self.feature_log_prob_ = torch.log(s) - torch.log(s.sum(1, keepdim=True))
+
+    @property
+    def mean_total_(self) -> float:
+        """Mean number of counts per row seen in training: the default n for sampling."""
+        n, rows = self.total_count_.tolist()
+        return n / rows if rows else 0.0
+
+    def distribution(self, total_count: int = 1) -> Multinomial:
+        return Multinomial(total_count, logits=self.feature_log_prob_, validate_args=False)
+
+    def forward(self, y: Tensor, total_count: int = 1) -> Multinomial:
+        return Multinomial(total_count, logits=self.feature_log_prob_[y], validate_args=False)
+
+    def log_likelihood(self, x, miss, constant=True, chunk_bytes=0) -> Tensor:
+        # Multinomial(logits).log_prob as a matmul (a (B, C, V) broadcast would not scale to a
+        # vocabulary): log n! - Σ_d log x_d! + Σ_d x_d log theta_cd; the coefficient does not
+        # depend on y and is skipped when constant=False (posteriors)
+        x0, _ = _observed(x, miss)
+        out = _safe_mm(x0, self.feature_log_prob_)  # (B, C)
+        if constant:
+            coef = torch.lgamma(x0.sum(1) + 1) - torch.lgamma(x0 + 1).sum(1)  # (B,)
+            out = out + coef[:, None]
+        return out if miss is None else out.masked_fill(miss.any(1)[:, None], 0.0)
+
+    def sample(self, y: Tensor, total_count: int | None = None, **kwargs: Any) -> Tensor:
+        n = round(self.mean_total_) if total_count is None else total_count
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"total_count must be an int >= 0, got {total_count!r}")
+        return self(y, n).sample().to(self.dtype)
+
+
+_FAMILY_ATTRS = {
+    "theta_": ("gaussian",),
+    "var_": ("gaussian",),
+    "epsilon_": ("gaussian",),
+    "feature_count_": ("bernoulli", "multinomial"),
+    "feature_log_prob_": ("bernoulli", "multinomial", "categorical"),
+    "category_count_": ("categorical",),
+    "n_categories_": ("categorical",),
+}
+
+_FAMILY_CLASSES = {
+    "gaussian": GaussianFeatures,
+    "bernoulli": BernoulliFeatures,
+    "categorical": CategoricalFeatures,
+    "multinomial": MultinomialFeatures,
+}
+
+
+# ---------------------------------------------------------------------------------- the model
+class NaiveBayes(nn.Module):
+    """Naive Bayes classifier and generative model p(x, y) = p(y) Π_d p(x_d | y) (eq. 10).
+
+    Parameters
+    ----------
+    features : "gaussian" | "bernoulli" | "categorical" | "multinomial", a list with one of these
+        per column, or a dict {column: family} (column = index, or name for a DataFrame).
+    alpha : additive (Laplace/Lidstone) smoothing of the discrete families, >= 0.
+    var_smoothing : Gaussian variances get + var_smoothing * max_d Var(x_d), >= 0.
+    binarize : threshold for Bernoulli features (x -> 1[x > binarize]); None: data must be 0/1.
+    min_categories : minimum number of states of each categorical feature (int or per feature).
+    fit_prior : learn p(y) from class frequencies (else uniform); class_prior overrides both.
+    dtype, device : where the parameters live; ``.to(device)`` moves a fitted model.
+
+    Learned: ``classes_``, ``class_count_``, ``class_log_prior_``, ``n_features_in_`` and one
+    submodule per family in ``families_`` with scikit-learn's names (``theta_``, ``var_``,
+    ``epsilon_``, ``feature_count_``, ``feature_log_prob_``, ``category_count_``,
+    ``n_categories_``), also readable on the model when one family owns the name.
+    """
+
+    def __init__(
+        self,
+        features: str | Sequence[str] | Mapping[Any, str] = "gaussian",
+        *,
+        alpha: float = 1.0,
+        var_smoothing: float = 1e-9,
+        binarize: float | None = 0.0,
+        min_categories: int | Sequence[int] | None = None,
+        fit_prior: bool = True,
+        class_prior: Sequence[float] | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device | None = None,
+        chunk_bytes: int = _CHUNK_BYTES,
+    ):
+        super().__init__()
+        if isinstance(features, str):
+            _check_family(features, "features")
+        _check_nonneg(alpha, "alpha")
+        _check_nonneg(var_smoothing, "var_smoothing")
+        if binarize is not None and not isinstance(binarize, int | float):
+            raise TypeError(f"binarize must be a float or None, got {binarize!r}")
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        self.features = features
+        self.alpha = float(alpha)
+        self.var_smoothing = float(var_smoothing)
+        self.binarize = binarize
+        self.min_categories = min_categories
+        self.fit_prior = bool(fit_prior)
+        self.class_prior = class_prior
+        self.dtype = dtype
+        self.device = device
+        self.chunk_bytes = int(chunk_bytes)
+        self.families_ = nn.ModuleDict()
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def network(self) -> DAG:
+        """The DAG of figure 3: y -> x1, x2, x3 (D features drawn when fitted with D <= 3)."""
+        D = getattr(self, "n_features_in_", 3)
+        D = D if 1 <= D <= 3 else 3
+        xs = [f"x{d + 1}" for d in range(D)]
+        return DAG(nodes=("y", *xs), edges=[("y", x) for x in xs])
+
+    @property
+    def feature_kinds_(self) -> list[str]:
+        """The family of each column of X."""
+        kinds = [""] * self.n_features_in_
+        for kind, fam in self.families_.items():
+            for c in fam.columns.tolist():
+                kinds[c] = kind
+        return kinds
+
+    def _device(self):
+        buf = getattr(self, "class_count_", None)
+        if buf is not None:
+            return buf.device
+        return torch.device(self.device) if self.device is not None else torch.device("cpu")
+
+    def _dtype(self) -> torch.dtype:
+        buf = getattr(self, "class_count_", None)
+        return buf.dtype if buf is not None else self.dtype
+
+    def _fitted(self) -> None:
+        if not hasattr(self, "classes_"):
+            raise RuntimeError("this NaiveBayes is not fitted yet; call fit(X, y) first")
+
+    # ------------------------------------------------------------------ input handling
+    def _X(self, X, where: str) -> Tensor:
+        """X as a (B, D) tensor in the model's dtype/device, each family's block validated."""
+        if hasattr(X, "to_numpy") and hasattr(X, "columns"):  # pandas DataFrame
+            X = X.to_numpy(dtype=np.float64)
+        if not isinstance(X, Tensor):
+            try:
+                X = torch.from_numpy(np.array(X, dtype=np.float64))
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"X must be a numeric array (n_samples, n_features): {e}") from e
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {tuple(X.shape)}")
+        fitted = getattr(self, "class_count_", None) is not None and hasattr(self, "classes_")
+        X = X.to(device=self._device() if fitted else X.device, dtype=self._dtype())
+        if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features but this NaiveBayes was fitted with "
+                f"n_features_in_={self.n_features_in_}"
+            )
+        return X
+
+    def _blocks(self, X: Tensor, where: str) -> dict[str, tuple[Tensor, Tensor | None]]:
+        """kind -> (validated block of X, its NaN mask or None when the block is complete)."""
+        complete = bool(torch.isfinite(X.sum()))  # one fast pass decides the common case
+        if not complete and torch.isinf(X).any():
+            raise ValueError(f"X in {where} contains inf; only finite values or NaN (missing)")
+        out = {}
+        for kind, fam in self.families_.items():
+            x = fam.block(X)
+            miss = None if complete else torch.isnan(x)
+            miss = miss if miss is not None and miss.any() else None
+            out[kind] = (fam.check(x, miss, where), miss)
+        return out
+
+    def _encode(self, y, where: str, n: int | None = None) -> Tensor:
+        """Class labels -> indices into classes_ (B,), with clear errors on unknown labels."""
+        y = np.asarray(y.detach().cpu().numpy() if isinstance(y, Tensor) else y)
+        if y.ndim != 1 or (n is not None and y.shape[0] != n):
+            want = f"({n},)" if n is not None else "(n_samples,)"
+            raise ValueError(f"y in {where} must have shape {want}; got {y.shape}")
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise ValueError(f"y in {where} contains NaN; class labels must be observed")
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        unknown = self.classes_[idx] != y
+        if unknown.any():
+            raise ValueError(
+                f"unknown class label(s) {np.unique(y[unknown])[:5].tolist()} in y of {where}; "
+                f"classes_ are {self.classes_.tolist()}"
+            )
+        return torch.as_tensor(idx, dtype=torch.long, device=self._device())
+
+    def _weights(self, sample_weight, n: int) -> Tensor:
+        if sample_weight is None:
+            return torch.ones(n, dtype=self.dtype, device=self._device())
+        w = torch.as_tensor(
+            np.asarray(sample_weight, dtype=np.float64)
+            if not isinstance(sample_weight, Tensor)
+            else sample_weight
+        )
+        w = w.to(device=self._device(), dtype=self.dtype)
+        if w.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},); got {tuple(w.shape)}")
+        if not torch.isfinite(w).all() or (w < 0).any():
+            raise ValueError("sample_weight must be finite and >= 0")
+        return w
+
+    def _resolve_features(self, X_raw, D: int) -> dict[str, list[int]]:
+        spec = self.features
+        if isinstance(spec, str):
+            kinds = [spec] * D
+        elif isinstance(spec, Mapping):
+            names = list(X_raw.columns) if hasattr(X_raw, "columns") else None
+            kinds = [""] * D
+            for key, kind in spec.items():
+                _check_family(kind, f"features[{key!r}]")
+                if names is not None and key in names:
+                    j = names.index(key)
+                elif isinstance(key, int | np.integer) and 0 <= key < D:
+                    j = int(key)
+                else:
+                    raise ValueError(f"features has key {key!r}, which is not a column of X")
+                kinds[j] = kind
+            missing = [j for j, k in enumerate(kinds) if not k]
+            if missing:
+                raise ValueError(
+                    f"features must give a family for every column; columns {missing[:10]} "
+                    f"have none"
+                )
+        elif isinstance(spec, Sequence):
+            kinds = list(spec)
+            if len(kinds) != D:
+                raise ValueError(f"features lists {len(kinds)} families but X has {D} columns")
+            for j, k in enumerate(kinds):
+                _check_family(k, f"features[{j}]")
+        else:
+            raise TypeError(
+                f"features must be a family name, a list or a dict of them; got {spec!r}"
+            )
+        return {k: [j for j in range(D) if kinds[j] == k] for k in FAMILIES if k in kinds}
+
+    def _init(self, X_raw, X: Tensor, classes) -> None:
+        classes = np.asarray(
+            classes.detach().cpu().numpy() if isinstance(classes, Tensor) else classes
+        )
+        if classes.ndim != 1 or classes.size == 0:
+            raise ValueError(f"classes must be a non-empty 1-D array; got {classes!r}")
+        if classes.dtype.kind == "f" and np.isnan(classes).any():
+            raise ValueError("y contains NaN; class labels must be observed")
+        self.classes_ = np.unique(classes)
+        C, D = len(self.classes_), X.shape[1]
+        self.n_features_in_ = D
+        dev = X.device
+        self.families_ = nn.ModuleDict()
+        for kind, cols in self._resolve_features(X_raw, D).items():
+            kw: dict[str, Any] = {}
+            if kind == "gaussian":
+                kw["var_smoothing"] = self.var_smoothing
+            elif kind == "bernoulli":
+                kw.update(alpha=self.alpha, binarize=self.binarize)
+            elif kind == "categorical":
+                kw.update(alpha=self.alpha, min_categories=self.min_categories)
+            elif kind == "multinomial":
+                kw["alpha"] = self.alpha
+            else:  # pragma: no cover - _resolve_features only yields FAMILIES
+                raise ValueError(f"unknown family {kind!r}; valid: {FAMILIES}")
+            self.families_[kind] = _FAMILY_CLASSES[kind](cols, C, self.dtype, dev, **kw)
+        self.register_buffer("class_count_", torch.zeros(C, dtype=self.dtype, device=dev))
+        self.register_buffer("class_log_prior_", torch.zeros(C, dtype=self.dtype, device=dev))
+
+    # ------------------------------------------------------------------ learning
+    def fit(self, X, y, sample_weight=None) -> NaiveBayes:
+        """MLE/MAP of p(y) and every p(x_d | y) from (X, y); returns self."""
+        X_raw = X
+        X = self._X_unfitted(X)
+        yy = np.asarray(y.detach().cpu().numpy() if isinstance(y, Tensor) else y)
+        if yy.ndim != 1 or yy.shape[0] != X.shape[0]:
+            raise ValueError(f"y must have shape ({X.shape[0]},) to match X; got {yy.shape}")
+        if yy.dtype.kind == "f" and np.isnan(yy).any():
+            raise ValueError("y in fit contains NaN; class labels must be observed")
+        for name in ("classes_", "n_features_in_"):
+            self.__dict__.pop(name, None)
+        self._init(X_raw, X, yy)
+        self.summarize(X, yy, sample_weight)
+        self.from_summaries()
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None) -> NaiveBayes:
+        """Add a batch to the statistics and refit; ``classes`` is required on the first call."""
+        X_raw = X
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError("classes must be given on the first call to partial_fit")
+            X = self._X_unfitted(X)
+            self._init(X_raw, X, classes)
+        self.summarize(X, y, sample_weight)
+        self.from_summaries()
+        return self
+
+    def _X_unfitted(self, X) -> Tensor:
+        """X for a fresh fit: any number of features; on ``device``, else where X lives."""
+        saved = self.__dict__.pop("n_features_in_", None)
+        try:
+            X = self._X(X, "fit")
+            return X if self.device is None else X.to(self.device)
+        finally:
+            if saved is not None:
+                self.n_features_in_ = saved
+
+    @torch.no_grad()
+    def summarize(self, X, y, sample_weight=None) -> None:
+        """Accumulate the sufficient statistics of a batch (no parameter changes)."""
+        self._fitted()
+        X = self._X(X, "fit")
+        yi = self._encode(y, "fit", X.shape[0])
+        w = self._weights(sample_weight, X.shape[0])
+        Yw = torch.nn.functional.one_hot(yi, len(self.classes_)).to(self.dtype) * w[:, None]
+        self.class_count_ += Yw.sum(0)
+        for kind, (x, miss) in self._blocks(X, "fit").items():
+            self.families_[kind].summarize(x, miss, yi, Yw)
+
+    @torch.no_grad()
+    def from_summaries(self) -> None:
+        """Set p(y) and every p(x_d | y) from the accumulated statistics."""
+        self._fitted()
+        C = len(self.classes_)
+        if self.class_prior is not None:
+            prior = torch.as_tensor(np.asarray(self.class_prior, dtype=np.float64))
+            if prior.shape != (C,):
+                raise ValueError(
+                    f"class_prior must have one probability per class ({C}); got shape "
+                    f"{tuple(prior.shape)}"
+                )
+            if (prior < 0).any() or abs(float(prior.sum()) - 1) > 1e-8:
+                raise ValueError(f"class_prior must be >= 0 and sum to 1; got {prior.tolist()}")
+            lp = torch.log(prior)
+        elif self.fit_prior:
+            lp = torch.log(self.class_count_) - torch.log(self.class_count_.sum())
+        else:
+            lp = torch.full((C,), -float(np.log(C)), dtype=torch.float64)
+        self.class_log_prior_ = lp.to(self.class_count_)
+        for fam in self.families_.values():
+            fam.from_summaries()
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict_joint_log_proba(self, X) -> Tensor:
+        """log p(x, y=c) for every class: (B, C). Missing (NaN) features are marginalized."""
+        return self._jll(X, constant=True)
+
+    @torch.no_grad()
+    def _jll(self, X, constant: bool) -> Tensor:
+        """log p(y) + Σ families; with constant=False, terms that do not depend on y (the
+        multinomial coefficient) are left out: enough for posteriors and predictions."""
+        self._fitted()
+        X = self._X(X, "predict")
+        jll = self.class_log_prior_.expand(X.shape[0], -1).clone()  # (B, C)
+        for kind, (x, miss) in self._blocks(X, "predict").items():
+            jll += self.families_[kind].log_likelihood(x, miss, constant, self.chunk_bytes)
+        return jll
+
+    def predict_log_proba(self, X) -> Tensor:
+        """log p(y=c | x) by Bayes' rule: (B, C)."""
+        jll = self._jll(X, constant=False)
+        return jll - torch.logsumexp(jll, 1, keepdim=True)
+
+    def predict_proba(self, X) -> Tensor:
+        return self.predict_log_proba(X).exp()
+
+    def predict(self, X):
+        """argmax_c p(y=c | x): a tensor for numeric labels, else a numpy array of labels."""
+        idx = self._jll(X, constant=False).argmax(1)
+        return self._decode(idx)
+
+    def _decode(self, idx: Tensor):
+        if self.classes_.dtype.kind in "biuf":
+            return torch.as_tensor(self.classes_, device=idx.device)[idx]
+        return self.classes_[idx.cpu().numpy()]
+
+    def score(self, X, y) -> float:
+        """Mean accuracy, scikit-learn's classifier score."""
+        yi = self._encode(y, "score")
+        return float((self._jll(X, constant=False).argmax(1) == yi).to(self.dtype).mean())
+
+    def log_prob(self, X, y=None) -> Tensor:
+        """log p(x, y) when y is given, else the marginal log p(x) = logsumexp_c log p(x, c)."""
+        jll = self.predict_joint_log_proba(X)
+        if y is None:
+            return torch.logsumexp(jll, 1)
+        yi = self._encode(y, "log_prob", jll.shape[0])
+        return jll.gather(1, yi[:, None]).squeeze(1)
+
+    def score_samples(self, X) -> Tensor:
+        """log p(x) per row (scikit-learn's name for a density's log)."""
+        return self.log_prob(X)
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def sample(self, n: int, y=None, total_count: int | None = None) -> tuple[Tensor, Any]:
+        """Ancestral sampling: y ~ p(y) (or the given label(s)), then x_d ~ p(x_d | y).
+
+        Returns (X (n, D), labels). ``total_count`` is the number of counts drawn per row for
+        multinomial features (default: the training mean, rounded).
+        """
+        self._fitted()
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"n must be an int >= 0, got {n!r}")
+        dev = self._device()
+        if y is None:
+            yi = Categorical(logits=self.class_log_prior_).sample((n,))  # (n,)
+        else:
+            labels = np.asarray(y.detach().cpu().numpy() if isinstance(y, Tensor) else y)
+            labels = np.full(n, labels) if labels.ndim == 0 else labels
+            yi = self._encode(labels, "sample", n).to(dev)
+        X = torch.empty(n, self.n_features_in_, dtype=self._dtype(), device=dev)
+        for fam in self.families_.values():
+            X[:, fam.columns] = fam.sample(yi, total_count=total_count)
+        return X, self._decode(yi)
+
+    # ------------------------------------------------------------------ sklearn-like views
+    def _family_attr(self, name: str, kinds: tuple[str, ...]):
+        self._fitted()
+        owners = [k for k in kinds if k in self.families_]
+        if len(owners) != 1:
+            raise AttributeError(
+                f"{name} belongs to one family ({'/'.join(kinds)}); this model has "
+                f"{list(self.families_)}; read families_[kind].{name}"
+            )
+        return getattr(self.families_[owners[0]], name)
+
+    @property
+    def class_prior_(self) -> Tensor:
+        return self.class_log_prior_.exp()
+
+    def __getattr__(self, name: str):
+        # scikit-learn's per-family names (theta_, feature_log_prob_, ...) read through to the
+        # one family that owns them; nn.Module's lookup of parameters/buffers/modules first
+        if name in _FAMILY_ATTRS:
+            return self._family_attr(name, _FAMILY_ATTRS[name])
+        return super().__getattr__(name)
+
+    def extra_repr(self) -> str:
+        f = self.features if isinstance(self.features, str) else "mixed"
+        return f"features={f!r}, alpha={self.alpha}, var_smoothing={self.var_smoothing}"
+
+
+def _check_family(kind, name: str) -> None:
+    if kind not in FAMILIES:
+        raise ValueError(f"{name} must be one of {FAMILIES}; got {kind!r}")
+
+
+def _check_nonneg(v, name: str) -> None:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite float >= 0; got {v!r}")
