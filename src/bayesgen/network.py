@@ -113,7 +113,9 @@ class BayesNet(nn.Module):
         cards = {}
         for v in self.variables.values():
             if not isinstance(v, Discrete):
-                raise ValueError(f"the full joint table needs discrete variables; {v.name!r} is not")
+                raise ValueError(
+                    f"the full joint table needs discrete variables; {v.name!r} is not"
+                )
             cards[v.name] = v.card
         return self.dag.full_joint_parameter_count(cards)
 
@@ -137,11 +139,17 @@ class BayesNet(nn.Module):
             columns = list(data)
             get = data.__getitem__
         else:
-            raise TypeError(f"data must be a mapping or a pandas DataFrame, got {type(data).__name__}")
+            raise TypeError(
+                f"data must be a mapping or a pandas DataFrame, got {type(data).__name__}"
+            )
         vector_cols = {c.split("[")[0] for c in map(str, columns) if c.endswith("]") and "[" in c}
-        unknown = [c for c in columns if c not in self.factors and str(c).split("[")[0] not in self.factors]
+        unknown = [
+            c for c in columns if c not in self.factors and str(c).split("[")[0] not in self.factors
+        ]
         if unknown:
-            raise ValueError(f"data has unknown column(s) {unknown}; variables are {list(self.factors)}")
+            raise ValueError(
+                f"data has unknown column(s) {unknown}; variables are {list(self.factors)}"
+            )
         out: dict[str, Tensor] = {}
         size = None
         for name, var in self.variables.items():
@@ -158,7 +166,9 @@ class BayesNet(nn.Module):
                     raise ValueError(f"column {name!r} has a missing value in row {row}")
             else:
                 value = raw if isinstance(raw, Tensor) else torch.tensor(np.asarray(raw))
-                value = value.to(torch.get_default_dtype() if not value.is_floating_point() else value.dtype)
+                value = value.to(
+                    torch.get_default_dtype() if not value.is_floating_point() else value.dtype
+                )
                 value = value.reshape(value.shape[0], *var.shape)
                 if not allow_missing and torch.isnan(value).any():
                     row = int(torch.isnan(value.reshape(value.shape[0], -1)).any(1).nonzero()[0])
@@ -178,7 +188,9 @@ class BayesNet(nn.Module):
             if isinstance(var, Discrete):
                 codes = v.numpy()
                 labels = np.asarray(var.states, dtype=object)[codes.clip(0)]
-                columns[name] = pd.Categorical(np.where(codes >= 0, labels, None), categories=var.states)
+                columns[name] = pd.Categorical(
+                    np.where(codes >= 0, labels, None), categories=var.states
+                )
             elif var.shape == ():
                 columns[name] = v.numpy()
             else:
@@ -283,8 +295,10 @@ class BayesNet(nn.Module):
         cards = [v.card for v in self.variables.values()]
         if prod(cards) > 2**24:
             raise ValueError(f"the full joint has {prod(cards)} entries; use query instead")
-        letters = {n: chr(ord("a") + i) if i < 26 else chr(ord("A") + i - 26)
-                   for i, n in enumerate(self.order)}
+        letters = {
+            n: chr(ord("a") + i) if i < 26 else chr(ord("A") + i - 26)
+            for i, n in enumerate(self.order)
+        }
         if len(letters) > 52:
             raise ValueError("full_joint supports at most 52 variables")
         terms = []
@@ -292,4 +306,6 @@ class BayesNet(nn.Module):
         for name, f in self.factors.items():
             terms.append("".join(letters[p] for p in f.parent_names) + letters[name])
             operands.append(f.probs)
-        return torch.einsum(",".join(terms) + "->" + "".join(letters[n] for n in self.order), *operands)
+        return torch.einsum(
+            ",".join(terms) + "->" + "".join(letters[n] for n in self.order), *operands
+        )

@@ -50,7 +50,9 @@ def parse_evidence(
         name, eq, value = item.partition("=")
         name, value = name.strip(), value.strip()
         if not name or (eq and not value) or (not eq and not unbound):
-            raise ValueError(f"malformed {where}: evidence item {item.strip()!r} is not 'name=state'")
+            raise ValueError(
+                f"malformed {where}: evidence item {item.strip()!r} is not 'name=state'"
+            )
         if name in evidence:
             raise ValueError(f"malformed {where}: {name!r} observed twice")
         evidence[name] = value if eq else None

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
 import torch
 from torch import Tensor
 
@@ -68,12 +67,15 @@ class Discrete(Variable):
             try:
                 return self.states.index(state)
             except ValueError:
+                valid = list(self.states)
                 raise ValueError(
-                    f"unknown state {state!r} of {self.name!r}; valid states are {list(self.states)}"
+                    f"unknown state {state!r} of {self.name!r}; valid states are {valid}"
                 ) from None
         if isinstance(state, Tensor):
             state = state.item()
-        if isinstance(state, (int,)) or (hasattr(state, "__index__") and not isinstance(state, bool)):
+        if isinstance(state, (int,)) or (
+            hasattr(state, "__index__") and not isinstance(state, bool)
+        ):
             code = int(state)
             if 0 <= code < self.card:
                 return code

@@ -34,7 +34,9 @@ def test_query_several_evidence_items(capsys):
 
 def test_sample_to_csv(capsys, tmp_path):
     out_file = tmp_path / "s.csv"
-    code, _, err = run(capsys, "sample", "student", "-n", "500", "--seed", "1", "--out", str(out_file))
+    code, _, err = run(
+        capsys, "sample", "student", "-n", "500", "--seed", "1", "--out", str(out_file)
+    )
     frame = pd.read_csv(out_file)
     assert code == 0 and frame.shape == (500, 4) and set(frame["x1"]) <= {0, 1}
     code, out2, _ = run(capsys, "sample", "student", "-n", "500", "--seed", "1")
@@ -69,7 +71,9 @@ def test_zero_probability_evidence(capsys, tmp_path):
     from bayesgen.io.json import save
 
     a, b = Discrete("a", 2), Discrete("b", 2)
-    path = save(BayesNet([Table(a, probs=[1.0, 0.0]), Table(b, [a], probs=[[1, 0], [0, 1]])]),
-                tmp_path / "net.json")
+    path = save(
+        BayesNet([Table(a, probs=[1.0, 0.0]), Table(b, [a], probs=[[1, 0], [0, 1]])]),
+        tmp_path / "net.json",
+    )
     code, _, err = run(capsys, "query", str(path), "P(a | b=1)")
     assert code != 0 and "probability zero" in err

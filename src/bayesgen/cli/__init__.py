@@ -21,7 +21,7 @@ COMMANDS = ("query", "sample", "show", "fit", "tag", "tour")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bayesgen",
-        description="Bayesian networks, from the 4-node student network to neural generative models.",
+        description="Bayesian networks, from the student network to neural generative models.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

@@ -1,4 +1,4 @@
-"""``bayesgen query NETWORK "P(x1 | x2=0)"``: exact posteriors, MPE, and batches of evidence rows."""
+"""``bayesgen query NETWORK "P(x1 | x2=0)"``: exact posteriors, MPE, batches of evidence."""
 
 from __future__ import annotations
 
@@ -28,7 +28,11 @@ def register(sub) -> None:
     p.add_argument("query", nargs="?", default="", help="the query string")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
-        "--mpe", nargs="?", const="", default=None, metavar="EVIDENCE",
+        "--mpe",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="EVIDENCE",
         help="most probable explanation (max-product) given 'B=b, C=c'",
     )
     p.add_argument("--rows", metavar="CSV", help="evidence rows, one query per row, in one pass")
@@ -75,7 +79,9 @@ def _rows(net, args) -> int:
     wanted = [k for k, v in evidence.items() if v is None]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise ValueError(f"{args.rows} has no column(s) {missing}; columns are {list(frame.columns)}")
+        raise ValueError(
+            f"{args.rows} has no column(s) {missing}; columns are {list(frame.columns)}"
+        )
     rows = {c: net.variables[net._check(c)].encode(frame[c].to_numpy(object)) for c in wanted}
     n = len(frame)
     rows.update({k: [v] * n for k, v in bound.items()})

@@ -77,7 +77,9 @@ class LinearGaussian(Factor):
             eye = torch.eye(d, dtype=dtype)
             s = init(scale, (*cards, d, d), eye, "scale_tril")
             if (torch.diagonal(s, dim1=-2, dim2=-1) <= 0).any():
-                raise ValueError(f"factor of {variable.name!r}: scale_tril needs a positive diagonal")
+                raise ValueError(
+                    f"factor of {variable.name!r}: scale_tril needs a positive diagonal"
+                )
             self.register_buffer("scale_tril", s.tril())
 
     # ------------------------------------------------------------------ model

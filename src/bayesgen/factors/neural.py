@@ -79,7 +79,9 @@ class NeuralFactor(Factor):
         if self.net is None:
             return self.raw  # (n_params,): batch shape ()
         if self.context_size and context is None:
-            raise ValueError(f"factor of {self.name!r} needs a context y of size {self.context_size}")
+            raise ValueError(
+                f"factor of {self.name!r} needs a context y of size {self.context_size}"
+            )
         features = parent_features(self.parents, parents, context if self.context_size else None)
         features = features.to(next(self.net.parameters()).dtype)
         out = self.net(features)  # (B, n_params)
@@ -190,5 +192,5 @@ class _CodedBernoulli(Bernoulli):
             logits.contiguous(), value.expand_as(logits), reduction="none"
         )
 
-    def sample(self, sample_shape=torch.Size()) -> Tensor:
+    def sample(self, sample_shape=()) -> Tensor:
         return super().sample(sample_shape).long()

@@ -1,7 +1,8 @@
 """Reading and writing networks: BIF files, pgmpy and networkx interchange, bnlearn's networks.
 
 ``bnlearn.load("alarm")`` reads a network shipped with pgmpy; ``read_bif``/``write_bif`` handle
-BIF files; ``save``/``load`` write any network (hybrid and neural too) as JSON; ``to_pgmpy``/``from_pgmpy`` and ``to_networkx``/``from_networkx`` convert.
+BIF files; ``save``/``load`` write any network (hybrid and neural too) as JSON;
+``to_pgmpy``/``from_pgmpy`` and ``to_networkx``/``from_networkx`` convert.
 """
 
 from . import bnlearn
