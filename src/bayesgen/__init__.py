@@ -18,6 +18,13 @@ from .factors import (
     Table,
 )
 from .graph import DAG, CycleError
+from .inference import (
+    ExactInference,
+    MemoryBudgetError,
+    gibbs_sampling,
+    likelihood_weighting,
+    rejection_sampling,
+)
 from .io import load, read_bif, save, write_bif
 from .network import BayesNet
 from .query import parse_query
@@ -40,6 +47,11 @@ __all__ = [
     "NeuralBernoulli",
     "NeuralCategorical",
     "NeuralNormal",
+    "ExactInference",
+    "MemoryBudgetError",
+    "rejection_sampling",
+    "likelihood_weighting",
+    "gibbs_sampling",
     "examples",
     "read_bif",
     "write_bif",

@@ -1,21 +1,23 @@
-"""The classic Bayesian networks of the seed (§2.1.3, §2.2.1) as fast, fixed-shape models."""
+"""The classic Bayesian networks of the seed (§2.1.3, §2.2.1) as fast, fixed-shape models.
 
-from importlib import import_module
+Each has ``fit`` (returning ``self``), ``log_prob``/``score_samples``, ``sample`` and a
+``network`` property giving the DAG of the seed's figure.
+"""
 
-__all__ = ["GaussianMixture", "NaiveBayes", "MarkovChain", "NGramLM", "HMM", "HMMTagger", "KDE"]
+from .hmm import HMM
+from .kde import KDE, EmpiricalDistribution
+from .markov import MarkovChain, NGramLM
+from .mixture import GaussianMixture
+from .naive_bayes import NaiveBayes
+from .tagger import HMMTagger
 
-_WHERE = {
-    "GaussianMixture": ".mixture",
-    "NaiveBayes": ".naive_bayes",
-    "MarkovChain": ".markov",
-    "NGramLM": ".markov",
-    "HMM": ".hmm",
-    "HMMTagger": ".tagger",
-    "KDE": ".kde",
-}
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(import_module(_WHERE[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = [
+    "GaussianMixture",
+    "NaiveBayes",
+    "MarkovChain",
+    "NGramLM",
+    "HMM",
+    "HMMTagger",
+    "KDE",
+    "EmpiricalDistribution",
+]
