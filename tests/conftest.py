@@ -13,7 +13,9 @@ DATA = Path(os.environ.get("BAYESGEN_DATA", ROOT.parent / "shared" / "data"))
 
 
 def pytest_configure(config):
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    # The tests run many small tensor ops; a second intra-op thread only adds synchronisation
+    # (and OpenMP spin-waiting when the machine is busy), so the whole suite uses one thread.
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

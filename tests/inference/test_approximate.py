@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import bnlearn_path
 
 from bayesgen import BayesNet, Continuous, Discrete, Gaussian, LinearGaussian, Table
 from bayesgen.inference import (
@@ -16,20 +16,6 @@ from bayesgen.inference import (
     likelihood_weighting,
     rejection_sampling,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def bnlearn_path(name: str) -> Path:
-    import pgmpy
-
-    return Path(pgmpy.__file__).parent / "utils" / "example_models" / f"{name}.bif.gz"
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import bnlearn_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,21 +21,6 @@ logging.getLogger("pgmpy").setLevel(logging.ERROR)
 
 SMALL = ["asia", "cancer", "earthquake", "sachs", "survey", "alarm", "child", "insurance"]
 LARGE = ["water", "mildew", "barley", "hailfinder", "hepar2", "win95pts", "pathfinder"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny contractions on a shared machine run faster and steadier on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def bnlearn_path(name: str) -> Path:
-    import pgmpy
-
-    return Path(pgmpy.__file__).parent / "utils" / "example_models" / f"{name}.bif.gz"
 
 
 def to_pgmpy(net):

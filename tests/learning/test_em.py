@@ -23,15 +23,6 @@ from bayesgen.learning.fit import fit_network
 from bayesgen.learning.priors import BDeu
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _hide(data: dict, frac: float, seed: int) -> dict:
     g = torch.Generator().manual_seed(seed)
     out = {}

@@ -22,15 +22,6 @@ from bayesgen.learning.priors import K2, BDeu, Beta, Dirichlet, Laplace, Normal
 from bayesgen.learning.priors import Gaussian as GaussianPrior
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def pgmpy_table(cpd, net, name) -> np.ndarray:
     """A pgmpy CPD (child first, its own state order) as our table (*parents, child)."""
     variables = cpd.variables

@@ -13,15 +13,6 @@ from bayesgen.learning.gradient import Trainer, penalty
 from bayesgen.learning.priors import Gaussian, Laplace
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _problem(seed: int = 0, n: int = 256):
     """A small regression net and data; the loss per row is a Gaussian NLL."""
     g = torch.Generator().manual_seed(seed)

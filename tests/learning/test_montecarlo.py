@@ -14,16 +14,6 @@ from bayesgen import BayesNet, Continuous, Discrete, Gaussian, LinearGaussian, T
 from bayesgen.learning.montecarlo import Estimate, marginal_likelihood_mc
 from bayesgen.learning.neural_mixture import COMPONENTS, TRUE_R, mixture_network
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 X = torch.tensor([-2.5, -1.0, 0.3, 1.7, 3.0, 6.5], dtype=torch.float64)
 
 

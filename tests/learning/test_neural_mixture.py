@@ -27,15 +27,6 @@ from bayesgen.learning.neural_mixture import (
 from bayesgen.plot.learning import plot_learning_rate_sweep, plot_training_curves
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def x():
     return sample_mixture(1000, seed=0)

@@ -12,16 +12,6 @@ from hmmlearn import hmm as hl
 
 from bayesgen.models import HMM
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The recursions run many small ops per time step: one thread is fastest for them."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 K, M, D = 4, 6, 3
 
 

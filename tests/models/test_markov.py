@@ -29,16 +29,6 @@ from bayesgen.models.vocab import Vocabulary
 # ---------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models run many small tensor ops (one step at a time when sampling), where a
-    second intra-op thread only adds synchronisation; keep this module on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def shakespeare(data_dir):
     return read_text(data_dir / "text" / "tinyshakespeare.txt")

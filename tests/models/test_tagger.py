@@ -15,16 +15,6 @@ from bayesgen.cli import main
 from bayesgen.data.conllu import parse_conllu, read_conllu
 from bayesgen.models.tagger import HMMTagger, _deleted_interpolation, tokenize, word_shape
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The recursions run many small ops per time step: one thread is fastest for them."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 TINY_TRAIN = """\
 # sent_id = 1
 # text = The dog runs.
