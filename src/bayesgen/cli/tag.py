@@ -34,6 +34,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--order", type=int, choices=(1, 2), default=2, help="HMM order: 2 = trigram (default)"
     )
+    p.add_argument(
+        "--unknown",
+        choices=("spelling", "suffix"),
+        default="spelling",
+        help="unknown-word model: log-linear over spelling features (default) or TnT suffixes",
+    )
     p.set_defaults(func=run)
 
 
@@ -67,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         train = read_conllu(files[0])
         if not train:
             raise ValueError(f"{files[0]}: no sentences")
-        tagger = HMMTagger(order=args.order).fit(train)
+        tagger = HMMTagger(order=args.order, unknown=args.unknown).fit(train)
         test = files[1] if len(files) > 1 else None
     if args.save:
         tagger.save(args.save)

@@ -12,10 +12,13 @@ counting labelled sentences:
 * transitions by deleted interpolation of unigram, bigram and trigram relative frequencies,
   p(t3 | t1, t2) = λ1 P̂(t3) + λ2 P̂(t3 | t2) + λ3 P̂(t3 | t1, t2), the λ from leave-one-out counts;
 * known words: p(w | t) = f(w, t) / f(t);
-* unknown words: a suffix model over rare training words (frequency ≤ ``rare_threshold``) with
-  one table per word shape (capitalized, containing a digit, punctuation only, other),
-  P(t | l_{n-i+1..n}) = (P̂(t | l_{n-i+1..n}) + θ P(t | l_{n-i+2..n})) / (1 + θ), θ the standard
-  deviation of the tag unigram probabilities; then p(w | t) ∝ P(t | suffix) / P̂(t).
+* unknown words: p(w | t) ∝ P(t | w) / P̂(t), with P(t | w) learnt from the rare training words
+  (frequency ≤ ``rare_threshold``), which stand in for the unseen ones. ``unknown="spelling"``
+  (the default) takes it from :class:`~bayesgen.models.spelling.SpellingModel`, a log-linear
+  model of the word's suffixes, prefixes, shape, capitals, digits and hyphens;
+  ``unknown="suffix"`` is TnT's suffix model, one table per word shape (capitalized, containing
+  a digit, punctuation only, other), P(t | l_{n-i+1..n}) = (P̂(t | l_{n-i+1..n})
+  + θ P(t | l_{n-i+2..n})) / (1 + θ), θ the standard deviation of the tag unigram probabilities.
 
 Lexical factors (after Lee, Rim & Seo 2000 and Thede & Harper 1999) add two edges to the network
 for words seen at least ``lexical_min_count`` times: w_{i-1} -> t_i (the transition depends on
@@ -31,6 +34,7 @@ as pair emissions. A model is saved as JSON counts (never pickle) and rebuilt on
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -41,15 +45,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
 from torch import Tensor
 
 from ..graph import DAG
 from .hmm import HMM
+from .spelling import SpellingModel
 
 __all__ = ["HMMTagger", "tokenize", "word_shape"]
 
 FORMAT = "bayesgen.HMMTagger"
-VERSION = 1
+VERSION = 2
 
 _TOKEN = re.compile(
     r"[A-Za-z]+(?=n't\b)|n't\b|'(?:s|re|ll|ve|m|d)\b"  # clitics: do n't, it 's
@@ -111,14 +118,16 @@ def _as_sentences(data) -> tuple[list[list[str]], list[list[str]] | None]:
 
 
 class HMMTagger:
-    """Trigram HMM part-of-speech tagger (TnT), lexicalized, with a suffix/shape model for
-    unknown words.
+    """Trigram HMM part-of-speech tagger (TnT), lexicalized, with a spelling model for unknown
+    words.
 
     Parameters
     ----------
-    suffix_length : longest suffix of the unknown-word model (TnT: 10).
-    rare_threshold : words seen at most this often train the suffix model (TnT: 10).
-    smoothing : weight c of the suffix model in the emissions of known words (0: TnT).
+    unknown : the unknown-word model, "spelling" (log-linear, the default) or "suffix" (TnT).
+    suffix_length : longest suffix of the "suffix" model (TnT: 10).
+    rare_threshold : words seen at most this often train the unknown-word model (TnT: 10).
+    spelling_l2 : L2 penalty λ of the "spelling" model.
+    smoothing : weight c of the unknown-word model in the emissions of known words (0: TnT).
     lexical_weight, lexical_min_count, lexical_prior : the lexical factors (see the module).
     end : score the sentence end, p(</s> | t_n), in decoding.
     lowercase_backoff : an unknown word whose lowercase form is known takes that form's
@@ -131,6 +140,8 @@ class HMMTagger:
         suffix_length: int = 10,
         rare_threshold: int = 10,
         *,
+        unknown: str = "spelling",
+        spelling_l2: float = 1e-5,
         smoothing: float = 1.0,
         lexical_weight: float = 1.0,
         lexical_min_count: int = 2,
@@ -144,6 +155,16 @@ class HMMTagger:
             raise ValueError(f"suffix_length must be an integer >= 0, got {suffix_length!r}")
         if not isinstance(rare_threshold, int) or rare_threshold < 1:
             raise ValueError(f"rare_threshold must be an integer >= 1, got {rare_threshold!r}")
+        if unknown not in ("spelling", "suffix"):
+            raise ValueError(f"unknown must be 'spelling' or 'suffix', got {unknown!r}")
+        if not (
+            isinstance(spelling_l2, (int, float))
+            and math.isfinite(spelling_l2)
+            and spelling_l2 >= 0
+        ):
+            raise ValueError(f"spelling_l2 must be a finite number >= 0, got {spelling_l2!r}")
+        self.unknown = unknown
+        self.spelling_l2 = float(spelling_l2)
         if order not in (1, 2):
             raise ValueError(f"order must be 1 or 2, got {order!r}")
         if not (
@@ -221,6 +242,16 @@ class HMMTagger:
         self.suffix_counts_ = torch.bincount(
             torch.as_tensor(codes * K + kt, dtype=torch.long), minlength=S * K
         ).reshape(S, K)
+        if self.unknown == "spelling":
+            if not rare.any():  # every word is frequent: learn the spelling of them all
+                rare[:] = True
+            self.spelling_ = _fit_spelling(
+                [w for w, r in zip(flat_w, rare, strict=True) if r],
+                first[rare],
+                tag_ids.numpy()[rare],
+                K,
+                self.spelling_l2,
+            )
         self._build()
         return self
 
@@ -316,6 +347,17 @@ class HMMTagger:
             P = torch.where(alive.unsqueeze(1), (phat + theta * P) / (1 + theta), P)
         return P
 
+    def _unknown_posterior(self, words: Sequence[str], first: Sequence[bool]) -> Tensor:
+        """P(t | w) of the unknown-word model for word types: (U, K)."""
+        if self.unknown == "spelling":
+            with torch.no_grad():
+                return self.spelling_(words, first).probs.to(self.dtype)
+        elif self.unknown == "suffix":
+            shapes = [word_shape(w, f) for w, f in zip(words, first, strict=True)]
+            return self._suffix_posterior(words, shapes)
+        else:
+            raise ValueError(f"unknown must be 'spelling' or 'suffix', got {self.unknown!r}")
+
     def log_emissions(
         self, words: Sequence[str], first: Sequence[bool] | None = None
     ) -> tuple[Tensor, Tensor]:
@@ -328,11 +370,11 @@ class HMMTagger:
         """
         words = list(words)
         first = [False] * len(words) if first is None else list(first)
-        shapes = [word_shape(w, f) for w, f in zip(words, first, strict=True)]
         codes, types = pd.factorize(
-            pd.Series([h + "\t" + w for h, w in zip(shapes, words, strict=True)], dtype=object)
+            pd.Series([f"{int(f)}\t{w}" for w, f in zip(words, first, strict=True)], dtype=object)
         )
-        type_shapes, _, type_words = zip(*(t.partition("\t") for t in types), strict=True)
+        type_first, _, type_words = zip(*(t.partition("\t") for t in types), strict=True)
+        type_first = [f == "1" for f in type_first]
         ids = torch.as_tensor(self._vocab_index.get_indexer(list(type_words)), dtype=torch.long)
         known = ids >= 0  # (U,)
         if self.lowercase_backoff:
@@ -342,7 +384,7 @@ class HMMTagger:
         counts = torch.where(
             (ids >= 0).unsqueeze(1), self.word_tag_counts_[ids.clamp_min(0)].to(self.dtype), 0.0
         )  # (U, K)
-        suffix = self._suffix_posterior(type_words, type_shapes)  # (U, K)
+        suffix = self._unknown_posterior(type_words, type_first)  # (U, K)
         c = self.smoothing
         total = counts.sum(1, keepdim=True)
         post = torch.where(total > 0, (counts + c * suffix) / (total + c), suffix)
@@ -421,6 +463,8 @@ class HMMTagger:
             "format": FORMAT,
             "version": VERSION,
             "config": {
+                "unknown": self.unknown,
+                "spelling_l2": self.spelling_l2,
                 "suffix_length": self.suffix_length,
                 "rare_threshold": self.rare_threshold,
                 "smoothing": self.smoothing,
@@ -441,6 +485,13 @@ class HMMTagger:
             "prev_word_counts": _to_sparse(self.prev_word_counts_),
             "word_pair_counts": _to_sparse(self.word_pair_counts_),
         }
+        if self.unknown == "spelling":  # features and weights (safetensors, base64)
+            payload["spelling"] = {
+                "features": list(self.spelling_.features_),
+                "tensors": _tensors_to_text(
+                    {"weight": self.spelling_.weight.data, "bias": self.spelling_.bias.data}
+                ),
+            }
         Path(path).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -469,13 +520,46 @@ class HMMTagger:
             F = len(self.lexical_words_)
             self.prev_word_counts_ = _sparse(payload["prev_word_counts"], (F, K, K))
             self.word_pair_counts_ = _sparse(payload["word_pair_counts"], (F, K, K))
-        except (KeyError, TypeError, RuntimeError, IndexError) as err:
+            if self.unknown == "spelling":
+                spelling = SpellingModel(K, self.spelling_l2)
+                spelling.features_ = pd.Index(payload["spelling"]["features"], dtype=object)
+                tensors = _tensors_from_text(payload["spelling"]["tensors"])
+                weight, bias = tensors["weight"], tensors["bias"]
+                if weight.shape != (len(spelling.features_), K) or bias.shape != (K,):
+                    raise ValueError(
+                        f"spelling weights of shape {tuple(weight.shape)} and "
+                        f"{tuple(bias.shape)} for {len(spelling.features_)} features, {K} tags"
+                    )
+                spelling.weight.data, spelling.bias.data = weight, bias
+                self.spelling_ = spelling
+        except (KeyError, TypeError, RuntimeError, IndexError, ValueError) as err:
             raise ValueError(f"{path}: malformed {FORMAT} model file ({err!r})") from None
         self._build()
         return self
 
 
 # --------------------------------------------------------------------------- internals
+def _fit_spelling(
+    words: list[str], first: np.ndarray, tags: np.ndarray, K: int, l2: float
+) -> SpellingModel:
+    """Fit the spelling model on tokens, grouped first into (form, sentence-initial) types."""
+    keys = pd.Series([f"{int(f)}\t{w}" for w, f in zip(words, first, strict=True)], dtype=object)
+    codes, types = pd.factorize(keys)
+    counts = torch.bincount(
+        torch.as_tensor(codes * K + tags, dtype=torch.long), minlength=len(types) * K
+    ).reshape(len(types), K)  # (U, K) tag counts of each type
+    type_first, _, type_words = zip(*(t.partition("\t") for t in types), strict=True)
+    return SpellingModel(K, l2).fit(list(type_words), [f == "1" for f in type_first], counts)
+
+
+def _tensors_to_text(tensors: dict[str, Tensor]) -> str:
+    return base64.b64encode(st_save({k: v.contiguous() for k, v in tensors.items()})).decode()
+
+
+def _tensors_from_text(text: str) -> dict[str, Tensor]:
+    return st_load(base64.b64decode(text, validate=True))
+
+
 def _suffix_key(word: str, shape: str, i: int) -> str:
     return f"{shape}|{word[len(word) - i :] if i else ''}"
 
