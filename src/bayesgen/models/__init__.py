@@ -9,6 +9,7 @@ from .kde import KDE, EmpiricalDistribution
 from .markov import MarkovChain, NGramLM
 from .mixture import GaussianMixture
 from .naive_bayes import NaiveBayes
+from .spelling import SpellingModel
 from .tagger import HMMTagger
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "NGramLM",
     "HMM",
     "HMMTagger",
+    "SpellingModel",
     "KDE",
     "EmpiricalDistribution",
 ]
