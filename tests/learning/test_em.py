@@ -3,6 +3,7 @@ agreement, the two E-steps, a Gaussian mixture against scikit-learn, gradient as
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from itertools import pairwise
 
@@ -245,3 +246,22 @@ def test_enumeration_covers_every_completion():
     joint = net.full_joint()
     p0 = sum(float(joint[a, 0, 1, d]) for a, d in itertools.product(range(2), range(2)))
     assert float(comp.log_evidence[0].exp()) == pytest.approx(p0)
+
+
+def test_both_e_steps_reject_rows_that_an_exact_zero_rules_out():
+    zero = student()
+    zero["x1"].probs.copy_(torch.tensor([1.0, 0.0], dtype=torch.float64))  # x1 = 1 impossible
+    rows = {"x1": torch.tensor([1, -1]), "x2": torch.tensor([0, 1])}
+    for e_step in ("exact", "enumerate"):
+        with pytest.raises(ValueError, match="probability zero"):
+            fit_network(zero, rows, e_step=e_step)  # raised before any update
+    complete = {n: torch.tensor([1, 0]) for n in zero.order}
+    ll = marginal_log_likelihood(zero, complete)
+    assert ll[0] == -float("inf")
+    assert ll[1].item() == pytest.approx(float(zero.full_joint()[0, 0, 0, 0].log()), rel=1e-14)
+
+
+def test_fit_network_forwards_the_options_and_defaults_of_em():
+    ours = inspect.signature(fit_network).parameters
+    for name, p in inspect.signature(EM).parameters.items():
+        assert name in ours and ours[name].default == p.default, name

@@ -1,6 +1,7 @@
 """Conditional factors p(x_n | Pa(x_n)): modules that map parent values to a Distribution."""
 
 from .base import Factor
+from .categorical import ExactCategorical
 from .gaussian import Gaussian, LinearGaussian
 from .neural import NeuralBernoulli, NeuralCategorical, NeuralFactor, NeuralNormal
 from .table import Table
@@ -8,6 +9,7 @@ from .table import Table
 __all__ = [
     "Factor",
     "Table",
+    "ExactCategorical",
     "Gaussian",
     "LinearGaussian",
     "NeuralFactor",

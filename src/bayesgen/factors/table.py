@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
-from torch.distributions import Categorical
 
 from ..variables import Discrete
 from .base import Factor
+from .categorical import ExactCategorical
 
 __all__ = ["Table"]
 
@@ -27,7 +27,9 @@ class Table(Factor):
     ``i_1..i_k`` (in the order of ``parents``). Rows are validated: non-negative, summing to 1.
     Rows that miss by at most 1e-3 (0.3333 × 3 in some published networks) are renormalized with
     one warning naming the factor; a larger miss is an error naming the factor and the row.
-    Misses below 1e-6 are rounding in the given numbers and are kept exactly as given.
+    Misses below 1e-6 are rounding in the given numbers and are kept exactly as given:
+    ``forward`` returns an :class:`ExactCategorical`, which neither renormalizes the row nor
+    clamps its logarithm, so a zero entry has log-probability −inf.
     """
 
     probs: Tensor
@@ -78,9 +80,10 @@ class Table(Factor):
             raise ValueError(
                 f"table of {name!r}: row {self._row_name(idx)} sums to {total:.6g}, not 1"
             )
-        if (miss > ROUNDING).any():
+        off = miss >= ROUNDING
+        if off.any():
             warnings.warn(
-                f"table of {name!r}: {int((miss > ROUNDING).sum())} row(s) miss summing to 1 by at "
+                f"table of {name!r}: {int(off.sum())} row(s) miss summing to 1 by at "
                 f"most {float(miss.max()):.2g}; renormalized",
                 stacklevel=3,
             )
@@ -91,15 +94,18 @@ class Table(Factor):
         parts = [f"{p.name}={p.states[i]}" for p, i in zip(self.parents, index, strict=False)]
         return "(" + ", ".join(parts) + ")" if parts else "(no parents)"
 
-    def forward(self, parents: Mapping[str, Tensor], context: Tensor | None = None) -> Categorical:
+    def forward(
+        self, parents: Mapping[str, Tensor], context: Tensor | None = None
+    ) -> ExactCategorical:
+        """The row p(x | pa) of each parent configuration, kept exactly (zeros score −inf)."""
         if not self.parents:
-            return Categorical(probs=self.probs)
+            return ExactCategorical(self.probs)  # batch ()
         index = []
         for p in self.parents:
             if p.name not in parents:
                 raise ValueError(f"factor of {self.name!r}: missing value of parent {p.name!r}")
             index.append(parents[p.name].long())
-        return Categorical(probs=self.probs[tuple(index)])  # (B, card)
+        return ExactCategorical(self.probs[tuple(index)])  # batch (B,), probs (B, card)
 
     def num_parameters(self) -> int:
         """(K − 1) Π_{p ∈ Pa} K_p free parameters."""

@@ -124,11 +124,7 @@ def _forward(net, n: int, clamp: Mapping[str, Tensor]) -> tuple[dict[str, Tensor
         pa = {p.name: values[p.name] for p in factor.parents}
         if name in clamp:
             x = clamp[name].expand(n, *clamp[name].shape)
-            if hasattr(factor, "probs"):  # a table: exact zeros (Categorical clamps log 0)
-                row = factor.probs[tuple(pa[p.name].long() for p in factor.parents)]
-                lp = (row[x] if row.dim() == 1 else row.gather(-1, x[:, None])).log()
-            else:
-                lp = factor(pa).log_prob(x)
+            lp = factor(pa).log_prob(x)  # a table's exact zeros give -inf
             log_w = log_w + lp.detach().to(torch.float64).reshape(n)
         else:
             dist = factor(pa)

@@ -12,13 +12,16 @@ Arguments are either probability tables (tensors, states on the last axis, leadi
 and broadcast) or ``torch.distributions`` objects. Tables are summed exactly (0 log 0 = 0, and
 KL = inf where q = 0 < p). Distributions use a closed form when torch registers one
 (``Distribution.entropy``, ``torch.distributions.kl_divergence``), an exact sum over the support
-when the distribution can enumerate it, and otherwise a Monte Carlo average over ``n_samples``
-draws from p, returned as an :class:`Estimate` (value, standard error).
+when the distribution can enumerate it (values with p(x) = 0 add nothing, even where their
+log-probability is −inf), and otherwise a Monte Carlo average over ``n_samples`` draws from p,
+returned as an :class:`Estimate` (value, standard error). Entropy, KL and cross-entropy are all
+E_p[f(x)] for an integrand f, evaluated by one routine.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -78,9 +81,10 @@ def information(
     return -torch.log(prob) / scale
 
 
-def _pair(p: object, q: object) -> bool:
-    """True for two distributions, False for two tables; TypeError for a mix."""
-    pd, qd = isinstance(p, Distribution), isinstance(q, Distribution)
+def _pair(p: object, q: object | None) -> bool:
+    """True for distributions, False for tables; TypeError for a mix (``q`` None: p alone)."""
+    pd = isinstance(p, Distribution)
+    qd = pd if q is None else isinstance(q, Distribution)
     if pd != qd:
         raise TypeError(
             f"p and q must both be tables (tensors) or both distributions, got "
@@ -89,7 +93,12 @@ def _pair(p: object, q: object) -> bool:
     return pd
 
 
-def _tables(p: object, q: object) -> tuple[Tensor, Tensor]:
+def _tables(p: object, q: object | None, method: str) -> tuple[Tensor, ...]:
+    """``p`` (and ``q``) as tables with one dtype; tables are summed exactly, never sampled."""
+    if check_method(method, _METHODS) == "mc":
+        raise ValueError("method='mc' is for distributions; tables are summed exactly")
+    if q is None:
+        return (as_table(p, "p"),)
     pt, qt = as_table(p, "p"), as_table(q, "q")
     if pt.shape[-1] != qt.shape[-1]:
         raise ValueError(
@@ -100,22 +109,57 @@ def _tables(p: object, q: object) -> tuple[Tensor, Tensor]:
     return pt.to(dtype), qt.to(dtype)
 
 
-def _table_method(method: str) -> None:
-    if check_method(method, _METHODS) == "mc":
-        raise ValueError("method='mc' is for distributions; tables are summed exactly")
+def _p_log_ratio(p: Tensor, q: Tensor) -> Tensor:
+    """Σ_x p(x) log(p(x) / q(x)) along the last axis: 0 where p = 0, inf where q = 0 < p."""
+    return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum(-1)
 
 
-def _support(p: Distribution) -> tuple[Tensor, Tensor] | None:
-    """All values of a discrete p with their log-probabilities: (K, *batch, *event), (K, *batch)."""
-    if not p.has_enumerate_support:
-        return None
-    support = p.enumerate_support(expand=True)
-    return support, p.log_prob(support)
+#: f(x, log p(x)) at values x (K or n, *batch, *event) of p, whose mean under p is the answer
+_Integrand = Callable[[Tensor, Tensor], Tensor]
 
 
 def _no_closed_form(what: str, p: Distribution, q: Distribution | None = None) -> ValueError:
     names = type(p).__name__ + ("" if q is None else f", {type(q).__name__}")
     return ValueError(f"no closed form for the {what} of ({names}); use method='mc' or 'auto'")
+
+
+def _exact_mean(p: Distribution, f: _Integrand) -> Tensor | None:
+    """E_p[f] = Σ_x p(x) f(x, log p(x)) over the support of a discrete p, terms with p(x) = 0
+    counted as 0 (0 log 0 = 0); None when p cannot enumerate its support."""
+    if not p.has_enumerate_support:
+        return None
+    x = p.enumerate_support(expand=True)  # (K, *batch, *event)
+    lp = p.log_prob(x)  # (K, *batch)
+    prob = lp.exp()
+    return torch.where(prob > 0, prob * f(x, lp), torch.zeros_like(prob)).sum(0)  # (*batch,)
+
+
+def _expectation(
+    what: str,
+    p: Distribution,
+    f: _Integrand,
+    closed_form: Callable[[], Tensor],
+    *,
+    scale: float,
+    method: str,
+    n_samples: int,
+    q: Distribution | None = None,
+) -> Result:
+    """E_p[f] / ln b: ``closed_form()`` (torch's registered formula) unless it raises
+    NotImplementedError, then the exact sum over p's support, then (``method`` "auto" or "mc")
+    the Monte Carlo mean of f over ``n_samples`` draws from p, as an :class:`Estimate`."""
+    if check_method(method, _METHODS) != "mc":
+        try:
+            return closed_form() / scale
+        except NotImplementedError:
+            pass
+        exact = _exact_mean(p, f)
+        if exact is not None:
+            return exact / scale
+        if method == "exact":
+            raise _no_closed_form(what, p, q)
+    x = draw(p, check_n_samples(n_samples))  # (n, *batch, *event)
+    return mean_and_stderr(f(x, p.log_prob(x)), scale)
 
 
 def entropy(
@@ -128,23 +172,12 @@ def entropy(
 ) -> Result:
     """Entropy H(p) = -Σ_x p(x) log_b p(x) (a table, per row) or E_p[-log_b p(x)]."""
     scale = log_base(base, unit)
-    if not isinstance(p, Distribution):
-        _table_method(method)
-        t = as_table(p, "p")
+    if not _pair(p, None):
+        (t,) = _tables(p, None, method)
         return -torch.xlogy(t, t).sum(-1) / scale
-    if check_method(method, _METHODS) != "mc":
-        try:
-            return p.entropy() / scale
-        except NotImplementedError:
-            pass
-        sup = _support(p)
-        if sup is not None:
-            lp = sup[1]
-            return -(lp.exp() * lp).sum(0) / scale
-        if method == "exact":
-            raise _no_closed_form("entropy", p)
-    x = draw(p, check_n_samples(n_samples))
-    return mean_and_stderr(-p.log_prob(x), scale)
+    return _expectation(
+        "entropy", p, lambda x, lp: -lp, p.entropy, scale=scale, method=method, n_samples=n_samples
+    )
 
 
 def kl_divergence(
@@ -159,22 +192,17 @@ def kl_divergence(
     """Kullback–Leibler divergence KL(p, q) = Σ_x p(x) log_b(p(x) / q(x)) (or E_p[...]); >= 0."""
     scale = log_base(base, unit)
     if not _pair(p, q):
-        _table_method(method)
-        pt, qt = _tables(p, q)
-        return (torch.xlogy(pt, pt) - torch.xlogy(pt, qt)).sum(-1) / scale
-    if check_method(method, _METHODS) != "mc":
-        try:
-            return _torch_kl(p, q) / scale
-        except NotImplementedError:
-            pass
-        sup = _support(p)
-        if sup is not None:
-            x, lp = sup
-            return (lp.exp() * (lp - q.log_prob(x))).sum(0) / scale
-        if method == "exact":
-            raise _no_closed_form("KL divergence", p, q)
-    x = draw(p, check_n_samples(n_samples))
-    return mean_and_stderr(p.log_prob(x) - q.log_prob(x), scale)
+        return _p_log_ratio(*_tables(p, q, method)) / scale
+    return _expectation(
+        "KL divergence",
+        p,
+        lambda x, lp: lp - q.log_prob(x),
+        lambda: _torch_kl(p, q),
+        scale=scale,
+        method=method,
+        n_samples=n_samples,
+        q=q,
+    )
 
 
 def cross_entropy(
@@ -189,22 +217,18 @@ def cross_entropy(
     """Cross-entropy CE(p, q) = -Σ_x p(x) log_b q(x) = H(p) + KL(p, q) (or E_p[-log_b q(x)])."""
     scale = log_base(base, unit)
     if not _pair(p, q):
-        _table_method(method)
-        pt, qt = _tables(p, q)
+        pt, qt = _tables(p, q, method)
         return -torch.xlogy(pt, qt).sum(-1) / scale
-    if check_method(method, _METHODS) != "mc":
-        try:
-            return (p.entropy() + _torch_kl(p, q)) / scale
-        except NotImplementedError:
-            pass
-        sup = _support(p)
-        if sup is not None:
-            x, lp = sup
-            return -(lp.exp() * q.log_prob(x)).sum(0) / scale
-        if method == "exact":
-            raise _no_closed_form("cross-entropy", p, q)
-    x = draw(p, check_n_samples(n_samples))
-    return mean_and_stderr(-q.log_prob(x), scale)
+    return _expectation(
+        "cross-entropy",
+        p,
+        lambda x, lp: -q.log_prob(x),
+        lambda: p.entropy() + _torch_kl(p, q),
+        scale=scale,
+        method=method,
+        n_samples=n_samples,
+        q=q,
+    )
 
 
 def empirical_cross_entropy(
@@ -241,29 +265,22 @@ def js_divergence(
     """
     scale = log_base(base, unit)
     if not _pair(p, q):
-        _table_method(method)
-        pt, qt = _tables(p, q)
+        pt, qt = _tables(p, q, method)
         m = (pt + qt) / 2
-        kl_pm = (torch.xlogy(pt, pt) - torch.xlogy(pt, m)).sum(-1)
-        kl_qm = (torch.xlogy(qt, qt) - torch.xlogy(qt, m)).sum(-1)
-        return (kl_pm + kl_qm) / 2 / scale
+        return (_p_log_ratio(pt, m) + _p_log_ratio(qt, m)) / 2 / scale
 
-    def half(a: Distribution, b: Distribution, x: Tensor, la: Tensor) -> Tensor:
-        # log(a / m) at x, with log m = logaddexp(log a, log b) - log 2
-        return la - (torch.logaddexp(la, b.log_prob(x)) - math.log(2.0))
+    def half(b: Distribution) -> _Integrand:
+        # log(a / m) at x ~ a, with log m = logaddexp(log a, log b) - log 2
+        return lambda x, la: la - (torch.logaddexp(la, b.log_prob(x)) - math.log(2.0))
 
     if check_method(method, _METHODS) != "mc":
-        sp, sq = _support(p), _support(q)
-        if sp is not None and sq is not None:
-            terms = [
-                (lx.exp() * half(a, b, x, lx)).sum(0) for a, b, (x, lx) in ((p, q, sp), (q, p, sq))
-            ]
-            return (terms[0] + terms[1]) / 2 / scale
+        if p.has_enumerate_support and q.has_enumerate_support:
+            return (_exact_mean(p, half(q)) + _exact_mean(q, half(p))) / 2 / scale
         if method == "exact":
             raise _no_closed_form("Jensen-Shannon divergence", p, q)
     n = check_n_samples(n_samples)
     x, y = draw(p, n), draw(q, n)
-    vp, vq = half(p, q, x, p.log_prob(x)), half(q, p, y, q.log_prob(y))  # (n, *batch) each
+    vp, vq = half(q)(x, p.log_prob(x)), half(p)(y, q.log_prob(y))  # (n, *batch) each
     value = (vp.mean(0) + vq.mean(0)) / 2
     stderr = torch.sqrt((vp.var(0) + vq.var(0)) / (4 * n))
     return Estimate(value / scale, stderr / scale)

@@ -394,18 +394,23 @@ class EM:
         self.objective_: list[float] = []
         self.converged_ = False
         self.n_iter_ = 0
+
+        def expect(fitted: Sequence[str]) -> tuple[dict[str, Any], float]:
+            """The E-step at the current parameters: statistics of ``fitted`` and ℓ."""
+            return expected_statistics(
+                net,
+                values,
+                weights,
+                fitted,
+                e_step=self.e_step,
+                context=context,
+                max_configs=self.max_configs,
+            )
+
         bar = tqdm(total=self.max_iter, desc="EM", disable=not show, leave=False)
         try:
             for _ in range(self.max_iter):
-                stats, ll = expected_statistics(
-                    net,
-                    values,
-                    weights,
-                    nodes,
-                    e_step=self.e_step,
-                    context=context,
-                    max_configs=self.max_configs,
-                )
+                stats, ll = expect(nodes)
                 obj = ll + log_prior(net, priors, estimate)
                 self.log_likelihood_.append(ll)
                 self.objective_.append(obj)
@@ -417,15 +422,7 @@ class EM:
                 self.n_iter_ += 1
                 bar.update()
             else:
-                _, ll = expected_statistics(
-                    net,
-                    values,
-                    weights,
-                    [],
-                    e_step=self.e_step,
-                    context=context,
-                    max_configs=self.max_configs,
-                )
+                _, ll = expect([])  # ℓ after the last M-step
                 self.log_likelihood_.append(ll)
                 self.objective_.append(ll + log_prior(net, priors, estimate))
         finally:

@@ -257,15 +257,17 @@ def log_prior(net, priors: Mapping[str, Any], estimate: str = "mean") -> float:
     """The table part of log p(θ) that the M-step maximizes together with the log-likelihood
     (constants dropped): Σ α log θ for ``estimate="mean"`` (the update (N + α) / Σ(N + α)),
     Σ (α − 1) log θ for ``"mode"`` (the MAP)."""
-    total = 0.0
+    return float(_table_log_prior(net, priors, estimate))
+
+
+def _table_log_prior(net, priors: Mapping[str, Any], estimate: str) -> Tensor | float:
+    """:func:`log_prior` differentiable in the tables (0.0 when no table has a prior)."""
     shift = 1.0 if estimate == "mode" else 0.0
-    for name, p in priors.items():
-        f = net[name]
-        if isinstance(f, Table):
-            alpha = table_pseudo_counts(p, f) - shift
-            logs = f.probs.clamp_min(1e-300).log()
-            total += float(torch.where(alpha != 0, alpha * logs, torch.zeros_like(logs)).sum())
-    return total
+    return sum(
+        ((table_pseudo_counts(p, net[n]) - shift) * net[n].probs.clamp_min(1e-300).log()).sum()
+        for n, p in priors.items()
+        if isinstance(net[n], Table)
+    )
 
 
 # ----------------------------------------------------------------------------------- statistics
@@ -563,24 +565,14 @@ def fit_network(
         method = "closed_form" if not missing else ("gradient" if neural else "em")
     if method != "closed_form" or neural:
         values = widen(net, values)  # compact codes serve the counting of tables only
+    job = _Job(net, values, weights, nodes, priors, estimate, context, trainer_opts)
     if method == "closed_form":
         if missing:
             raise ValueError(
                 f"method='closed_form' needs fully observed data; {sorted(missing)} have missing "
                 "values (use method='em' or 'gradient')"
             )
-        report = _fit_observed(
-            net,
-            values,
-            weights,
-            nodes,
-            priors,
-            estimate,
-            chunk_size,
-            n_jobs,
-            trainer_opts,
-            context,
-        )
+        report = _fit_observed(job, chunk_size, n_jobs)
     elif method == "em":
         if neural:
             raise ValueError(
@@ -597,65 +589,53 @@ def fit_network(
             n_init=n_init,
             seed=seed,
             verbose=verbose,
-        ).fit(
-            net,
-            values,
-            weights=weights,
-            nodes=nodes,
-            priors=priors,
-            context=context,
-            estimate=estimate,
         )
-        report = FitReport(
-            "em",
-            tuple(nodes),
-            log_likelihood=list(em.log_likelihood_),
-            objective=list(em.objective_),
-            n_iter=em.n_iter_,
-            converged=em.converged_,
-        )
+        report = _fit_em(job, em)
     else:
-        report = _fit_gradient(
-            net,
-            values,
-            weights,
-            nodes,
-            priors,
-            estimate,
-            context,
-            missing,
-            max_configs,
-            e_step,
-            trainer_opts,
-        )
+        report = _fit_gradient(job, missing, max_configs, e_step)
     if return_posteriors:
         report.posteriors = parameter_posteriors(net, widen(net, values), priors, weights, nodes)
     net.fit_report_ = report
     return (net, report.posteriors) if return_posteriors else net
 
 
-def _fit_observed(
-    net, values, weights, nodes, priors, estimate, chunk_size, n_jobs, trainer_opts, context=None
-):
-    closed = [n for n in nodes if _closed_form(net[n])]
-    neural = [n for n in nodes if n not in closed]
+@dataclass
+class _Job:
+    """What every fitting method of :func:`fit_network` works on (values already encoded)."""
+
+    net: Any
+    values: dict[str, Tensor]
+    weights: Tensor | None
+    nodes: list[str]
+    priors: dict[str, Any]
+    estimate: str
+    context: Tensor | None
+    trainer_opts: dict[str, Any]
+
+
+def _fit_observed(job: _Job, chunk_size: int | None, n_jobs: int) -> FitReport:
+    """Fully observed data: closed-form factors from their statistics, a gradient trainer per
+    neural factor, in ``n_jobs`` threads."""
+    net, values, weights = job.net, job.values, job.weights
+    closed = [n for n in job.nodes if _closed_form(net[n])]
+    neural = [n for n in job.nodes if n not in closed]
     histories: dict[str, dict[str, list[float]]] = {}
 
     def fit_closed(group: list[str]) -> None:
         stats = summarize(net, values, weights, group, chunk_size=chunk_size, missing={})
-        update(net, stats, priors, estimate)
+        update(net, stats, job.priors, job.estimate)
 
     def fit_neural(name: str) -> None:
         f = net[name]
-        opts = dict(trainer_opts, desc=f"fit {name}")
-        trainer = Trainer(prior=priors.get(name), **opts)
+        opts = dict(job.trainer_opts, desc=f"fit {name}")
+        trainer = Trainer(prior=job.priors.get(name), **opts)
         cols = {k: values[k] for k in _family(net, name)}
-        if context is not None:  # the condition y of eq. 19, batched with the rows
-            cols["__context__"] = context
+        if job.context is not None:  # the condition y of eq. 19, batched with the rows
+            cols["__context__"] = job.context
         trainer.fit(_neural_loss(f, "__context__"), f.parameters(), cols, weights)
         histories[name] = trainer.history_
 
-    if n_jobs > 1 and len(nodes) > 1:
+    if n_jobs > 1 and len(job.nodes) > 1:
         with ThreadPoolExecutor(n_jobs) as pool:
             groups = [g for g in (closed[i::n_jobs] for i in range(n_jobs)) if g]
             list(pool.map(fit_closed, groups))
@@ -665,25 +645,37 @@ def _fit_observed(
             fit_closed(closed)
         for n in neural:
             fit_neural(n)
-    return FitReport("closed_form" if not neural else "per_node", tuple(nodes), histories)
+    return FitReport("closed_form" if not neural else "per_node", tuple(job.nodes), histories)
+
+
+def _fit_em(job: _Job, em) -> FitReport:
+    """Missing values, closed-form factors: :class:`~bayesgen.learning.em.EM`."""
+    em.fit(
+        job.net,
+        job.values,
+        weights=job.weights,
+        nodes=job.nodes,
+        priors=job.priors,
+        context=job.context,
+        estimate=job.estimate,
+    )
+    return FitReport(
+        "em",
+        tuple(job.nodes),
+        log_likelihood=list(em.log_likelihood_),
+        objective=list(em.objective_),
+        n_iter=em.n_iter_,
+        converged=em.converged_,
+    )
 
 
 def _fit_gradient(
-    net,
-    values,
-    weights,
-    nodes,
-    priors,
-    estimate,
-    context,
-    missing,
-    max_configs,
-    e_step,
-    trainer_opts,
-):
+    job: _Job, missing: Mapping[str, Tensor], max_configs: int, e_step: str
+) -> FitReport:
     """Gradient ascent on the (marginal) log-likelihood of all fitted factors jointly."""
     from .em import complete_rows, marginal_log_likelihood, use_exact
 
+    net, nodes, priors, context = job.net, job.nodes, job.priors, job.context
     ridge = [n for n in nodes if isinstance(net[n], LinearGaussian) and n in priors]
     if ridge:
         raise ValueError(
@@ -700,15 +692,17 @@ def _fit_gradient(
         if isinstance(priors.get(n), _WEIGHT_PRIORS) and isinstance(net[n], NeuralFactor)
     ]
     table_priors = {n: p for n, p in priors.items() if isinstance(net[n], Table)}
+    values, weights = job.values, job.weights
     total_weight = float(weights.sum()) if weights is not None else float(_rows(values))
-    if trainer_opts.get("batch_size") is None and context is None:
+    batch_size = job.trainer_opts.get("batch_size")
+    if batch_size is None and context is None:
         values, weights = merge_duplicates(net, values, weights)
     cols = dict(values)
     if context is not None:
         cols["__context__"] = context
     first = next(iter(values))
     plan = None  # full batch, summing by enumeration: the completions are the same every step
-    if missing and trainer_opts.get("batch_size") is None and not use_exact(net, e_step, context):
+    if missing and batch_size is None and not use_exact(net, e_step, context):
         plan = complete_rows(net, values, max_configs=max_configs)
 
     def loss(batch: dict[str, Tensor]) -> Tensor:
@@ -724,17 +718,10 @@ def _fit_gradient(
             completions=plan if batch[first] is values[first] else None,
         )  # (B,)
         if table_priors:  # log p(θ) spread over the rows: the mean loss is −(ℓ + log p(θ)) / W
-            shift = 1.0 if estimate == "mode" else 0.0
-            lp = sum(
-                (
-                    (table_pseudo_counts(p, net[n]) - shift) * net[n].probs.clamp_min(1e-300).log()
-                ).sum()
-                for n, p in table_priors.items()
-            )
-            ll = ll + lp / total_weight
+            ll = ll + _table_log_prior(net, table_priors, job.estimate) / total_weight
         return -ll
 
-    opts = dict(trainer_opts, desc="fit (marginal likelihood)" if missing else "fit")
+    opts = dict(job.trainer_opts, desc="fit (marginal likelihood)" if missing else "fit")
     trainer = Trainer(prior=weight_priors or None, **opts)
     try:
         trainer.fit(loss, params, cols, weights)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Self
 
 import torch
 from torch import Tensor
@@ -238,6 +239,28 @@ def _n(n: int) -> int:
     return n
 
 
+def _tails(level: float, like: Tensor) -> Tensor:
+    """The quantile levels ((1 - level)/2, (1 + level)/2) of an equal-tailed interval: (2,)."""
+    level = _level(level)
+    return torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=like.dtype, device=like.device)
+
+
+def _beta_interval(a: Tensor, b: Tensor, level: float) -> tuple[Tensor, Tensor]:
+    """Equal-tailed interval of Beta(a, b), elementwise: (lower, upper), each a's shape."""
+    bounds = betaincinv(a[..., None], b[..., None], _tails(level, a))  # (..., 2)
+    return bounds[..., 0], bounds[..., 1]
+
+
+class _Posterior:
+    """What the posteriors share: draws from their torch ``distribution``."""
+
+    distribution: Distribution  # a property of each posterior
+
+    def sample(self, n: int) -> Tensor:
+        """n draws of the parameters from the posterior: (n, *distribution shape)."""
+        return self.distribution.sample((_n(n),))
+
+
 # ----------------------------------------------------------------------------- count posteriors
 def _counts(counts: object, name: str = "counts") -> Tensor:
     c = torch.as_tensor(counts)
@@ -275,7 +298,39 @@ def _dirichlet_evidence(prior: Tensor, counts: Tensor) -> Tensor:
     )
 
 
-class DirichletPosterior:
+class _CountPosterior(_Posterior):
+    """A table prior's pseudo-counts α plus (possibly fractional) counts n, states on the last
+    axis: the posterior Dirichlet(α + n) of each row, whatever its parametrization."""
+
+    prior: TablePrior
+    counts: Tensor
+    pseudo_counts: Tensor
+
+    def _add_prior(self, prior: TablePrior, counts: Tensor) -> Tensor:
+        """Keep ``prior`` and ``counts``; return the posterior concentration α + n (..., K)."""
+        self.prior, self.counts = prior, counts
+        self.pseudo_counts = prior.pseudo_counts(
+            counts.shape, dtype=counts.dtype, device=counts.device
+        )
+        return self.pseudo_counts + self.counts
+
+    def update(self, counts: Tensor) -> Self:
+        """The posterior after more data with ``counts`` (same shape): Dirichlet(α + n + n')."""
+        new = _counts(counts).to(self.counts)
+        if new.shape != self.counts.shape:
+            raise ValueError(
+                f"counts must have shape {tuple(self.counts.shape)}, got {tuple(new.shape)}"
+            )
+        return type(self)(self.prior, self.counts + new)
+
+    @property
+    def log_marginal_likelihood(self) -> Tensor:
+        """log p(D) = log ∫ Π_k θ_k^{n_k} Dir(θ; α) dθ per row (sum them for the table); for a
+        Beta, log B(a + n1, b + n0) - log B(a, b)."""
+        return _dirichlet_evidence(self.pseudo_counts, self.counts)
+
+
+class DirichletPosterior(_CountPosterior):
     """Posterior Dirichlet(α + n) of each row θ of a categorical table (states on the last axis).
 
     ``prior`` is any table prior (:class:`Dirichlet`, :class:`K2`, :class:`BDeu`, :class:`Beta`);
@@ -289,26 +344,23 @@ class DirichletPosterior:
         *,
         cardinality: int | None = None,
     ):
-        self.prior = K2() if prior is None else prior
-        if not isinstance(self.prior, TablePrior):
+        prior = K2() if prior is None else prior
+        if not isinstance(prior, TablePrior):
             raise TypeError(
                 f"prior must be a table prior with pseudo_counts (Dirichlet, K2, BDeu, "
-                f"Beta), got {type(self.prior).__name__}"
+                f"Beta), got {type(prior).__name__}"
             )
         if counts is None:
             if cardinality is None:
                 raise ValueError("pass counts, or cardinality for a posterior with no data")
             counts = torch.zeros(int(cardinality))
-        self.counts = _counts(counts)
-        if self.counts.shape[-1] < 2:
+        counts = _counts(counts)
+        if counts.shape[-1] < 2:
             raise ValueError(
                 f"counts must have at least 2 states on the last axis, got shape "
-                f"{tuple(self.counts.shape)}"
+                f"{tuple(counts.shape)}"
             )
-        self.pseudo_counts = self.prior.pseudo_counts(
-            self.counts.shape, dtype=self.counts.dtype, device=self.counts.device
-        )
-        self.concentration = self.pseudo_counts + self.counts  # (..., K)
+        self.concentration = self._add_prior(prior, counts)  # (..., K)
 
     @staticmethod
     def summarize(x: Tensor, cardinality: int) -> Tensor:
@@ -328,15 +380,6 @@ class DirichletPosterior:
     def from_data(cls, prior: TablePrior | None, x: Tensor, cardinality: int):
         return cls(prior, cls.summarize(x, cardinality))
 
-    def update(self, counts: Tensor) -> DirichletPosterior:
-        """The posterior after more data with ``counts`` (same shape): Dirichlet(α + n + n')."""
-        new = _counts(counts).to(self.counts)
-        if new.shape != self.counts.shape:
-            raise ValueError(
-                f"counts must have shape {tuple(self.counts.shape)}, got {tuple(new.shape)}"
-            )
-        return type(self)(self.prior, self.counts + new)
-
     @property
     def distribution(self) -> Distribution:
         return torch.distributions.Dirichlet(self.concentration)
@@ -354,27 +397,14 @@ class DirichletPosterior:
 
     def credible_interval(self, level: float = 0.95) -> tuple[Tensor, Tensor]:
         """Equal-tailed interval of each θ_k from its marginal Beta(α_k, α_0 - α_k): (..., K)."""
-        level = _level(level)
         a = self.concentration
-        b = a.sum(-1, keepdim=True) - a
-        q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=a.dtype, device=a.device)
-        bounds = betaincinv(a[..., None], b[..., None], q)  # (..., K, 2)
-        return bounds[..., 0], bounds[..., 1]
-
-    def sample(self, n: int) -> Tensor:
-        """n tables from the posterior: (n, ..., K)."""
-        return self.distribution.sample((_n(n),))
-
-    @property
-    def log_marginal_likelihood(self) -> Tensor:
-        """log p(D) = log ∫ Π_k θ_k^{n_k} Dir(θ; α) dθ per row (sum them for the table)."""
-        return _dirichlet_evidence(self.pseudo_counts, self.counts)
+        return _beta_interval(a, a.sum(-1, keepdim=True) - a, level)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prior={self.prior!r}, shape={tuple(self.counts.shape)})"
 
 
-class BetaPosterior:
+class BetaPosterior(_CountPosterior):
     """Posterior Beta(a + n1, b + n0) of r = P(x = 1) for binary data.
 
     ``counts`` is (..., 2) with (n0, n1) = (#x=0, #x=1) on the last axis, as a binary table's
@@ -382,21 +412,16 @@ class BetaPosterior:
     """
 
     def __init__(self, prior: TablePrior | None = None, counts: Tensor | None = None):
-        self.prior = Beta() if prior is None else prior
-        if not isinstance(self.prior, TablePrior):
-            raise TypeError(
-                f"prior must be a Beta (or a table prior), got {type(self.prior).__name__}"
-            )
-        self.counts = _counts(torch.zeros(2) if counts is None else counts)
-        if self.counts.shape[-1] != 2:
+        prior = Beta() if prior is None else prior
+        if not isinstance(prior, TablePrior):
+            raise TypeError(f"prior must be a Beta (or a table prior), got {type(prior).__name__}")
+        counts = _counts(torch.zeros(2) if counts is None else counts)
+        if counts.shape[-1] != 2:
             raise ValueError(
                 f"counts must have (n0, n1) on a last axis of size 2, got shape "
-                f"{tuple(self.counts.shape)}"
+                f"{tuple(counts.shape)}"
             )
-        self.pseudo_counts = self.prior.pseudo_counts(
-            self.counts.shape, dtype=self.counts.dtype, device=self.counts.device
-        )
-        conc = self.pseudo_counts + self.counts
+        conc = self._add_prior(prior, counts)  # (..., 2)
         self.a, self.b = conc[..., 1], conc[..., 0]  # Beta(a, b) on r = P(x = 1)
 
     @staticmethod
@@ -411,14 +436,6 @@ class BetaPosterior:
     @classmethod
     def from_data(cls, prior: TablePrior | None, x: Tensor) -> BetaPosterior:
         return cls(prior, cls.summarize(x))
-
-    def update(self, counts: Tensor) -> BetaPosterior:
-        new = _counts(counts).to(self.counts)
-        if new.shape != self.counts.shape:
-            raise ValueError(
-                f"counts must have shape {tuple(self.counts.shape)}, got {tuple(new.shape)}"
-            )
-        return BetaPosterior(self.prior, self.counts + new)
 
     @property
     def distribution(self) -> Distribution:
@@ -438,21 +455,7 @@ class BetaPosterior:
 
     def credible_interval(self, level: float = 0.95) -> tuple[Tensor, Tensor]:
         """Equal-tailed interval (F^{-1}((1 - level)/2), F^{-1}((1 + level)/2)) of r."""
-        level = _level(level)
-        q = torch.tensor(
-            [(1 - level) / 2, (1 + level) / 2], dtype=self.a.dtype, device=self.a.device
-        )
-        bounds = betaincinv(self.a[..., None], self.b[..., None], q)
-        return bounds[..., 0], bounds[..., 1]
-
-    def sample(self, n: int) -> Tensor:
-        """n draws of r: (n, ...)."""
-        return self.distribution.sample((_n(n),))
-
-    @property
-    def log_marginal_likelihood(self) -> Tensor:
-        """log p(D) = log B(a + n1, b + n0) - log B(a, b)."""
-        return _dirichlet_evidence(self.pseudo_counts, self.counts)
+        return _beta_interval(self.a, self.b, level)
 
     def __repr__(self) -> str:
         return f"BetaPosterior(prior={self.prior!r}, shape={tuple(self.a.shape)})"
@@ -520,7 +523,7 @@ def _stats(stats: GaussianStats | None, dtype: torch.dtype | None = None) -> Gau
     return stats
 
 
-class NormalPosterior:
+class NormalPosterior(_Posterior):
     """Posterior of the mean μ of N(μ, σ²) with σ = ``std`` known and prior N(μ0, τ0²):
 
     1/τ_n² = 1/τ0² + n/σ²,   μ_n = τ_n² (μ0/τ0² + Σx/σ²).
@@ -573,9 +576,6 @@ class NormalPosterior:
         d = self.distribution
         lo = d.icdf(torch.full_like(self.loc, (1 - level) / 2))
         return lo, 2 * self.loc - lo
-
-    def sample(self, n: int) -> Tensor:
-        return self.distribution.sample((_n(n),))
 
     @property
     def log_marginal_likelihood(self) -> Tensor:
@@ -648,7 +648,7 @@ class NormalGammaDistribution(Distribution):
         return torch.stack([var_mu, a / b.square()], -1)
 
 
-class NormalGammaPosterior:
+class NormalGammaPosterior(_Posterior):
     """Posterior of (μ, λ = 1/σ²) of Gaussian data under a :class:`NormalGamma` prior:
 
         κ_n = κ0 + n,  μ_n = (κ0 μ0 + n x̄) / κ_n,  a_n = a0 + n/2,
@@ -697,10 +697,7 @@ class NormalGammaPosterior:
 
     def credible_interval(self, level: float = 0.95) -> tuple[Tensor, Tensor]:
         """Equal-tailed marginal intervals of μ (Student-t) and λ (Gamma): each (..., 2)."""
-        level = _level(level)
-        q = torch.tensor(
-            [(1 - level) / 2, (1 + level) / 2], dtype=self.loc.dtype, device=self.loc.device
-        )
+        q = _tails(level, self.loc)
         a, b = self.concentration[..., None], self.rate[..., None]
         scale = torch.sqrt(self.rate / (self.concentration * self.kappa))[..., None]
         mu = self.loc[..., None] + scale * _student_t_icdf(2 * a, q)  # (..., 2)
@@ -708,10 +705,6 @@ class NormalGammaPosterior:
         return torch.stack([mu[..., 0], lam[..., 0]], -1), torch.stack(
             [mu[..., 1], lam[..., 1]], -1
         )
-
-    def sample(self, n: int) -> Tensor:
-        """n draws of (μ, λ): (n, ..., 2)."""
-        return self.distribution.sample((_n(n),))
 
     @property
     def log_marginal_likelihood(self) -> Tensor:

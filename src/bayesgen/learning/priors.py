@@ -17,7 +17,7 @@ Priors on neural weights, whose MAP (eq. 26) is a penalized likelihood:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -47,29 +47,27 @@ class TablePrior(Protocol):
     ) -> Tensor: ...
 
 
-def _positive(owner: object, name: str, value: object) -> float:
-    """A positive finite float, or ValueError naming the owner, the parameter and the value."""
+def _number(owner: object, name: str, value: object, *, positive: bool) -> float:
+    """A finite (and positive) float, or an error naming the owner, the parameter and the value."""
     cls = type(owner).__name__
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, Tensor) and value.numel() == 1:
             value = value.item()
         else:
-            raise TypeError(f"{cls}: {name} must be a positive finite number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{cls}: {name} must be positive and finite, got {value!r}")
+            what = "a positive finite number" if positive else "a finite number"
+            raise TypeError(f"{cls}: {name} must be {what}, got {value!r}")
+    if not math.isfinite(value) or (positive and value <= 0):
+        what = "positive and finite" if positive else "finite"
+        raise ValueError(f"{cls}: {name} must be {what}, got {value!r}")
     return float(value)
+
+
+def _positive(owner: object, name: str, value: object) -> float:
+    return _number(owner, name, value, positive=True)
 
 
 def _finite(owner: object, name: str, value: object) -> float:
-    cls = type(owner).__name__
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, Tensor) and value.numel() == 1:
-            value = value.item()
-        else:
-            raise TypeError(f"{cls}: {name} must be a finite number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{cls}: {name} must be finite, got {value!r}")
-    return float(value)
+    return _number(owner, name, value, positive=False)
 
 
 def _shape(shape: Iterable[int], owner: object) -> tuple[int, ...]:
@@ -87,8 +85,37 @@ def _theta(theta: object, dtype: torch.dtype | None = None) -> Tensor:
     return t if t.is_floating_point() else t.to(torch.get_default_dtype())
 
 
+class _ScalarPrior:
+    """A prior that is a torch distribution over each parameter θ (elementwise); subclasses
+    give ``_dist(dtype, device)``."""
+
+    _dist: Callable[..., Distribution]
+
+    @property
+    def distribution(self) -> Distribution:
+        """The prior as a ``torch.distributions`` object."""
+        return self._dist()
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        """log p(θ), elementwise in θ (in its dtype and on its device)."""
+        t = _theta(theta)
+        return self._dist(t.dtype, t.device).log_prob(t)
+
+
+class _RowDirichlet:
+    """A table prior that is Dirichlet(pseudo-counts) on each row of the table."""
+
+    pseudo_counts: Callable[..., Tensor]
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        """log Dirichlet(θ_row; α) for each row of θ (states on the last axis): θ.shape[:-1]."""
+        t = _theta(theta)
+        conc = self.pseudo_counts(t.shape, dtype=t.dtype, device=t.device)
+        return torch.distributions.Dirichlet(conc).log_prob(t)
+
+
 @dataclass(frozen=True)
-class Beta:
+class Beta(_ScalarPrior):
     """Beta(a, b) on r = P(x = 1): density ∝ r^(a-1) (1-r)^(b-1); a, b > 0 are pseudo-counts."""
 
     a: float = 1.0
@@ -98,21 +125,11 @@ class Beta:
         object.__setattr__(self, "a", _positive(self, "a", self.a))
         object.__setattr__(self, "b", _positive(self, "b", self.b))
 
-    @property
-    def distribution(self) -> Distribution:
-        """The prior as ``torch.distributions.Beta``."""
-        return self._dist()
-
     def _dist(self, dtype: torch.dtype | None = None, device=None) -> Distribution:
         return torch.distributions.Beta(
             torch.tensor(self.a, dtype=dtype, device=device),
             torch.tensor(self.b, dtype=dtype, device=device),
         )
-
-    def log_prob(self, theta: Tensor) -> Tensor:
-        """log Beta(r; a, b), elementwise in r."""
-        t = _theta(theta)
-        return self._dist(t.dtype, t.device).log_prob(t)
 
     def pseudo_counts(
         self, shape: Iterable[int], dtype: torch.dtype | None = None, device=None
@@ -128,7 +145,7 @@ class Beta:
 
 
 @dataclass(frozen=True, eq=False)
-class Dirichlet:
+class Dirichlet(_RowDirichlet):
     """Dirichlet(α) on each row of a table: density ∝ Π_k θ_k^(α_k - 1).
 
     ``alpha`` is a positive scalar (symmetric) or a tensor broadcast to the table's shape.
@@ -171,12 +188,6 @@ class Dirichlet:
                 f"broadcast to the table shape {s}"
             ) from err
 
-    def log_prob(self, theta: Tensor) -> Tensor:
-        """log Dirichlet(θ_row; α) for each row of θ (states on the last axis): θ.shape[:-1]."""
-        t = _theta(theta)
-        conc = self.pseudo_counts(t.shape, dtype=t.dtype, device=t.device)
-        return torch.distributions.Dirichlet(conc).log_prob(t)
-
 
 @dataclass(frozen=True, eq=False)
 class K2(Dirichlet):
@@ -186,7 +197,7 @@ class K2(Dirichlet):
 
 
 @dataclass(frozen=True)
-class BDeu:
+class BDeu(_RowDirichlet):
     """Bayesian Dirichlet equivalent uniform: each cell gets ess / (q r) pseudo-counts.
 
     For a table of shape (*parent_cards, r), q = Π parent_cards; the whole table holds ``ess``
@@ -204,15 +215,9 @@ class BDeu:
         s = _shape(shape, self)
         return torch.full(s, self.ess / math.prod(s), dtype=dtype, device=device)
 
-    def log_prob(self, theta: Tensor) -> Tensor:
-        """log Dirichlet(θ_row; ess / (q r)) for each row of the table θ: θ.shape[:-1]."""
-        t = _theta(theta)
-        conc = self.pseudo_counts(t.shape, dtype=t.dtype, device=t.device)
-        return torch.distributions.Dirichlet(conc).log_prob(t)
-
 
 @dataclass(frozen=True)
-class Normal:
+class Normal(_ScalarPrior):
     """N(mean, std²) on the mean μ of a Gaussian (conjugate when the variance is known)."""
 
     mean: float = 0.0
@@ -222,20 +227,11 @@ class Normal:
         object.__setattr__(self, "mean", _finite(self, "mean", self.mean))
         object.__setattr__(self, "std", _positive(self, "std", self.std))
 
-    @property
-    def distribution(self) -> Distribution:
-        """The prior as a ``torch.distributions`` object."""
-        return self._dist()
-
     def _dist(self, dtype: torch.dtype | None = None, device=None) -> Distribution:
         return torch.distributions.Normal(
             torch.tensor(self.mean, dtype=dtype, device=device),
             torch.tensor(self.std, dtype=dtype, device=device),
         )
-
-    def log_prob(self, theta: Tensor) -> Tensor:
-        t = _theta(theta)
-        return self._dist(t.dtype, t.device).log_prob(t)
 
 
 @dataclass(frozen=True)
@@ -287,7 +283,7 @@ def _params(params: Tensor | Iterable[Tensor]) -> list[Tensor]:
 
 
 @dataclass(frozen=True)
-class Gaussian:
+class Gaussian(_ScalarPrior):
     """θ ~ N(0, I/λ) on neural weights: MAP adds λ/2 ||θ||² to the negative log-likelihood.
 
     ``weight_decay`` is λ, the argument of the same name of ``torch.optim.SGD`` / ``Adam``
@@ -303,21 +299,11 @@ class Gaussian:
     def weight_decay(self) -> float:
         return self.lam
 
-    @property
-    def distribution(self) -> Distribution:
-        """The prior as a ``torch.distributions`` object."""
-        return self._dist()
-
     def _dist(self, dtype: torch.dtype | None = None, device=None) -> Distribution:
         return torch.distributions.Normal(
             torch.tensor(0.0, dtype=dtype, device=device),
             torch.tensor(self.lam**-0.5, dtype=dtype, device=device),
         )
-
-    def log_prob(self, theta: Tensor) -> Tensor:
-        """log N(θ; 0, 1/λ), elementwise."""
-        t = _theta(theta)
-        return self._dist(t.dtype, t.device).log_prob(t)
 
     def penalty(self, params: Tensor | Iterable[Tensor]) -> Tensor:
         """λ/2 Σ θ² over all ``params``: -log p(θ) up to a constant."""
@@ -325,7 +311,7 @@ class Gaussian:
 
 
 @dataclass(frozen=True)
-class Laplace:
+class Laplace(_ScalarPrior):
     """θ ~ Laplace(0, b) on neural weights: MAP adds ||θ||_1 / b (LASSO) to the NLL."""
 
     b: float = 1.0
@@ -333,21 +319,11 @@ class Laplace:
     def __post_init__(self):
         object.__setattr__(self, "b", _positive(self, "b", self.b))
 
-    @property
-    def distribution(self) -> Distribution:
-        """The prior as a ``torch.distributions`` object."""
-        return self._dist()
-
     def _dist(self, dtype: torch.dtype | None = None, device=None) -> Distribution:
         return torch.distributions.Laplace(
             torch.tensor(0.0, dtype=dtype, device=device),
             torch.tensor(self.b, dtype=dtype, device=device),
         )
-
-    def log_prob(self, theta: Tensor) -> Tensor:
-        """log Laplace(θ; 0, b), elementwise."""
-        t = _theta(theta)
-        return self._dist(t.dtype, t.device).log_prob(t)
 
     def penalty(self, params: Tensor | Iterable[Tensor]) -> Tensor:
         """Σ |θ| / b over all ``params``: -log p(θ) up to a constant."""
