@@ -142,14 +142,14 @@ def test_data_far_from_the_origin_fit_as_well(ct):
 @pytest.mark.parametrize("ct", COV_TYPES)
 def test_blocked_and_uncached_paths_give_the_same_fit(ct, monkeypatch):
     """Large data go through row blocks and skip the feature cache: same numbers."""
-    import bayesgen.models.mixture as mixture
+    from bayesgen.models.mixture import _budget
 
     X = overlapping(seed=12)
     X[::7, 1] = np.nan
     init = shared_init(np.nan_to_num(X), ct)
     ref = GaussianMixture(3, covariance_type=ct, tol=1e-6, max_iter=300, **init).fit(X)
-    monkeypatch.setattr(mixture, "_BLOCK_ELEMENTS", 1 << 10)
-    monkeypatch.setattr(mixture, "_CACHE_ELEMENTS", 1 << 8)
+    monkeypatch.setattr(_budget, "_BLOCK_ELEMENTS", 1 << 10)
+    monkeypatch.setattr(_budget, "_CACHE_ELEMENTS", 1 << 8)
     small = GaussianMixture(3, covariance_type=ct, tol=1e-6, max_iter=300, **init).fit(X)
     assert small.n_iter_ == ref.n_iter_
     torch.testing.assert_close(small.score_samples(X), ref.score_samples(X), atol=1e-10, rtol=0)

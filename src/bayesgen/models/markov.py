@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
+from .._checks import check_int, check_real
 from ..graph import DAG
 from .ngram import NGramLM, stationary_distribution, unrolled_chain_dag
 
@@ -75,13 +76,12 @@ class MarkovChain(nn.Module):
 
     def __init__(self, n_states: int | None = None, order: int = 1, alpha: float = 0.0):
         super().__init__()
-        if not isinstance(order, int | np.integer) or isinstance(order, bool) or order < 1:
-            raise ValueError(f"order must be an int >= 1 (use NGramLM for order 0), got {order!r}")
-        if n_states is not None and (not isinstance(n_states, int | np.integer) or n_states < 1):
-            raise ValueError(f"n_states must be an int >= 1 or None, got {n_states!r}")
-        if not isinstance(alpha, int | float) or isinstance(alpha, bool) or alpha < 0:
-            raise ValueError(f"alpha must be a float >= 0, got {alpha!r}")
-        self.n_states, self.order, self.alpha = n_states, int(order), float(alpha)
+        self.order = check_int(
+            "order", order, low=1, expected="an int >= 1 (use NGramLM for order 0)"
+        )
+        check_int("n_states", n_states, low=1, optional=True)
+        self.n_states = n_states
+        self.alpha = check_real("alpha", alpha, low=0)
 
     # ------------------------------------------------------------------ fitting
     def _keys(self, flat: Tensor, lengths: Tensor, width: int, S: int) -> tuple[Tensor, Tensor]:
@@ -197,9 +197,8 @@ class MarkovChain(nn.Module):
         """Ancestral sampling: (n_samples, length) states, x_1..x_k from ``initial_`` and each
         later state from its row of the transition table."""
         self._check_fitted()
-        for name, v, lo in (("n_samples", n_samples, 1), ("length", length, self.order)):
-            if not isinstance(v, int | np.integer) or v < lo:
-                raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        check_int("n_samples", n_samples, low=1)
+        check_int("length", length, low=self.order)
         S, k, dev = self.n_states_, self.order, self.transition_matrix_.device
         gen = torch.Generator(device=dev)
         gen.manual_seed(int(seed) if seed is not None else int(torch.randint(2**62, ())))

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from torch.distributions import Bernoulli, Categorical, Distribution, Multinomial, Normal
 from torch.nn import functional as F
 
+from .._checks import check_dtype, check_int, check_option, check_real
 from ..graph import DAG
 
 __all__ = [
@@ -454,8 +455,7 @@ class MultinomialFeatures(_Features):
 
     def sample(self, y: Tensor, total_count: int | None = None, **kwargs: Any) -> Tensor:
         n = round(self.mean_total_) if total_count is None else total_count
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"total_count must be an int >= 0, got {total_count!r}")
+        n = check_int("total_count", n, low=0)
         return self(y, n).sample().to(self.dtype)
 
 
@@ -514,13 +514,11 @@ class NaiveBayes(nn.Module):
     ):
         super().__init__()
         if isinstance(features, str):
-            _check_family(features, "features")
+            check_option("features", features, FAMILIES)
         _check_nonneg(alpha, "alpha")
         _check_nonneg(var_smoothing, "var_smoothing")
-        if binarize is not None and not isinstance(binarize, int | float):
-            raise TypeError(f"binarize must be a float or None, got {binarize!r}")
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        check_real("binarize", binarize, finite=False, optional=True)
+        check_dtype("dtype", dtype, choices=None)
         self.features = features
         self.alpha = float(alpha)
         self.var_smoothing = float(var_smoothing)
@@ -640,7 +638,7 @@ class NaiveBayes(nn.Module):
             names = list(X_raw.columns) if hasattr(X_raw, "columns") else None
             kinds = [""] * D
             for key, kind in spec.items():
-                _check_family(kind, f"features[{key!r}]")
+                check_option(f"features[{key!r}]", kind, FAMILIES)
                 if names is not None and key in names:
                     j = names.index(key)
                 elif isinstance(key, int | np.integer) and 0 <= key < D:
@@ -659,7 +657,7 @@ class NaiveBayes(nn.Module):
             if len(kinds) != D:
                 raise ValueError(f"features lists {len(kinds)} families but X has {D} columns")
             for j, k in enumerate(kinds):
-                _check_family(k, f"features[{j}]")
+                check_option(f"features[{j}]", k, FAMILIES)
         else:
             raise TypeError(
                 f"features must be a family name, a list or a dict of them; got {spec!r}"
@@ -830,8 +828,7 @@ class NaiveBayes(nn.Module):
         multinomial features (default: the training mean, rounded).
         """
         self._fitted()
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"n must be an int >= 0, got {n!r}")
+        n = check_int("n", n, low=0)
         dev = self._device()
         if y is None:
             yi = Categorical(logits=self.class_log_prior_).sample((n,))  # (n,)
@@ -871,11 +868,7 @@ class NaiveBayes(nn.Module):
         return f"features={f!r}, alpha={self.alpha}, var_smoothing={self.var_smoothing}"
 
 
-def _check_family(kind, name: str) -> None:
-    if kind not in FAMILIES:
-        raise ValueError(f"{name} must be one of {FAMILIES}; got {kind!r}")
-
-
 def _check_nonneg(v, name: str) -> None:
+    """A smoothing parameter: a finite float >= 0 (in NaiveBayes's own "; got" wording)."""
     if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v < 0:
         raise ValueError(f"{name} must be a finite float >= 0; got {v!r}")

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
+from .._checks import check_bool, check_int, check_option, check_real
 from ..graph import DAG
 from .ngram_counts import PADDINGS, NGramCounts, PaddedBatch, pad_sequences
 from .ngram_smoothing import Smoothing, make_smoothing
@@ -31,8 +32,7 @@ def unrolled_chain_dag(order: int, n_steps: int | None = None, prefix: str = "x"
     x_{t-k}..x_{t-1}. Default: 4 steps for k ≤ 2, 5 otherwise."""
     if n_steps is None:
         n_steps = 4 if order <= 2 else 5
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}")
+    check_int("n_steps", n_steps, low=1)
     nodes = [f"{prefix}{t}" for t in range(1, n_steps + 1)]
     edges = [(nodes[s], nodes[t]) for t in range(n_steps) for s in range(max(0, t - order), t)]
     return DAG(nodes=nodes, edges=edges)
@@ -121,16 +121,11 @@ class NGramLM(nn.Module):
         device: str | torch.device | None = None,
     ):
         super().__init__()
-        if not isinstance(order, int | np.integer) or isinstance(order, bool):
-            raise TypeError(f"order must be an int >= 0, got {order!r}")
-        if order < 0:
-            raise ValueError(f"order must be an int >= 0, got {order}")
-        if padding not in PADDINGS:
-            raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-        if not isinstance(eos, bool):
-            raise TypeError(f"eos must be a bool, got {eos!r}")
+        order = check_int("order", order, low=0)
+        check_option("padding", padding, PADDINGS)
+        check_bool("eos", eos)
         make_smoothing(smoothing)  # validate early
-        self.order, self.smoothing, self.vocabulary = int(order), smoothing, vocabulary
+        self.order, self.smoothing, self.vocabulary = order, smoothing, vocabulary
         self.min_count, self.unk_policy = min_count, unk_policy
         self.eos, self.padding = eos, padding
         self.device = torch.device(device) if device is not None else torch.device("cpu")
@@ -357,12 +352,11 @@ class NGramLM(nn.Module):
         Returns a list of token lists (join characters with ``"".join``).
         """
         self._check_fitted()
-        if not isinstance(n_tokens, int | np.integer) or n_tokens < 1:
-            raise ValueError(f"n_tokens must be an int >= 1, got {n_tokens!r}")
-        if not isinstance(n_samples, int | np.integer) or n_samples < 1:
-            raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
-        if not isinstance(temperature, int | float) or not temperature > 0:
-            raise ValueError(f"temperature must be a float > 0, got {temperature!r}")
+        check_int("n_tokens", n_tokens, low=1)
+        check_int("n_samples", n_samples, low=1)
+        check_real(
+            "temperature", temperature, low=0, open_low=True, finite=False, expected="a float > 0"
+        )
         v, dev, k = self.vocabulary_, self._device(), self.order
         history = torch.full((n_samples, k), v.bos_id, dtype=torch.long, device=dev)  # (B, k)
         if prompt is not None and k > 0:

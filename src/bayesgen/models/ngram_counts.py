@@ -34,6 +34,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_option
+
 __all__ = ["PADDINGS", "PaddedBatch", "NGramCounts", "pad_sequences", "lookup"]
 
 PADDINGS = ("markov", "nltk")
@@ -125,8 +127,7 @@ class NGramCounts(nn.Module):
 
     def __init__(self, n: int, vocab_size: int, padding: str = "markov"):
         super().__init__()
-        if padding not in PADDINGS:
-            raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        check_option("padding", padding, PADDINGS)
         self.n, self.V, self.padding = int(n), int(vocab_size), padding
         self.levels = nn.ModuleList()
 

@@ -26,6 +26,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_bool, check_real
 from .ngram_counts import NGramCounts
 
 __all__ = [
@@ -117,11 +118,7 @@ class AddK(Smoothing):
 
     def __init__(self, k: float = 1.0):
         super().__init__()
-        if not isinstance(k, int | float) or isinstance(k, bool):
-            raise TypeError(f"k must be a float > 0, got {k!r}")
-        if not k > 0:
-            raise ValueError(f"k must be a float > 0 (k=0 is MLE), got {k}")
-        self.k = float(k)
+        self.k = check_real("k", k, low=0, open_low=True, expected="a finite number > 0 (0 is MLE)")
 
     def fit(self, counts: NGramCounts, support: Tensor) -> AddK:
         self._set_support(counts, support)
@@ -172,9 +169,7 @@ class StupidBackoff(Smoothing):
 
     def __init__(self, alpha: float = 0.4):
         super().__init__()
-        if not isinstance(alpha, int | float) or isinstance(alpha, bool) or not 0 < alpha <= 1:
-            raise ValueError(f"alpha must be a float in (0, 1], got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_real("alpha", alpha, low=0, high=1, open_low=True)
 
     def fit(self, counts: NGramCounts, support: Tensor) -> StupidBackoff:
         self._set_support(counts, support)
@@ -223,9 +218,7 @@ class _InterpolatedKN(Smoothing):
 
     def __init__(self, uniform_base: bool = True):
         super().__init__()
-        if not isinstance(uniform_base, bool):
-            raise TypeError(f"uniform_base must be a bool, got {uniform_base!r}")
-        self.uniform_base = uniform_base
+        self.uniform_base = check_bool("uniform_base", uniform_base)
 
     def fit(self, counts: NGramCounts, support: Tensor) -> _InterpolatedKN:
         self._set_support(counts, support)
@@ -314,11 +307,9 @@ class KneserNey(_InterpolatedKN):
 
     def __init__(self, discount: float = 0.75, uniform_base: bool = True):
         super().__init__(uniform_base)
-        if not isinstance(discount, int | float) or isinstance(discount, bool):
-            raise TypeError(f"discount must be a float in [0, 1], got {discount!r}")
-        if not 0 <= discount <= 1:
-            raise ValueError(f"discount must be a float in [0, 1], got {discount}")
-        self.discount = float(discount)
+        self.discount = check_real(
+            "discount", discount, low=0, high=1, expected="a float in [0, 1]"
+        )
 
     def _initial_discounts(self, counts):
         return torch.full(

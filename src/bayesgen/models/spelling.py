@@ -26,6 +26,8 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
+from .._checks import check_int, check_real
+
 __all__ = ["SpellingModel", "spelling_features"]
 
 _UPPER, _LOWER, _DIGIT = re.compile("[A-Z]"), re.compile("[a-z]"), re.compile("[0-9]")
@@ -75,13 +77,9 @@ class SpellingModel(nn.Module):
 
     def __init__(self, n_tags: int, l2: float = 1e-5, max_iter: int = 150):
         super().__init__()
-        if not isinstance(n_tags, int) or n_tags < 1:
-            raise ValueError(f"n_tags must be an integer >= 1, got {n_tags!r}")
-        if not (isinstance(l2, (int, float)) and np.isfinite(l2) and l2 >= 0):
-            raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
-        if not isinstance(max_iter, int) or max_iter < 1:
-            raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-        self.n_tags, self.l2, self.max_iter = n_tags, float(l2), max_iter
+        self.n_tags = check_int("n_tags", n_tags, low=1, expected="an integer >= 1")
+        self.l2 = check_real("l2", l2, low=0)
+        self.max_iter = check_int("max_iter", max_iter, low=1)
         self.features_: pd.Index = pd.Index([], dtype=object)
         self.weight = nn.Parameter(torch.zeros(0, n_tags, dtype=torch.float64))  # (F, K)
         self.bias = nn.Parameter(torch.zeros(n_tags, dtype=torch.float64))  # (K,)

@@ -49,6 +49,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import Tensor
 
+from .._checks import check_int, check_option, check_real
 from ..graph import DAG
 from .hmm import HMM
 from .spelling import SpellingModel
@@ -56,6 +57,7 @@ from .spelling import SpellingModel
 __all__ = ["HMMTagger", "tokenize", "word_shape"]
 
 FORMAT = "bayesgen.HMMTagger"
+UNKNOWN_MODELS = ("spelling", "suffix")  # p(t | w) of words not seen in training
 VERSION = 2
 
 _TOKEN = re.compile(
@@ -151,42 +153,19 @@ class HMMTagger:
         order: int = 2,
         dtype: torch.dtype = torch.float64,
     ):
-        if not isinstance(suffix_length, int) or suffix_length < 0:
-            raise ValueError(f"suffix_length must be an integer >= 0, got {suffix_length!r}")
-        if not isinstance(rare_threshold, int) or rare_threshold < 1:
-            raise ValueError(f"rare_threshold must be an integer >= 1, got {rare_threshold!r}")
-        if unknown not in ("spelling", "suffix"):
-            raise ValueError(f"unknown must be 'spelling' or 'suffix', got {unknown!r}")
-        if not (
-            isinstance(spelling_l2, (int, float))
-            and math.isfinite(spelling_l2)
-            and spelling_l2 >= 0
-        ):
-            raise ValueError(f"spelling_l2 must be a finite number >= 0, got {spelling_l2!r}")
-        self.unknown = unknown
-        self.spelling_l2 = float(spelling_l2)
-        if order not in (1, 2):
-            raise ValueError(f"order must be 1 or 2, got {order!r}")
-        if not (
-            isinstance(smoothing, (int, float)) and math.isfinite(smoothing) and smoothing >= 0
-        ):
-            raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
-        self.smoothing = float(smoothing)
-        for name, value in (("lexical_weight", lexical_weight), ("lexical_prior", lexical_prior)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not isinstance(lexical_min_count, int) or lexical_min_count < 1:
-            raise ValueError(
-                f"lexical_min_count must be an integer >= 1, got {lexical_min_count!r}"
-            )
-        self.lexical_weight = float(lexical_weight)
-        self.lexical_min_count = lexical_min_count
-        self.lexical_prior = float(lexical_prior)
-        self.suffix_length = suffix_length
-        self.rare_threshold = rare_threshold
+        self.suffix_length = check_int("suffix_length", suffix_length, low=0)
+        self.rare_threshold = check_int("rare_threshold", rare_threshold, low=1)
+        self.unknown = check_option(
+            "unknown", unknown, UNKNOWN_MODELS, expected="'spelling' or 'suffix'"
+        )
+        self.spelling_l2 = check_real("spelling_l2", spelling_l2, low=0)
+        self.order = check_option("order", order, (1, 2), expected="1 or 2")
+        self.smoothing = check_real("smoothing", smoothing, low=0)
+        self.lexical_weight = check_real("lexical_weight", lexical_weight, low=0)
+        self.lexical_prior = check_real("lexical_prior", lexical_prior, low=0)
+        self.lexical_min_count = check_int("lexical_min_count", lexical_min_count, low=1)
         self.end = end
         self.lowercase_backoff = lowercase_backoff
-        self.order = order
         self.dtype = dtype
 
     # ------------------------------------------------------------------ counting

@@ -26,6 +26,8 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from .._checks import check_int, check_option
+
 __all__ = ["Vocabulary", "as_sequences"]
 
 _POLICIES = ("map", "error")
@@ -83,12 +85,8 @@ class Vocabulary:
         bos_token: str = "<s>",
         eos_token: str = "</s>",
     ):
-        if not isinstance(min_count, int | np.integer) or isinstance(min_count, bool):
-            raise TypeError(f"min_count must be an int >= 1, got {min_count!r}")
-        if min_count < 1:
-            raise ValueError(f"min_count must be an int >= 1, got {min_count}")
-        if unk_policy not in _POLICIES:
-            raise ValueError(f"unk_policy must be one of {_POLICIES}, got {unk_policy!r}")
+        min_count = check_int("min_count", min_count, low=1)
+        check_option("unk_policy", unk_policy, _POLICIES)
         if unk_policy == "error" and min_count > 1:
             raise ValueError(
                 f"min_count={min_count} maps rare training tokens to <unk>, which needs "
@@ -97,7 +95,7 @@ class Vocabulary:
         specials = (unk_token, bos_token, eos_token)
         if len(set(specials)) != 3 or not all(isinstance(s, str) and s for s in specials):
             raise ValueError(f"the special tokens must be 3 distinct non-empty str, got {specials}")
-        self.min_count = int(min_count)
+        self.min_count = min_count
         self.unk_policy = unk_policy
         self.unk_token, self.bos_token, self.eos_token = specials
         self.unk_id, self.bos_id, self.eos_id = 0, 1, 2

@@ -1,0 +1,90 @@
+"""Baum–Welch: EM for an HMM, from random starts, with restarts.
+
+Each iteration is the E-step (expected counts by forward–backward, ``HMM._summarize_chunks``)
+and the M-step (``HMM.from_summaries``); the total log-likelihood Σ_b log p(x_b) never
+decreases, and the loop stops after ``n_iter`` iterations or when it improves by less than
+``tol`` (as hmmlearn). ``n_init`` random starts run and the best final log-likelihood wins; with
+``warm_start`` the current parameters are the only start. A random start draws the tables from
+Dirichlet(1) and, for Gaussian emissions, the means from a few k-means steps on the fully
+observed steps, with the data's variance (+ ``min_covar``) for every state.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch.distributions import Dirichlet
+
+from ._input import Flat
+
+if TYPE_CHECKING:
+    from .model import HMM
+
+__all__ = ["baum_welch", "random_start"]
+
+
+def random_start(model: HMM, flat: Flat, seed: int) -> None:
+    """Random start: Dirichlet(1) tables; gaussian means from a few k-means steps."""
+    K, F = model.n_components, model.n_features
+    dev = model.device
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        ones = torch.ones(K, dtype=model.dtype, device=dev)
+        model.startprob_ = Dirichlet(ones).sample()
+        model.transmat_ = Dirichlet(ones.expand(K, K)).sample()
+        if model.order == 2:
+            model.transmat2_ = Dirichlet(ones.expand(K, K, K)).sample()
+        if model.emission == "categorical":
+            model.emissionprob_ = Dirichlet(torch.ones(K, F, dtype=model.dtype)).sample()
+            return
+        v = flat.values
+        o = ~torch.isnan(v)
+        rows = v[o.all(1)]
+        if len(rows) == 0:
+            raise ValueError("gaussian X needs at least one fully observed step to initialize")
+        n = len(rows)
+        sub = rows[torch.randperm(n)[: min(n, 20000)]]
+        means = sub[torch.randint(len(sub), (K,))].clone()
+        for _ in range(10):  # Lloyd's k-means iterations, batched over points
+            assign = torch.cdist(sub, means).argmin(1)
+            counts = torch.bincount(assign, minlength=K).to(model.dtype)
+            sums = torch.zeros_like(means).index_add_(0, assign, sub)
+            means = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], means)
+        x = torch.where(o, v, 0)
+        mean = x.sum(0) / o.sum(0).clamp_min(1)
+        var = (torch.where(o, v - mean, 0) ** 2).sum(0) / (o.sum(0) - 1).clamp_min(1)
+        model.means_ = means
+        model.covars_ = (var + model.min_covar).expand(K, F).clone()
+
+
+def baum_welch(model: HMM, flat: Flat) -> None:
+    """Fit ``model`` to ``flat`` by EM; sets its parameters, ``history_``, ``converged_`` and
+    ``n_iter_``."""
+    chunks = model._chunks(flat)
+    seed = (
+        model.random_state
+        if model.random_state is not None
+        else int(torch.randint(2**31 - 1, (1,)))
+    )
+    warm = model.warm_start and model.is_fitted
+    best = None
+    for r in range(1 if warm else model.n_init):
+        if not warm:
+            random_start(model, flat, seed + r)
+        model._check_params()
+        history, converged = [], False
+        for _ in range(model.n_iter):  # E-step, M-step, then the convergence test (as hmmlearn)
+            stats = model._summarize_chunks(chunks)
+            history.append(stats["loglik"])
+            model.from_summaries(stats)
+            if len(history) > 1 and history[-1] - history[-2] < model.tol:
+                converged = True
+                break
+        if best is None or history[-1] > best[0]:
+            params = {n: getattr(model, n).clone() for n in model._param_names()}
+            best = (history[-1], params, history, converged)
+    _, params, model.history_, model.converged_ = best
+    for name, value in params.items():
+        setattr(model, name, value)
+    model.n_iter_ = len(model.history_)

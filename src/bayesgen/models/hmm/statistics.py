@@ -1,0 +1,173 @@
+"""Sufficient statistics of an HMM: expected counts from forward–backward, or plain counts.
+
+Learning separates the statistics from the update (``HMM.summarize`` / ``HMM.from_summaries``),
+so supervised MLE (labels everywhere: the counts), Baum–Welch (EM) and partially labelled EM
+share one path. The statistics are a dict of tensors:
+
+    start   (K,)        E[#(z_1 = k)]
+    trans   (K, K)      E[#(z_{t-1} = j, z_t = k)]      (order 2: only t = 2)
+    trans2  (K, K, K)   E[#(z_{t-2} = i, z_{t-1} = j, z_t = k)]
+    counts  (K, M)      E[#(z = k, x = m)]               (categorical)
+    post, obs, obs**2 (K, D)  Σ γ, Σ γ x, Σ γ x² over observed values  (gaussian)
+    loglik              Σ log p(x) (NaN for counted statistics)
+
+The expected transition counts come from the backward pass's w_t = E_t ⊙ β̂_t / c_t:
+Σ_t ξ_t(j, k) = A_jk Σ_t α̂_{t-1}(j) w_t(k).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ._input import Chunk, Flat
+from .emissions import add_emission_stats
+from .recursions import backward, forward
+from .segmented import backward_segmented, forward_segmented, use_segmented
+
+__all__ = ["count_stats", "empty_stats", "normalize", "posterior"]
+
+
+def normalize(counts: Tensor, dim: int = -1) -> Tensor:
+    """Rows of non-negative counts to distributions; an all-zero row becomes uniform."""
+    total = counts.sum(dim, keepdim=True)
+    uniform = torch.full_like(counts, 1.0 / counts.shape[dim])
+    return torch.where(total > 0, counts / total.clamp_min(torch.finfo(counts.dtype).tiny), uniform)
+
+
+def empty_stats(
+    n_components: int,
+    n_features: int,
+    order: int,
+    emission: str,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> dict:
+    """Zero statistics of the shapes above."""
+    K, F = n_components, n_features
+    z = dict(dtype=dtype, device=device)
+    stats = {"loglik": 0.0, "start": torch.zeros(K, **z), "trans": torch.zeros(K, K, **z)}
+    if order == 2:
+        stats["trans2"] = torch.zeros(K, K, K, **z)
+    if emission == "categorical":
+        stats["counts"] = torch.zeros(K, F, **z)
+    else:
+        for key in ("post", "obs", "obs**2"):
+            stats[key] = torch.zeros(K, F, **z)
+    return stats
+
+
+def posterior(
+    chunk: Chunk,
+    E: Tensor,
+    shift: Tensor | None,
+    startprob: Tensor,
+    transmat: Tensor,
+    transmat2: Tensor | None = None,
+    *,
+    emission: str,
+    n_features: int | None,
+    stats: dict | None = None,
+    need_gamma: bool = False,
+) -> tuple[Tensor, Tensor | None, Tensor]:
+    """Forward–backward on one chunk: log-likelihoods (B,), γ (K, T, B) (0 past the end),
+    impossible steps (T, B); when ``stats`` is a dict the expected counts are added to it.
+
+    E (K, T, B) and ``shift`` come from
+    :func:`~bayesgen.models.hmm.emissions.emission_likelihoods` (E is overwritten).
+    """
+    order = 1 if transmat2 is None else 2
+    segmented = use_segmented(E, chunk.active, order)
+    if segmented:
+        alpha, c, cache = forward_segmented(E, startprob, transmat)
+    else:
+        alpha, c = forward(E, chunk.active, startprob, transmat, transmat2)
+    mask = chunk.mask
+    dead = ((c <= 0) | torch.isnan(c)) & mask  # (T, B) a step with probability 0
+    loglik = torch.log(torch.where(dead, 1.0, c)).sum(0)  # (B,)
+    if shift is not None:
+        loglik = loglik + (shift * mask).sum(0)
+    dead_seq = dead.any(0)
+    loglik = torch.where(dead_seq, -math.inf, loglik)
+    if stats is None and not need_gamma:
+        return loglik, None, dead
+    if stats is not None and dead_seq.any():
+        b = int(dead_seq.nonzero()[0])
+        t = int(dead[:, b].nonzero()[0])
+        raise ValueError(
+            f"sequence {int(chunk.seq[b])} has probability 0 under the model at step {t}; "
+            "use pseudocount > 0 or check the data"
+        )
+    if dead.any():  # the recursions below need c > 0; the answer is -inf anyway
+        segmented = False
+    if segmented:
+        beta, w = backward_segmented(E, c, transmat, cache)
+    else:
+        beta, w = backward(E, torch.where(dead, 1.0, c), chunk.active, transmat, transmat2)
+    K, T = E.shape[:2]
+    if stats is not None:
+        stats["loglik"] += float(loglik.sum())
+        if order == 1 and T > 1:
+            xi = alpha[:, :-1].reshape(K, -1) @ w[:, 1:].reshape(K, -1).T  # (K, K)
+            stats["trans"] += xi * transmat
+        elif order == 2:
+            if T > 1:
+                first = alpha[0].sum(1)  # (B, K) marginal of z_1
+                stats["trans"] += torch.einsum("bj,bjk->jk", first, w[1]) * transmat
+            if T > 2:
+                xi2 = torch.einsum("tbij,tbjk->ijk", alpha[1:-1], w[2:])  # (K, K, K)
+                stats["trans2"] += xi2 * transmat2
+    if order == 1:
+        gamma = alpha.mul_(beta)  # (K, T, B)
+    else:
+        gamma = (alpha * beta).sum(2).permute(2, 0, 1)  # (K, T, B): marginal of z_t
+    if stats is not None:
+        stats["start"] += gamma[:, 0].sum(1)
+        add_emission_stats(stats, chunk, gamma, emission, n_features)
+    return loglik, gamma, dead
+
+
+def count_stats(
+    flat: Flat,
+    n_components: int,
+    n_features: int,
+    order: int,
+    emission: str,
+    dtype: torch.dtype,
+) -> dict:
+    """Sufficient statistics of fully labelled sequences: plain counts (no inference)."""
+    K = n_components
+    z = flat.labels  # (N,)
+    stats = empty_stats(K, n_features, order, emission, dtype, z.device)
+    starts = flat.offsets
+    ones = torch.ones(len(z), dtype=dtype, device=z.device)
+    stats["start"] += torch.bincount(z[starts], minlength=K).to(dtype)
+    pos = torch.arange(len(z), device=z.device) - torch.repeat_interleave(starts, flat.lengths)
+    t1 = (pos == 1).nonzero().squeeze(1)
+    stats["trans"] += torch.bincount(z[t1 - 1] * K + z[t1], minlength=K * K).reshape(K, K).to(dtype)
+    rest = (pos >= 2).nonzero().squeeze(1)
+    if order == 1:
+        stats["trans"] += (
+            torch.bincount(z[rest - 1] * K + z[rest], minlength=K * K).reshape(K, K).to(dtype)
+        )
+    else:
+        idx = (z[rest - 2] * K + z[rest - 1]) * K + z[rest]
+        stats["trans2"] += torch.bincount(idx, minlength=K**3).reshape(K, K, K).to(dtype)
+    v = flat.values
+    if emission == "categorical":
+        M = n_features
+        seen = v >= 0
+        idx = z[seen] * M + v[seen]
+        stats["counts"] += torch.bincount(idx, minlength=K * M).reshape(K, M).to(dtype)
+    else:
+        o = ~torch.isnan(v)
+        x = torch.where(o, v, 0)
+        onehot = torch.zeros(len(z), K, dtype=dtype, device=z.device)  # (N, K)
+        onehot[torch.arange(len(z)), z] = ones
+        stats["post"] += onehot.T @ o.to(dtype)
+        stats["obs"] += onehot.T @ x
+        stats["obs**2"] += onehot.T @ (x * x)
+    stats["loglik"] = math.nan
+    return stats
