@@ -163,6 +163,29 @@ def test_skipping_far_leaves_stays_exact(kernel):
         np.testing.assert_allclose(ls[fin], brute[fin], rtol=1e-13, atol=1e-10)
 
 
+@pytest.mark.parametrize("d", [1, 2])
+def test_taylor_expansion_of_far_groups_stays_exact(d, monkeypatch):
+    """Many points at a moderate bandwidth: far (block, group) pairs go through the Taylor
+    expansion (the fast Gauss transform), near ones are summed directly; both match brute force
+    to the default rtol's order."""
+    from bayesgen.models import kde as kde_module
+
+    calls = []
+    moments = kde_module._moments
+    monkeypatch.setattr(
+        kde_module, "_moments", lambda *a: calls.append(len(a[1])) or moments(*a)
+    )
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(8000, d))
+    Q = np.concatenate([rng.normal(size=(400, d)) * 1.5, X[:100]])
+    w = rng.uniform(0.5, 1.5, len(X))
+    kde = KDE(0.2).fit(X, sample_weight=w)
+    ls = kde.score_samples(Q).numpy()
+    assert sum(calls) > 0  # some pairs were expanded
+    H = kde.bandwidth_matrix_.numpy()
+    np.testing.assert_allclose(ls, _brute_log_density(Q, X, w, H, "gaussian"), rtol=1e-12)
+
+
 def test_far_queries_do_not_underflow():
     """exp(-r²/2) underflows at r > 38; the log-space fallback keeps log p exact."""
     data = np.array([[0.0], [1.0]])

@@ -17,15 +17,19 @@ KDE is a mixture with a uniform prior over the data index: z -> x, z ~ Categoric
 x | z ~ K_H(x - x^z); sampling is ancestral (resample a point, add kernel noise).
 
 Evaluation is chunked and exact to ``rtol`` (1e-13 by default): points are whitened by L and
-split into KD-tree leaves; for a compact block of queries the exponent -r²/2 against a group of
-training leaves is one matmul of augmented matrices (around the block's centre), the kernel
-values are summed in linear space, and leaves whose bounding box proves a zero (compact kernels)
-or negligible (< rtol) contribution are skipped. The few queries whose sum underflows are redone
-with an exact log-sum-exp. Blocks are sized from ``chunk_bytes``, so memory stays bounded.
+split into KD-tree leaves (blocks of queries, groups of training points). Each (block, group)
+pair is skipped when its bounding boxes prove its contribution zero (compact kernels) or
+negligible, summed directly (-r²/2 as one matmul of augmented matrices around the block's
+centre), or, for the Gaussian kernel, expanded in a Taylor series of e^{a·b} (a fast Gauss
+transform) whose truncation error is bounded a priori; the cheaper exact path is chosen per
+pair from a cost model. Sums are in linear space relative to each block's largest term; the few
+queries whose sum still underflows are redone with an exact log-sum-exp. Blocks are sized from
+``chunk_bytes``, so memory stays bounded.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -111,16 +115,6 @@ def _as_points(X, name: str, dtype, device, d: int | None = None) -> Tensor:
     return X
 
 
-def _augment(Zq: Tensor, Zx: Tensor, logw: Tensor | None) -> tuple[Tensor, Tensor]:
-    """Matrices whose product is E = -|zq - zx|²/2 (+ log w_k): (M, D+2) and (N, D+2)."""
-    Qa = torch.cat([Zq, -0.5 * (Zq * Zq).sum(1, keepdim=True), torch.ones_like(Zq[:, :1])], 1)
-    last = -0.5 * (Zx * Zx).sum(1, keepdim=True)
-    if logw is not None:
-        last = last + logw[:, None]
-    Xa = torch.cat([Zx, torch.ones_like(Zx[:, :1]), last], 1)
-    return Qa, Xa
-
-
 def _kernel_(E: Tensor, kernel: str) -> Tensor:
     """In place: E = -r²/2 -> k(r), the unnormalized unit kernel."""
     if kernel == "gaussian":
@@ -156,32 +150,83 @@ def _block_sizes(M: int, N: int, chunk_bytes: int, itemsize: int) -> tuple[int, 
     return bq, bx
 
 
-def _kd_leaves(Z: Tensor, leaf: int) -> tuple[Tensor, Tensor]:
+_LEAF = 256  # most points in a KD leaf (a block of queries, a group of training points)
+_R_CAP = 3.0  # leaves of at least _MIN_SPLIT points are split while their radius exceeds this
+_MIN_SPLIT = 32
+_MAX_SPAN = 256.0  # widest query block (whitened units): r² then errs by < ~1e-11 relative
+_BLOCK_BYTES = 1 << 22  # preferred block of kernel values (cache-sized); chunk_bytes caps it
+_P_MAX = 20  # highest Taylor order of the far-field expansion
+# cost model (ns), used only to choose between the two exact evaluations of a pair of leaves:
+# a kernel value costs a matmul entry, an exp2 and a sum; an expansion term costs a multiply-add
+_NS_PAIR, _NS_MAC, _NS_POINT, _NS_LEAF_PAIR = 1.5, 0.07, 1.5, 100.0
+_LOG2E = 1.0 / math.log(2.0)
+
+
+def _kd_tree(
+    Z: Tensor,
+    leaf: int,
+    r_cap: float = math.inf,
+    min_split: int = 2,
+    max_span: float = math.inf,
+) -> tuple[Tensor, Tensor]:
     """KD-tree leaf order of the points Z (N, D): (perm (N,), sizes (L,)).
 
-    Level by level (vectorized over the nodes of a level), every node is split at the median of
-    its widest coordinate; the leaves (at most ``leaf`` points) are contiguous runs of Z[perm].
+    Level by level (vectorized over the nodes of a level), a node is split at the median of its
+    widest coordinate while it holds more than ``leaf`` points, or at least ``min_split`` points
+    in a box of half-diagonal > ``r_cap``, or at least 2 points spanning more than ``max_span``.
+    The leaves are contiguous runs of Z[perm].
     """
     N, D = Z.shape
-    perm = torch.arange(N, device=Z.device)
-    node = torch.zeros(N, dtype=torch.long, device=Z.device)  # node of each point of Z[perm]
+    dev = Z.device
+    perm = torch.arange(N, device=dev)
+    node = torch.zeros(N, dtype=torch.long, device=dev)  # node of each point of Z[perm]
+    pos = torch.arange(N, device=dev)
     n_nodes = 1
-    while N > leaf * n_nodes:
-        Zp = Z[perm]  # (N, D)
+    while True:
+        Zp = Z[perm]  # (N, D), grouped by node
         idx = node[:, None].expand(-1, D)
         lo = Z.new_full((n_nodes, D), math.inf).scatter_reduce(0, idx, Zp, "amin")
         hi = Z.new_full((n_nodes, D), -math.inf).scatter_reduce(0, idx, Zp, "amax")
-        dim = (hi - lo).argmax(1)  # (n_nodes,) widest coordinate of each node
-        key = Zp.gather(1, dim[node][:, None]).squeeze(1)  # (N,)
-        o = torch.argsort(key, stable=True)
-        o = o[torch.argsort(node[o], stable=True)]  # by node, then by the split coordinate
-        perm, node = perm[o], node[o]
         counts = torch.bincount(node, minlength=n_nodes)
-        rank = torch.arange(N, device=Z.device) - (torch.cumsum(counts, 0) - counts)[node]
-        node = 2 * node + (rank >= (counts[node] + 1) // 2).long()
-        n_nodes *= 2
-    sizes = torch.bincount(node, minlength=n_nodes)
-    return perm, sizes[sizes > 0]
+        width = hi - lo  # (n_nodes, D)
+        split = counts > leaf
+        if r_cap < math.inf:
+            wide = 0.25 * (width * width).sum(1) > r_cap * r_cap
+            split |= wide & (counts >= max(2, min_split))
+        if max_span < math.inf:
+            split |= (width.amax(1) > max_span) & (counts >= 2)
+        if not bool(split.any()):
+            break
+        dim = width.argmax(1)[node]  # (N,) split coordinate of each point's node
+        t = (Zp.gather(1, dim[:, None]).squeeze(1) - lo[node, dim]) / width[node, dim]
+        t = torch.where(split[node], t.nan_to_num(0.0).clamp(0, 1), torch.zeros_like(t))
+        o = torch.argsort(node.double() + 0.5 * t.double(), stable=True)  # by node, then t
+        perm, node = perm[o], node[o]
+        rank = pos - (torch.cumsum(counts, 0) - counts)[node]
+        side = ((rank >= (counts[node] + 1) // 2) & split[node]).long()
+        n_child = 1 + split.long()
+        node = (torch.cumsum(n_child, 0) - n_child)[node] + side
+        n_nodes = int(n_child.sum())
+    return perm, torch.bincount(node, minlength=n_nodes)
+
+
+def _leaf_stats(Z: Tensor, sizes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Leaves = contiguous runs of Z (N, D): leaf of each point (N,), box lo, hi (L, D), box
+    centre (L, D) and radius max |z - centre| (L,)."""
+    L, D = len(sizes), Z.shape[1]
+    of = torch.repeat_interleave(torch.arange(L, device=Z.device), sizes)
+    idx = of[:, None].expand(-1, D)
+    lo = Z.new_full((L, D), math.inf).scatter_reduce(0, idx, Z, "amin")
+    hi = Z.new_full((L, D), -math.inf).scatter_reduce(0, idx, Z, "amax")
+    centre = 0.5 * (lo + hi)
+    u = Z - centre[of]
+    radius = Z.new_zeros(L).scatter_reduce(0, of, _sqnorm(u), "amax").sqrt()
+    return of, lo, hi, centre, radius
+
+
+def _sqnorm(u: Tensor) -> Tensor:
+    """|u|² of each row: (n, D) -> (n,) (a matmul: a sum over a short last axis is slow)."""
+    return (u * u) @ u.new_ones(u.shape[1])
 
 
 def _ranges(starts: Tensor, sizes: Tensor) -> Tensor:
@@ -193,36 +238,143 @@ def _ranges(starts: Tensor, sizes: Tensor) -> Tensor:
     )
 
 
-_Q_LEAF, _X_LEAF = 256, 128  # queries per block row; training points per prunable leaf
-_BLOCK_BYTES = 1 << 22  # preferred block of kernel values (cache-sized); chunk_bytes caps it
-_MAX_SPAN = 256.0  # widest query block (whitened units): r² then errs by < ~1e-11 relative
+def _multi_indices(d: int, p: int, device) -> Tensor:
+    """All exponents α ∈ N^d with |α| <= p, by total degree: (C(p + d, d), d)."""
+    rows = [
+        a
+        for deg in range(p + 1)
+        for a in itertools.product(range(deg, -1, -1), repeat=d)
+        if sum(a) == deg
+    ]
+    return torch.tensor(rows, dtype=torch.long, device=device).reshape(-1, d)
 
 
-def _query_blocks(Zq: Tensor, rows: Tensor, leaf: int):
-    """Yield index tensors of compact query blocks: KD leaves of ``rows``, split further (down
-    to single queries) while a block spans more than _MAX_SPAN in some coordinate."""
-    perm, sizes = _kd_leaves(Zq[rows], leaf)
-    rows = rows[perm]
-    z = Zq[rows]
-    leaf_of = torch.repeat_interleave(torch.arange(len(sizes), device=Zq.device), sizes)
-    idx = leaf_of[:, None].expand(-1, Zq.shape[1])
-    lo = Zq.new_full((len(sizes), Zq.shape[1]), math.inf).scatter_reduce(0, idx, z, "amin")
-    hi = Zq.new_full((len(sizes), Zq.shape[1]), -math.inf).scatter_reduce(0, idx, z, "amax")
-    wide = ((hi - lo).amax(1) > _MAX_SPAN).tolist()
-    start = 0
-    for m, too_wide in zip(sizes.tolist(), wide, strict=True):
-        block = rows[start : start + m]
-        start += m
-        if too_wide and m > 1:
-            yield from _query_blocks(Zq, block, max(1, m // 4))
-        else:
-            yield block
+def _monomials(u: Tensor, select: Tensor) -> Tensor:
+    """u^α = Π_d u_d^{α_d} for the rows of u (n, D): (n, R). ``select`` (D, p+1, R) is the
+    one-hot matrix of the exponents (select[d, j, r] = [α_rd = j]): a matmul picks the powers."""
+    n, D = u.shape
+    p = select.shape[1] - 1
+    pw = u.new_ones(n, D, p + 1)  # (n, D, p+1) powers u_d^j
+    if p > 0:
+        pw[:, :, 1:] = u[:, :, None].expand(n, D, p).cumprod(2)
+    out = pw[:, 0] @ select[0]
+    for d in range(1, D):
+        out.mul_(pw[:, d] @ select[d])
+    return out
+
+
+def _taylor_orders(rho: Tensor, log_eps: Tensor, p_max: int) -> Tensor:
+    """Smallest p <= p_max with ρ^{p+1} e^{2ρ} / (p+1)! <= ε (p_max + 1 where none): the order
+    that makes the truncated series of e^t, |t| <= ρ, exact to the relative error ε."""
+    log_rho = torch.log(rho.clamp_min(torch.finfo(rho.dtype).tiny))
+    rhs = log_eps - 2 * rho
+    p = torch.zeros_like(rho, dtype=torch.long)
+    alive = torch.ones_like(rho, dtype=torch.bool)
+    for k in range(p_max + 1):
+        alive &= (k + 1) * log_rho - math.lgamma(k + 2) > rhs
+        p += alive
+    return p
 
 
 def _exact_log_kernel(q: Tensor, x: Tensor, kernel: str) -> Tensor:
     """log k(|q - x|) from exact differences (no |q|² cancellation): (b, D), (c, D) -> (b, c)."""
     E = -0.5 * ((q[:, None, :] - x[None, :, :]) ** 2).sum(-1)  # (b, c) = -r²/2
     return _log_kernel_(E, kernel)
+
+
+def _plan(q, x, sizes, kernel: str, rtol: float):
+    """Which (query block, training group) pairs to sum, and how: (need, expand, p, shift).
+
+    ``q``, ``x``: _leaf_stats of the blocks and groups plus (W, mu, var) for the groups (weight,
+    weighted mean, weighted variance). For each pair the largest possible contribution is
+    UB = W k(d_min) (d_min: box-to-box distance) and every query's sum is at least
+    LB = Σ_groups W k(sqrt(d_far² + var)) (Jensen, d_far: farthest box point from the group
+    mean). The smallest UBs whose total is <= rtol/2 LB are skipped. For the Gaussian kernel, a
+    pair is expanded (see _moments) when it is cheaper than summing it directly; its Taylor order
+    p makes its error <= ε_pair UB with Σ ε_pair UB <= rtol/2 LB.
+    """
+    (_, q_lo, q_hi, _, q_rho), (_, x_lo, x_hi, _, x_rho, W, mu, var) = q, x
+    q_sizes, x_sizes = sizes
+    gauss = kernel == "gaussian"
+    gap = torch.maximum(q_lo[:, None] - x_hi[None], x_lo[None] - q_hi[:, None]).clamp_min(0)
+    dmin2 = (gap * gap).sum(2)  # (Bq, Bx) squared box-to-box distances
+    Bq = len(q_sizes)
+    shift = q_lo.new_zeros(Bq)
+    expand = torch.zeros_like(dmin2, dtype=torch.bool)
+    p = torch.zeros_like(dmin2, dtype=torch.long)
+    if kernel in ("tophat", "epanechnikov", "linear"):
+        return dmin2 < 1, expand, p, shift  # exactly the pairs with a nonzero kernel value
+    neg_log_k = (lambda d2: 0.5 * d2) if gauss else (lambda d2: d2.sqrt())  # -log k from r²
+    log_ub = torch.log(W) - neg_log_k(dmin2)  # (Bq, Bx) log of a pair's largest contribution
+    shift = log_ub.amax(1)  # (Bq,) sums are accumulated relative to e^shift (no underflow)
+    if rtol <= 0:
+        return torch.ones_like(expand), expand, p, shift
+    far = torch.maximum((q_hi[:, None] - mu[None]).abs(), (mu[None] - q_lo[:, None]).abs())
+    log_lb = torch.logsumexp(torch.log(W) - neg_log_k((far * far).sum(2) + var), 1)  # (Bq,)
+    tau = 0.45 * rtol  # half the budget each for skipping and for the expansion (10% margin)
+    ub = torch.exp(log_ub - log_lb[:, None])  # (Bq, Bx) UB / LB
+    # skip the smallest UBs with total <= tau (bins of a quarter octave instead of a sort)
+    nbins = 256
+    top = math.floor(4 * math.log2(tau))
+    lr = torch.floor((log_ub - log_lb[:, None]) * (4 * _LOG2E))
+    bins = torch.where(lr > top, nbins, (lr - (top - nbins + 1)).clamp(0, nbins - 1)).long()
+    mass = q_lo.new_zeros(Bq, nbins + 1).scatter_add_(1, bins, ub)
+    n_skip = (torch.cumsum(mass[:, :nbins], 1) <= tau).sum(1, keepdim=True)
+    need = bins >= n_skip  # (Bq, Bx)
+    if not gauss:
+        return need, expand, p, shift
+    # Taylor orders: error share ε = max(tau / (2 n UB), tau / (2 Σ UB)) per needed pair
+    n_need = need.sum(1, keepdim=True).clamp_min(1)
+    sum_ub = (ub * need).sum(1, keepdim=True)
+    log_eps = torch.maximum(
+        math.log(tau / 2) - torch.log(n_need * ub), math.log(tau / 2) - torch.log(sum_ub)
+    )
+    rho = q_rho[:, None] * x_rho[None]  # (Bq, Bx) bound on |a·b|
+    bi, gi = need.nonzero(as_tuple=True)
+    pn = _taylor_orders(rho[bi, gi], log_eps[bi, gi], _P_MAX)  # (n_need,)
+    m_, c_ = q_sizes[bi].double(), x_sizes[gi].double()
+    direct_ns = _NS_PAIR * m_ * c_
+    # one order for all expanded pairs: the cheapest total over the candidate orders
+    D = q_lo.shape[1]
+    best, p_fix = float(direct_ns.sum()), -1
+    for pf in range(_P_MAX + 1):
+        R = math.comb(pf + D, D)
+        exp_ns = (_NS_MAC * R + _NS_POINT) * (m_ + c_) + _NS_LEAF_PAIR
+        cost = float(torch.where((pn <= pf) & (exp_ns < direct_ns), exp_ns, direct_ns).sum())
+        if cost < best:
+            best, p_fix = cost, pf
+    if p_fix >= 0:
+        R = math.comb(p_fix + D, D)
+        exp_ns = (_NS_MAC * R + _NS_POINT) * (m_ + c_) + _NS_LEAF_PAIR
+        sel = (pn <= p_fix) & (exp_ns < direct_ns)
+        expand[bi[sel], gi[sel]] = True
+        p[expand] = p_fix
+    return need, expand, p, shift
+
+
+def _moments(x, pairs, select, la, mom) -> None:
+    """Taylor moments of expanded (block, group) pairs, written to ``mom`` (n, R) in the order of
+    ``pairs`` (grouped by group).
+
+    For a block centre c_B and a group centre c_G, with a = q - c_B and b_k = x_k - c_G,
+        Σ_k w_k e^{-|q - x_k|²/2} = e^{-|a|²/2 - a·(c_B - c_G)} Σ_k v_k e^{a·b_k},
+        v_k = w_k e^{-|c_B - x_k|²/2},     e^{a·b} ≈ Σ_{|α|<=p} a^α b^α / α!,
+    so a pair's moments are M_α = Σ_k v_k b_k^α (v_k here also carries e^{-shift_B}). Group by
+    group, V (pairs, points) = exp2(la @ xa_Gᵀ) and M = V @ b^α (points, R).
+    ``la`` (n, D+2) = [c_B - c_G, -|c_B - c_G|²/2 - shift_B, 1] / ln 2 for each pair.
+    """
+    x_start, x_sizes, xa, b = x  # xa: (N, D+2) = [b, 1, -|b|²/2 + log w]
+    gi = pairs
+    counts = torch.bincount(gi).tolist()
+    starts, sizes = x_start.tolist(), x_sizes.tolist()
+    r = 0
+    for g, k in enumerate(counts):
+        if k == 0:
+            continue
+        s, c = starts[g], sizes[g]
+        V = torch.mm(la[r : r + k], xa[s : s + c].T).exp2_()  # (k, c) = v_k e^{-shift}
+        torch.mm(V, _monomials(b[s : s + c], select), out=mom[r : r + k])  # (k, R)
+        r += k
 
 
 def log_kernel_sums(
@@ -236,74 +388,153 @@ def log_kernel_sums(
 ) -> Tensor:
     """log Σ_k w_k k(|zq - zx_k|) for whitened points: Zq (M, D), Zx (N, D), w (N,) -> (M,).
 
-    Both point sets are split into KD-tree leaves. For each compact block of queries, leaves of
-    training points are visited nearest first, in groups of at most ``chunk_bytes`` of kernel
-    values, with r² = |q - c|² + |x - c|² - 2 (q - c)·(x - c) as one matmul around the block's
-    centre c. A leaf is skipped when its bounding box proves its contribution is zero (compact
-    kernels: box distance >= 1) or, with ``rtol`` > 0, below rtol / n_leaves of every query's
-    running sum (so the total relative error is at most rtol). Sums are in linear space; queries
-    whose sum underflows (< tiny^0.8, ~1e-246 in float64) are redone as an exact log-sum-exp.
-    ``x_leaves`` = ``_kd_leaves(Zx, _X_LEAF)`` when already computed.
+    Both point sets are split into KD-tree leaves (blocks of queries, groups of training points).
+    _plan decides per (block, group) pair: skip it (its total is provably below rtol/2 of every
+    query's sum, or zero for compact kernels), expand it (Gaussian: a Taylor series in
+    a·b whose error is provably below its share of rtol/2; see _moments), or sum it directly:
+    r² = |a|² + |x - c_B|² - 2 a·(x - c_B) as one matmul around the block's centre c_B, then
+    exp2 of the exponent in base 2. Sums are relative to e^{shift_B} (the block's largest
+    possible term), in linear space; queries whose sum still underflows are redone as an exact
+    log-sum-exp. ``x_leaves`` = ``_kd_tree(Zx, _LEAF, _R_CAP, _MIN_SPLIT)`` when already known.
     """
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}; got {kernel!r}")
     M, N, D = Zq.shape[0], Zx.shape[0], Zq.shape[1]
     out = Zq.new_zeros(M)
     if M == 0:
         return out
     gauss = kernel == "gaussian"
     compact = kernel in ("tophat", "epanechnikov", "linear")
-    xp, x_sizes = _kd_leaves(Zx, _X_LEAF) if x_leaves is None else x_leaves
-    Zx, w = Zx[xp], w[xp]  # training leaves are contiguous runs
+    xp, x_sizes = _kd_tree(Zx, _LEAF, _R_CAP, _MIN_SPLIT) if x_leaves is None else x_leaves
+    Zx, w = Zx[xp], w[xp]  # training groups are contiguous runs
     logw = torch.log(w)
+    x_of, x_lo, x_hi, x_c, x_rho = _leaf_stats(Zx, x_sizes)
     Bx = len(x_sizes)
-    leaf_of = torch.repeat_interleave(torch.arange(Bx, device=Zx.device), x_sizes)  # (N,)
-    idx = leaf_of[:, None].expand(-1, D)
-    x_lo = Zx.new_full((Bx, D), math.inf).scatter_reduce(0, idx, Zx, "amin")  # (Bx, D)
-    x_hi = Zx.new_full((Bx, D), -math.inf).scatter_reduce(0, idx, Zx, "amax")
-    x_logw = torch.log(Zx.new_zeros(Bx).index_add_(0, leaf_of, w))  # (Bx,) log leaf weight
+    W = Zx.new_zeros(Bx).index_add_(0, x_of, w)  # (Bx,) group weights
+    mu = Zx.new_zeros(Bx, D).index_add_(0, x_of, w[:, None] * Zx) / W[:, None]  # (Bx, D)
+    var = Zx.new_zeros(Bx).index_add_(0, x_of, w * _sqnorm(Zx - mu[x_of])) / W  # (Bx,)
     x_start = torch.cumsum(x_sizes, 0) - x_sizes
-    log_tol = math.log(rtol / Bx) if rtol > 0 else -math.inf
-    # a block of kernel values stays within the memory budget and small enough for the cache;
-    # few training points allow taller query blocks (fewer, larger steps)
-    block = max(1, min(chunk_bytes, _BLOCK_BYTES) // Zq.element_size())
-    q_leaf = max(_Q_LEAF, block // N)
-    cap = max(int(x_sizes.max()), block // q_leaf)  # columns per block
-    all_rows = torch.arange(M, device=Zq.device)
-    buf = Zq.new_empty(q_leaf * cap)
-    for rows in _query_blocks(Zq, all_rows, q_leaf):
-        zq = Zq[rows]  # (m, D)
-        centre = zq.mean(0)  # expand r² around the block: no digits lost to |q|²
-        qa, _ = _augment(zq - centre, zq[:0], None)  # (m, D+2)
-        gap = torch.maximum(zq.amin(0) - x_hi, x_lo - zq.amax(0)).clamp_min(0)  # (Bx, D)
-        d2 = (gap * gap).sum(1)  # (Bx,) squared distance from the query box to each leaf box
-        order = torch.argsort(d2)
-        pending = d2 < 1 if compact else torch.ones_like(d2, dtype=torch.bool)
-        if gauss:
-            log_bound = x_logw - 0.5 * d2  # log of the leaf's largest possible contribution
-        elif not compact:
-            log_bound = x_logw - d2.sqrt()
-        acc = zq.new_zeros(len(rows))  # (m,)
-        limit = 4 * _X_LEAF
-        while True:
-            if not compact and log_tol > -math.inf:
-                low = float(acc.min())
-                if low > 0:
-                    pending &= log_bound > log_tol + math.log(low)
-            cand = order[pending[order]]  # leaves still to visit, nearest first
-            if cand.numel() == 0:
-                break
-            k = max(1, int((torch.cumsum(x_sizes[cand], 0) <= limit).sum()))
-            take = cand[:k]
-            cols = _ranges(x_start[take], x_sizes[take])  # training points of those leaves
-            _, xa = _augment(zq[:0], Zx[cols] - centre, logw[cols] if gauss else None)
-            E = buf[: len(rows) * len(cols)].view(len(rows), len(cols))  # reused, no page faults
-            torch.mm(qa, xa.T, out=E)  # (m, c) = -r²/2 (+ log w)
-            _kernel_(E, kernel)
-            acc += E.sum(1) if gauss else E @ w[cols]
-            pending[take] = False
-            limit = min(4 * limit, cap)
-        out[rows] = acc
-    small = out < torch.finfo(out.dtype).tiny ** 0.8  # ~1e-246 in float64: subnormals near
-    logs = torch.log(out)
+    qp, q_sizes = _kd_tree(Zq, _LEAF, _R_CAP, _MIN_SPLIT, _MAX_SPAN)
+    Zq = Zq[qp]  # query blocks are contiguous runs
+    q_of, q_lo, q_hi, q_c, q_rho = _leaf_stats(Zq, q_sizes)
+    Bq = len(q_sizes)
+    need, expand, p, shift = _plan(
+        (q_of, q_lo, q_hi, q_c, q_rho),
+        (x_of, x_lo, x_hi, x_c, x_rho, W, mu, var),
+        (q_sizes, x_sizes),
+        kernel,
+        rtol,
+    )
+    direct = need & ~expand
+    # ---- expansion set-up: every expanded pair has the same order p
+    n_exp = int(expand.sum())
+    if n_exp:
+        alpha = _multi_indices(D, int(p.max()), Zx.device)  # (R, D)
+        R = len(alpha)
+        select = torch.stack(
+            [torch.nn.functional.one_hot(alpha[:, d], int(p.max()) + 1).T for d in range(D)]
+        ).to(Zx.dtype)  # (D, p+1, R)
+        inv_fact = torch.exp(-torch.lgamma(alpha.to(Zx.dtype) + 1).sum(1))  # (R,) 1 / α!
+        b = Zx - x_c[x_of]  # (N, D) offsets from the group centres
+        xa = torch.cat([b, torch.ones_like(b[:, :1]), (logw - 0.5 * _sqnorm(b))[:, None]], 1)
+        n_exp_b = expand.sum(1)  # (Bq,) expanded pairs per block
+    else:
+        R = 0
+        n_exp_b = torch.zeros(Bq, dtype=torch.long, device=Zq.device)
+    # ---- blocks are visited in chunks whose moments fit the memory budget
+    per_block = n_exp_b * max(R, 1) * Zx.element_size()  # bytes of moments
+    chunk_of = torch.div(
+        torch.cumsum(per_block, 0) - per_block, max(1, chunk_bytes), rounding_mode="floor"
+    )
+    chunk_ends = (torch.nonzero(torch.diff(chunk_of, append=chunk_of[-1:] + 1)) + 1).tolist()
+    bi_d, li_d = direct.nonzero(as_tuple=True)  # block-major
+    n_dir = torch.bincount(bi_d, minlength=Bq).tolist()
+    d_off = 0
+    budget = max(1, min(chunk_bytes, _BLOCK_BYTES) // Zq.element_size())  # kernel values
+    XW = torch.cat([Zx, logw[:, None]], 1) if gauss else Zx  # (N, D[+1])
+    q_start = (torch.cumsum(q_sizes, 0) - q_sizes).tolist()
+    m_list = q_sizes.tolist()
+    cmax = budget // max(1, min(m_list)) + int(x_sizes.max())
+    E_buf = Zq.new_empty(budget + max(m_list) * int(x_sizes.max()))
+    g_buf = Zq.new_empty(cmax, XW.shape[1])
+    xa_buf = Zq.new_empty(cmax, D + 2)
+    xa_buf[:, D] = 1
+    shifts = shift.tolist()
+    acc_all = Zq.new_zeros(M)
+    b0 = 0
+    for (b1,) in chunk_ends:
+        if n_exp and int(n_exp_b[b0:b1].sum()):
+            bi, gi = expand[b0:b1].nonzero(as_tuple=True)  # block-major
+            bi = bi + b0
+            o = torch.argsort(gi, stable=True)  # group-major order of the pairs
+            delta = q_c[bi[o]] - x_c[gi[o]]  # (n, D)
+            la = torch.cat(
+                [
+                    delta,
+                    (-0.5 * _sqnorm(delta) - shift[bi[o]])[:, None],
+                    torch.ones_like(delta[:, :1]),
+                ],
+                1,
+            ).mul_(_LOG2E)
+            mom = Zx.new_empty(len(o), R)  # group-major
+            _moments((x_start, x_sizes, xa, b), gi[o], select, la, mom)
+            rows = torch.empty_like(o)
+            rows[o] = torch.arange(len(o), device=o.device)  # row of mom of each pair
+            nb = torch.bincount(bi - b0, minlength=b1 - b0)
+            e_off = (torch.cumsum(nb, 0) - nb).tolist()
+            nb = nb.tolist()
+            gu = torch.cat([x_c[gi] - q_c[bi], torch.ones_like(delta[:, :1])], 1)  # (n, D+1)
+            mom_buf = Zx.new_empty(max(nb), R)
+        for bb in range(b0, b1):
+            q0, m = q_start[bb], m_list[bb]
+            acc = acc_all[q0 : q0 + m]
+            centre = q_c[bb]
+            a = Zq[q0 : q0 + m] - centre  # (m, D) offsets from the block centre
+            if n_exp and nb[bb - b0]:
+                r0, k = e_off[bb - b0], nb[bb - b0]
+                Mb = torch.index_select(mom, 0, rows[r0 : r0 + k], out=mom_buf[:k])  # (k, R)
+                A = _monomials(a, select).mul_(inv_fact)  # (m, R) a^α / α!
+                P = torch.mm(Mb, A.T)  # (k, m) Σ_α M_α a^α / α!
+                qu = torch.cat([a, -0.5 * _sqnorm(a)[:, None]], 1).mul_(_LOG2E)  # (m, D+1)
+                U = torch.mm(gu[r0 : r0 + k], qu.T).exp2_()  # (k, m) e^{-|a|²/2 - a·δ}
+                acc += U.mul_(P).sum(0)
+            k = n_dir[bb]
+            if k == 0:
+                continue
+            leaves = li_d[d_off : d_off + k]
+            d_off += k
+            qa = torch.empty(m, D + 2, dtype=Zq.dtype, device=Zq.device)
+            qa[:, :D] = a
+            qa[:, D] = -0.5 * _sqnorm(a) - (shifts[bb] if gauss else 0.0)
+            qa[:, D + 1] = 1
+            if gauss:
+                qa.mul_(_LOG2E)  # exponents in base 2: exp2 is cheaper than exp
+            cols = _ranges(x_start[leaves], x_sizes[leaves])  # training points of those groups
+            step = max(1, budget // m)
+            for j in range(0, len(cols), step):
+                cj = cols[j : j + step]
+                c = len(cj)
+                g = torch.index_select(XW, 0, cj, out=g_buf[:c])  # (c, D[+1])
+                xg = xa_buf[:c]  # (c, D+2) = [x - c_B, 1, -|x - c_B|²/2 (+ log w)]
+                torch.sub(g[:, :D], centre, out=xg[:, :D])
+                if gauss:
+                    xg[:, D + 1] = g[:, D]
+                else:
+                    xg[:, D + 1] = 0
+                for d in range(D):
+                    xg[:, D + 1].addcmul_(xg[:, d], xg[:, d], value=-0.5)
+                E = E_buf[: m * c].view(m, c)  # reused, no page faults
+                torch.mm(qa, xg.T, out=E)  # (m, c) = (-r²/2 + log w - shift) / ln 2
+                if gauss:
+                    acc += E.exp2_().sum(1)
+                else:
+                    _kernel_(E, kernel)
+                    acc += E @ w[cj]
+        b0 = b1
+    logs = torch.log(acc_all)
+    if gauss:
+        logs += torch.repeat_interleave(shift, q_sizes)
+    small = acc_all < torch.finfo(acc_all.dtype).tiny ** 0.8  # ~1e-246 in float64
     if small.any() and not compact:
         rows = small.nonzero().squeeze(1)
         bq, bx = _block_sizes(len(rows), N, chunk_bytes // max(1, D), Zq.element_size())
@@ -314,7 +545,8 @@ def log_kernel_sums(
                 L = _exact_log_kernel(q, Zx[j : j + bx], kernel) + logw[j : j + bx]  # (b, c)
                 part = torch.logaddexp(part, torch.logsumexp(L, 1))
             logs[rows[i : i + bq]] = part
-    return logs
+    out[qp] = logs
+    return out
 
 
 def _weighted_cov(X: Tensor, w: Tensor) -> Tensor:
@@ -559,7 +791,8 @@ class KDE(nn.Module):
         self.register_buffer("scale_tril_", L)
         self.register_buffer("_centre", self.weights_ @ self.data_)  # (D,), for precision
         self.register_buffer("_Zx", self._whiten(self.data_))  # (N, D)
-        perm, sizes = _kd_leaves(self._Zx, _X_LEAF)  # the training points' KD leaves, once
+        # the training points' KD leaves, once
+        perm, sizes = _kd_tree(self._Zx, _LEAF, _R_CAP, _MIN_SPLIT)
         self.register_buffer("_x_perm", perm)
         self.register_buffer("_x_sizes", sizes)
         D = H.shape[0]
