@@ -112,7 +112,7 @@ def _codes(name: str, values: object, labels: Sequence[str]) -> Tensor:
     series = pd.Series(array, dtype=object)
     missing = series.isna().to_numpy()
     text = series.where(~missing, "").astype(str).to_numpy()
-    codes = pd.Categorical(text, categories=list(labels)).codes.astype(np.int64)
+    codes = pd.Index(list(labels)).get_indexer(text).astype(np.int64)  # -1 where no label
     unmatched = (codes < 0) & ~missing
     if unmatched.any():
         numeric = pd.to_numeric(pd.Series(array[unmatched]), errors="coerce").to_numpy(float)
