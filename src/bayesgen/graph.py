@@ -10,10 +10,10 @@ the factorization needs) is answered here, without looking at any probability.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from math import prod
 
-__all__ = ["DAG", "CycleError"]
+__all__ = ["DAG", "CycleError", "time_layout"]
 
 
 class CycleError(ValueError):
@@ -22,6 +22,12 @@ class CycleError(ValueError):
     def __init__(self, cycle: list[str]):
         self.cycle = cycle
         super().__init__(f"the graph has a directed cycle: {' -> '.join(cycle)}")
+
+
+def time_layout(*rows: Sequence[str], step: float = 1.4) -> dict[str, tuple[float, float]]:
+    """Positions for a network unrolled in time: row r at y = -r, its t-th node at x = t step
+    (an HMM's states above its observations)."""
+    return {v: (t * step, -float(r)) for r, row in enumerate(rows) for t, v in enumerate(row)}
 
 
 class DAG:
@@ -37,7 +43,13 @@ class DAG:
     True
     """
 
-    def __init__(self, nodes: Iterable[str] = (), edges: Iterable[tuple[str, str]] = ()):
+    def __init__(
+        self,
+        nodes: Iterable[str] = (),
+        edges: Iterable[tuple[str, str]] = (),
+        *,
+        layout: Mapping[str, tuple[float, float]] | None = None,
+    ):
         self._parents: dict[str, list[str]] = {}
         for node in nodes:
             if not isinstance(node, str) or not node:
@@ -63,6 +75,7 @@ class DAG:
             for u in pa:
                 self._children[u].append(v)
         self.order = self._toposort()
+        self.layout = self._check_layout(layout)
 
     @classmethod
     def from_parents(cls, parents: Mapping[str, Iterable[str]]) -> DAG:
@@ -89,6 +102,21 @@ class DAG:
 
     def __repr__(self) -> str:
         return f"DAG(nodes={len(self)}, edges={len(self.edges)})"
+
+    def _check_layout(
+        self, layout: Mapping[str, tuple[float, float]] | None
+    ) -> dict[str, tuple[float, float]] | None:
+        """A drawing hint, node -> (x, y), for graphs whose shape has a natural picture (a chain
+        unrolled in time runs left to right); it must place every node, and nothing else."""
+        if layout is None:
+            return None
+        unknown = sorted(set(layout) - set(self._parents))
+        if unknown:
+            raise ValueError(f"layout places unknown node(s) {unknown}")
+        missing = [v for v in self._parents if v not in layout]
+        if missing:
+            raise ValueError(f"layout must place every node; missing {missing}")
+        return {v: (float(layout[v][0]), float(layout[v][1])) for v in self._parents}
 
     def _check(self, node: str) -> str:
         if node not in self._parents:
@@ -135,8 +163,12 @@ class DAG:
         return blanket
 
     def subgraph(self, nodes: Iterable[str]) -> DAG:
-        keep = [v for v in self.order if v in set(nodes)]
-        return DAG(nodes=keep, edges=[(u, v) for u, v in self.edges if u in keep and v in keep])
+        """The induced subgraph on ``nodes`` (keeping their layout, if any)."""
+        wanted = set(nodes)
+        keep = [v for v in self.order if v in wanted]
+        edges = [(u, v) for u, v in self.edges if u in wanted and v in wanted]
+        layout = {v: self.layout[v] for v in keep} if self.layout else None
+        return DAG(nodes=keep, edges=edges, layout=layout)
 
     def _toposort(self) -> tuple[str, ...]:
         indegree = {v: len(pa) for v, pa in self._parents.items()}

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.distributions import Categorical
 
 from .._checks import check_bool, check_int, check_option, check_real
-from ..graph import DAG
+from ..graph import DAG, time_layout
 from .ngram_counts import PADDINGS, NGramCounts, PaddedBatch, pad_sequences
 from .ngram_smoothing import Smoothing, make_smoothing
 from .vocab import Vocabulary, as_sequences
@@ -35,7 +35,7 @@ def unrolled_chain_dag(order: int, n_steps: int | None = None, prefix: str = "x"
     check_int("n_steps", n_steps, low=1)
     nodes = [f"{prefix}{t}" for t in range(1, n_steps + 1)]
     edges = [(nodes[s], nodes[t]) for t in range(n_steps) for s in range(max(0, t - order), t)]
-    return DAG(nodes=nodes, edges=edges)
+    return DAG(nodes=nodes, edges=edges, layout=time_layout(nodes))
 
 
 def stationary_distribution(

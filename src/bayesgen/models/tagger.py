@@ -50,7 +50,7 @@ from safetensors.torch import save as st_save
 from torch import Tensor
 
 from .._checks import check_int, check_option, check_real
-from ..graph import DAG
+from ..graph import DAG, time_layout
 from .hmm import HMM
 from .spelling import SpellingModel
 
@@ -246,7 +246,11 @@ class HMMTagger:
         edges += [(t[i], w[i]) for i in range(4)]
         if self.lexical_weight > 0 and self.order == 2:
             edges += [(w[i], t[i + 1]) for i in range(3)] + [(t[i], w[i + 1]) for i in range(3)]
-        return DAG(nodes=[v for pair in zip(t, w, strict=True) for v in pair], edges=edges)
+        return DAG(
+            nodes=[v for pair in zip(t, w, strict=True) for v in pair],
+            edges=edges,
+            layout=time_layout(t, w),
+        )
 
     # ------------------------------------------------------------------ estimation
     def _build(self) -> None:

@@ -1,7 +1,9 @@
-"""Draw the DAG of a network or model: layered top-down, roots first, as in the seed's figures."""
+"""Draw the DAG of a network or model: the DAG's own layout where it has one (chains unrolled in
+time run left to right), else layered top-down, roots first, as in the seed's figures."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -46,6 +48,20 @@ def layered_layout(dag) -> dict[str, tuple[float, float]]:
     return pos
 
 
+def _crosses_a_node(
+    a: tuple[float, float], b: tuple[float, float], centres: Iterable[tuple[float, float]], r: float
+) -> bool:
+    """Whether the segment a-b passes within r of one of ``centres`` (its end points excluded)."""
+    (ax_, ay), (bx, by) = a, b
+    dx, dy = bx - ax_, by - ay
+    length2 = dx * dx + dy * dy
+    for cx, cy in centres:
+        t = ((cx - ax_) * dx + (cy - ay) * dy) / length2 if length2 else 0.0
+        if 0.0 < t < 1.0 and math.hypot(ax_ + t * dx - cx, ay + t * dy - cy) < r:
+            return True
+    return False
+
+
 def draw_dag(
     graph,
     path: str | Path | None = None,
@@ -59,7 +75,9 @@ def draw_dag(
 ):
     """Draw a DAG (or the ``dag``/``network`` of a BayesNet or model) with matplotlib.
 
-    Observed nodes are shaded, as in the seed's figures. Returns the Axes; with ``path`` the
+    Positions: ``pos``, else the DAG's ``layout``, else :func:`layered_layout`. An edge whose
+    straight line would cross another node (x1 -> x3 in a chain) is drawn as an arc. Observed
+    nodes are shaded, as in the seed's figures. Returns the Axes; with ``path`` the
     figure is also saved there (PNG, SVG or PDF by extension).
     """
     import matplotlib
@@ -70,7 +88,9 @@ def draw_dag(
     from matplotlib.patches import Circle, FancyArrowPatch
 
     dag = _as_dag(graph)
-    pos = dict(pos) if pos is not None else layered_layout(dag)
+    if pos is None:
+        pos = dag.layout if dag.layout is not None else layered_layout(dag)
+    pos = dict(pos)
     observed = set(observed)
     labels = dict(labels or {})
     xs = [p[0] for p in pos.values()] or [0.0]
@@ -82,10 +102,20 @@ def draw_dag(
     else:
         fig = ax.figure
     for u, v in dag.edges:
+        others = (pos[w] for w in pos if w not in (u, v))
+        rad = -0.35 if _crosses_a_node(pos[u], pos[v], others, 1.2 * node_size) else 0.0
+        (x0, y0), (x1, y1) = pos[u], pos[v]
+        # matplotlib's arc3 control point: the edge leaves towards it and arrives from it
+        cx, cy = (x0 + x1) / 2 + rad * (y1 - y0), (y0 + y1) / 2 - rad * (x1 - x0)
+        a0 = math.atan2(cy - y0, cx - x0)
+        a1 = math.atan2(y1 - cy, x1 - cx)
+        r = node_size
         ax.add_patch(
             FancyArrowPatch(
-                pos[u], pos[v], arrowstyle="-|>", mutation_scale=14, lw=1.2, color="0.2",
-                shrinkA=node_size * 72, shrinkB=node_size * 72, zorder=1,
+                (x0 + r * math.cos(a0), y0 + r * math.sin(a0)),  # on the circles' rims
+                (x1 - r * math.cos(a1), y1 - r * math.sin(a1)),
+                arrowstyle="-|>", mutation_scale=14, lw=1.2, color="0.2", shrinkA=0, shrinkB=1,
+                zorder=1, connectionstyle=f"arc3,rad={rad}",
             )
         )
     for v, (x, y) in pos.items():

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.distributions import Categorical, Independent, Normal
 
 from ..._checks import check_dtype, check_int, check_option, check_real
-from ...graph import DAG
+from ...graph import DAG, time_layout
 from ._input import Chunk, Flat, flatten, make_chunks, to_tensor
 from .baum_welch import baum_welch
 from .emissions import emission_likelihoods
@@ -196,7 +196,11 @@ class HMM(nn.Module):
         if self.order == 2:
             edges += [(z[t], z[t + 2]) for t in range(2)]
         edges += [(z[t], x[t]) for t in range(4)]
-        return DAG(nodes=[v for pair in zip(z, x, strict=True) for v in pair], edges=edges)
+        return DAG(
+            nodes=[v for pair in zip(z, x, strict=True) for v in pair],
+            edges=edges,
+            layout=time_layout(z, x),
+        )
 
     def n_parameters(self) -> int:
         """Free parameters of the factorization (each distribution loses one to normalization)."""
