@@ -287,6 +287,51 @@ def test_fit_with_missing_values_is_mle_of_observed_entries():
         np.testing.assert_allclose(m.var_[c].numpy(), np.nanvar(col, 0), rtol=1e-10)
 
 
+def _mixed_digits_with_nan(digits):
+    """Digits as four blocks of 16 columns (one per family), 15% NaN in the first three
+    blocks and whole-row NaN in the multinomial block; integer weights 1..3."""
+    X, y = digits
+    rng = np.random.default_rng(7)
+    Xn = X.astype(float)
+    Xn[:, :48][rng.random((len(X), 48)) < 0.15] = np.nan
+    Xn[rng.random(len(X)) < 0.05, 48:] = np.nan
+    kinds = ["gaussian"] * 16 + ["bernoulli"] * 16 + ["categorical"] * 16 + ["multinomial"] * 16
+    return Xn, y, kinds, rng.integers(1, 4, len(y))
+
+
+def test_blocked_and_weighted_paths_are_the_one_shot_answer(digits):
+    """Row blocks, weighted scatter-adds and NaN codes change nothing: tiny blocks give the
+    default answer, integer weights equal repeated rows, categorical counts equal a direct
+    count of the observed entries, epsilon is the unweighted variance of the batch."""
+    Xn, y, kinds, r = _mixed_digits_with_nan(digits)
+    kw = dict(binarize=4.0, var_smoothing=0.0)
+    big = NaiveBayes(kinds, **kw).fit(Xn, y, sample_weight=r)
+    tiny = NaiveBayes(kinds, chunk_bytes=4096, **kw).fit(Xn, y, sample_weight=r)
+    rep = NaiveBayes(kinds, **kw).fit(np.repeat(Xn, r, 0), np.repeat(y, r))
+    for name, b in big.state_dict().items():
+        torch.testing.assert_close(tiny.state_dict()[name], b, rtol=1e-12, atol=1e-12)
+        if not name.endswith("total_count_"):  # Σ n and rows seen are unweighted
+            torch.testing.assert_close(rep.state_dict()[name], b, rtol=1e-12, atol=1e-9)
+    m = NaiveBayes(kinds, binarize=4.0).fit(Xn, y, sample_weight=r)  # var > 0: finite jll
+    jll = m.predict_joint_log_proba(Xn)
+    m.chunk_bytes = 4096  # a few rows per block
+    torch.testing.assert_close(m.predict_joint_log_proba(Xn), jll, rtol=1e-12, atol=1e-9)
+    assert torch.isfinite(jll).all()
+    # N_cdk = Σ_b w_b [y_b = c, x_bd = k] over the observed entries, counted directly
+    Xc = Xn[:, 32:48]
+    want = np.zeros(big.families_["categorical"].category_counts_.shape)
+    b, d = np.nonzero(~np.isnan(Xc))
+    np.add.at(want, (y[b], d, Xc[b, d].astype(int)), r[b])
+    np.testing.assert_array_equal(big.families_["categorical"].category_counts_.numpy(), want)
+    # epsilon: var_smoothing * max_d of the unweighted variance of the observed x_d
+    Xg = Xn[:, :16]
+    eps = 1e-3 * np.nanvar(Xg, 0).max()
+    for w in (None, r):
+        assert NaiveBayes(var_smoothing=1e-3).fit(Xg, y, sample_weight=w).epsilon_ == (
+            pytest.approx(eps, rel=1e-12)
+        )
+
+
 def test_log_prob_joint_and_marginal():
     X, y = datasets.load_iris(return_X_y=True)
     m = NaiveBayes().fit(X, y)

@@ -21,6 +21,14 @@ Missing values (NaN) are marginalized: the factor p(x_d | y) of a missing featur
 and is dropped. In ``fit`` a missing entry is likewise left out of its feature's statistics; since
 y is observed and the factors share no parameters, this is the exact MLE of the observed data.
 A multinomial count vector is one variable: it may be missing as a whole, not in part.
+
+Cost: per-class sums Σ_b w_b [y_b = c] x_b are scatter-adds of rows (index_add_: B * D adds,
+where the one-hot matmul Yw.T @ X costs 2 B C D flops at far below BLAS peak for so few
+classes); predictions are matmuls (Bernoulli, multinomial) or gathers (categorical); whatever
+is elementwise runs in blocks of rows through one scratch buffer of about ``chunk_bytes``
+(cache-sized), so no (B, D)-sized temporary is made on the complete-data path. Besides one
+min/max pass for validation, fit reads X once (Bernoulli, multinomial, categorical) or twice
+(Gaussian: the class means, then the centered squares).
 """
 
 from __future__ import annotations
@@ -34,7 +42,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.distributions import Bernoulli, Categorical, Distribution, Multinomial, Normal
-from torch.nn import functional as F
 
 from .._checks import check_dtype, check_int, check_option, check_real
 from ..graph import DAG
@@ -49,7 +56,59 @@ __all__ = [
 ]
 
 FAMILIES = ("gaussian", "bernoulli", "categorical", "multinomial")
-_CHUNK_BYTES = 1 << 25  # 32 MiB for the (B, D, C) gather of one chunk of rows
+_CHUNK_BYTES = 1 << 22  # scratch bytes of one block of rows (cache-sized: no page faults)
+
+
+def _step(row_bytes: int, chunk_bytes: int) -> int:
+    """Rows per block when each row needs ``row_bytes`` of scratch."""
+    return max(1, chunk_bytes // max(1, row_bytes))
+
+
+def _class_weight(y: Tensor, w: Tensor | None, C: int, dtype: torch.dtype) -> Tensor:
+    """N_c = Σ_b w_b [y_b = c] (w None: all 1): (C,)."""
+    return torch.bincount(y, weights=w, minlength=C).to(dtype)
+
+
+def _class_sum(
+    x: Tensor, y: Tensor, w: Tensor | None, C: int, chunk_bytes: int = _CHUNK_BYTES
+) -> Tensor:
+    """S_cd = Σ_b w_b [y_b = c] x_bd for every class: x (B, D) -> (C, D). Rows are
+    scatter-added into their class's row (index_add_); with weights (w (B,), None: all 1)
+    they are scaled first, one block of rows at a time in one scratch buffer."""
+    B, D = x.shape
+    out = x.new_zeros(C, D)
+    if w is None:
+        return out.index_add_(0, y, x)
+    step = _step(D * x.element_size(), chunk_bytes)
+    buf = x.new_empty(min(step, B), D)
+    for i in range(0, B, step):
+        xb = x[i : i + step]  # (b, D)
+        wx = torch.mul(xb, w[i : i + step, None], out=buf[: len(xb)])
+        out.index_add_(0, y[i : i + step], wx)
+    return out
+
+
+def _bounds(x: Tensor, miss: Tensor | None = None) -> tuple[float, float]:
+    """(min, max) of the observed entries of x in one pass; NaN when x has an unmasked NaN,
+    (inf, -inf) when nothing is observed."""
+    if miss is not None:
+        x = x[~miss]  # (n_observed,)
+    if x.numel() == 0:
+        return math.inf, -math.inf
+    lo, hi = x.aminmax()
+    return float(lo), float(hi)
+
+
+def _is_integral(v: Tensor, chunk_bytes: int = _CHUNK_BYTES) -> bool:
+    """Every entry of v (B, D) a whole number, tested in blocks of rows (no (B, D) copy)."""
+    B, D = v.shape
+    step = _step(D * v.element_size(), chunk_bytes)
+    buf = v.new_empty(min(step, B), D)
+    for i in range(0, B, step):
+        vb = v[i : i + step]
+        if not torch.equal(torch.round(vb, out=buf[: len(vb)]), vb):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------- families
@@ -63,7 +122,7 @@ class _Features(nn.Module, ABC):
     ``distribution().log_prob(x[:, None]).sum(-1)`` over the observed entries.
 
     Every method takes the block x (B, D_block) and ``miss``, its NaN mask, or None when the
-    block is complete (the fast path).
+    block is complete (the fast path). x is the caller's memory: it is never written to.
     """
 
     kind: str = ""
@@ -94,13 +153,27 @@ class _Features(nn.Module, ABC):
     def reset(self, device=None) -> None:
         """Zero the statistics (buffers shaped for n_classes and the block's columns)."""
 
-    def check(self, x: Tensor, miss: Tensor | None, where: str) -> Tensor:
-        """Validate (and, for Bernoulli, binarize) a block of X."""
+    def check(
+        self,
+        x: Tensor,
+        miss: Tensor | None,
+        where: str,
+        bounds: tuple[float, float] | None = None,
+    ) -> Tensor:
+        """Validate (and, for Bernoulli, binarize) a block of X; ``bounds`` is its observed
+        (min, max) when the caller already has it (see ``_bounds``)."""
         return x
 
     @abstractmethod
-    def summarize(self, x: Tensor, miss: Tensor | None, y: Tensor, Yw: Tensor) -> None:
-        """Add a batch: y (B,) class indices, Yw (B, C) one-hot classes times sample weights."""
+    def summarize(
+        self,
+        x: Tensor,
+        miss: Tensor | None,
+        y: Tensor,
+        w: Tensor | None,
+        chunk_bytes: int = _CHUNK_BYTES,
+    ) -> None:
+        """Add a batch: y (B,) class indices and w (B,) sample weights (None: all 1)."""
 
     @abstractmethod
     def from_summaries(self) -> None:
@@ -133,12 +206,57 @@ def _observed(x: Tensor, miss: Tensor | None) -> tuple[Tensor, Tensor | None]:
     return x.masked_fill(miss, 0.0), (~miss).to(x.dtype)
 
 
+def _class_moments(
+    x0: Tensor, m: Tensor | None, y: Tensor, w: Tensor | None, C: int, chunk_bytes: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Weighted count, mean and centered sum of squares of every feature within each class,
+    by the two-pass algorithm (exact differences, no Σx² - (Σx)²/n cancellation):
+
+        n_cd = Σ_{b: y_b = c} w_b m_bd,   mean_cd = Σ_{b: y_b = c} w_b x_bd / n_cd,
+        M2_cd = Σ_{b: y_b = c} w_b m_bd (x_bd - mean_cd)²,
+
+    with m the 0/1 mask of observed entries (None: all observed; x0 is 0 where missing) and
+    w the weights (None: all 1). Pass 1 is a scatter-add of the rows; pass 2 forms the
+    deviations in blocks of rows in one scratch buffer and scatter-adds their squares.
+    """
+    B, D = x0.shape
+    if m is None:
+        n = _class_weight(y, w, C, x0.dtype)[:, None].expand(C, D)  # (C, D)
+    else:
+        n = _class_sum(m, y, w, C, chunk_bytes)  # (C, D)
+    mean = _class_sum(x0, y, w, C, chunk_bytes) / n.clamp_min(torch.finfo(x0.dtype).tiny)
+    m2 = x0.new_zeros(C, D)
+    step = _step(D * x0.element_size(), chunk_bytes)
+    buf = x0.new_empty(min(step, B), D)
+    for i in range(0, B, step):
+        xb, yb = x0[i : i + step], y[i : i + step]  # (b, D), (b,)
+        dev = torch.index_select(mean, 0, yb, out=buf[: len(xb)])  # each row's class mean
+        torch.sub(xb, dev, out=dev).square_()  # (b, D)
+        if m is not None:
+            dev.mul_(m[i : i + step])
+        if w is not None:
+            dev.mul_(w[i : i + step, None])
+        m2.index_add_(0, yb, dev)  # (C, D) += Σ_{b: y_b = c} w_b dev_bd²
+    return n, mean, m2
+
+
+def _pool(n: Tensor, mean: Tensor, m2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Merge the groups (rows) of (count, mean, M2), each (G, D), into one (D,) each:
+    n = Σ_g n_g, mean = Σ_g n_g mean_g / n, M2 = Σ_g M2_g + Σ_g n_g (mean_g - mean)²
+    (the law of total variance; every term >= 0, so nothing cancels)."""
+    n_all = n.sum(0)  # (D,)
+    mean_all = (n * mean).sum(0) / n_all.clamp_min(torch.finfo(mean.dtype).tiny)
+    m2_all = m2.sum(0) + (n * (mean - mean_all) ** 2).sum(0)
+    return n_all, mean_all, m2_all
+
+
 class GaussianFeatures(_Features):
     """x_d | y=c ~ Normal(theta_[c, d], var_[c, d]).
 
     MLE: theta = weighted mean, var = weighted variance (ddof 0) of the class's rows, plus
     epsilon_ = var_smoothing * max_d Var(x_d) of the batch last seen (GaussianNB's convention).
-    Statistics (count, mean, M2) of batches are merged with Chan's parallel update.
+    A batch's statistics (count, mean, M2) come from ``_class_moments`` (two passes over X) and
+    are merged into the running ones with Chan et al.'s parallel update.
     """
 
     kind = "gaussian"
@@ -156,30 +274,25 @@ class GaussianFeatures(_Features):
         self.register_buffer("var_", self._zeros(C, D, device=device))
         self.epsilon_ = 0.0
 
-    def summarize(self, x: Tensor, miss: Tensor | None, y: Tensor, Yw: Tensor) -> None:
+    def summarize(self, x, miss, y, w, chunk_bytes=_CHUNK_BYTES) -> None:
         x0, m = _observed(x, miss)
-        tiny = torch.finfo(x.dtype).tiny
-        C, D = self.mean_.shape
-        n_b = Yw.sum(0)[:, None].expand(C, D) if m is None else Yw.T @ m  # (C, D) weight
-        mean_b = (Yw.T @ x0) / n_b.clamp_min(tiny)  # (C, D)
-        dev = x0 - mean_b[y]  # (B, D): each row only meets its own class
-        if m is not None:
-            dev *= m
-        m2_b = Yw.T @ (dev * dev)  # (C, D)
+        C = self.n_classes
+        n_b, mean_b, m2_b = _class_moments(x0, m, y, w, C, chunk_bytes)  # (C, D) each
         n_a, mean_a, m2_a = self.count_, self.mean_, self.m2_
         n = n_a + n_b
         delta = mean_b - mean_a
-        frac = torch.where(n > 0, n_b / n.clamp_min(tiny), 0.0)  # Chan et al.'s merge
+        frac = torch.where(n > 0, n_b / n.clamp_min(torch.finfo(x.dtype).tiny), 0.0)  # Chan
         self.mean_ = mean_a + delta * frac
         self.m2_ = m2_a + m2_b + delta**2 * n_a * frac
         self.count_ = n
-        # epsilon from this batch's unweighted per-feature variance, as GaussianNB does
-        ones = x0.new_ones(1, x0.shape[0])  # column sums as matmuls (fast for tall X)
-        cnt = (ones @ m)[0] if m is not None else x0.new_full((x0.shape[1],), x0.shape[0])
-        dev = x0 - (ones @ x0)[0] / cnt.clamp_min(1)  # (B, D)
-        if m is not None:
-            dev *= m
-        var = ((ones @ (dev * dev))[0] / cnt.clamp_min(1))[cnt > 0]  # (D_observed,)
+        # epsilon from this batch's unweighted per-feature variance, as GaussianNB does: with
+        # unit weights the class moments pool into it exactly, else one more (one-class) pass
+        if w is None:
+            cnt, _, m2 = _pool(n_b, mean_b, m2_b)  # (D,)
+        else:  # every row in a single class, unweighted
+            moments = _class_moments(x0, m, y.new_zeros(len(y)), None, 1, chunk_bytes)
+            cnt, _, m2 = (t[0] for t in moments)  # (D,)
+        var = (m2 / cnt.clamp_min(1))[cnt > 0]  # (D_observed,)
         if var.numel():
             self.epsilon_ = self.var_smoothing * float(var.max())
 
@@ -196,21 +309,25 @@ class GaussianFeatures(_Features):
 
     def log_likelihood(self, x, miss, constant=True, chunk_bytes=_CHUNK_BYTES) -> Tensor:
         # Σ_d log N(x_d; θ_cd, v_cd) = -½ Σ_d (x_d - θ_cd)² / v_cd - ½ Σ_d log 2π v_cd, with the
-        # squares formed from exact differences (no expansion that could cancel), in row chunks
+        # squares formed from exact differences (no expansion that could cancel), in blocks of
+        # rows through one (b, C, D) scratch buffer
         x0, m = _observed(x, miss)
         B, D = x.shape
         C = self.theta_.shape[0]
         half_iv = 0.5 / self.var_  # (C, D)
         log_norm = -0.5 * torch.log(2 * math.pi * self.var_)  # (C, D)
         out = x.new_empty(B, C)
-        step = max(1, chunk_bytes // (x.element_size() * max(1, C * D)))
+        step = _step(C * D * x.element_size(), chunk_bytes)
+        buf = x.new_empty(min(step, B), C, D)
         for i in range(0, B, step):
-            diff = x0[i : i + step, None, :] - self.theta_  # (b, C, D)
-            diff.mul_(diff).mul_(half_iv)
+            xb = x0[i : i + step]
+            diff = torch.sub(xb[:, None, :], self.theta_, out=buf[: len(xb)])  # (b, C, D)
+            diff.square_().mul_(half_iv)
             if m is not None:
                 diff.mul_(m[i : i + step, None, :])
-            out[i : i + step] = -diff.sum(-1)
-        return out + (log_norm.sum(1) if m is None else m @ log_norm.T)
+            torch.sum(diff, -1, out=out[i : i + step])  # (b, C)
+        out.neg_()
+        return out.add_(log_norm.sum(1) if m is None else m @ log_norm.T)
 
 
 class BernoulliFeatures(_Features):
@@ -233,12 +350,13 @@ class BernoulliFeatures(_Features):
         self.register_buffer("feature_log_prob_", self._zeros(C, D, device=device))  # log p
         self.register_buffer("neg_log_prob_", self._zeros(C, D, device=device))  # log(1 - p)
 
-    def check(self, x: Tensor, miss: Tensor | None, where: str) -> Tensor:
+    def check(self, x, miss, where, bounds=None) -> Tensor:
         if self.binarize is not None:
             b = (x > self.binarize).to(x.dtype)
             return b if miss is None else b.masked_fill(miss, math.nan)
         x0, _ = _observed(x, miss)
-        if not torch.equal(x0, (x0 > 0.5).to(x.dtype)):  # every value 0 or 1
+        lo, hi = bounds if bounds is not None else _bounds(x, miss)
+        if lo < 0 or hi > 1 or not _is_integral(x0):  # every value 0 or 1
             bad = (x0 != 0) & (x0 != 1)
             vals = torch.unique(x[bad])[:5].tolist()
             raise ValueError(
@@ -247,10 +365,14 @@ class BernoulliFeatures(_Features):
             )
         return x
 
-    def summarize(self, x: Tensor, miss: Tensor | None, y: Tensor, Yw: Tensor) -> None:
+    def summarize(self, x, miss, y, w, chunk_bytes=_CHUNK_BYTES) -> None:
         x0, m = _observed(x, miss)
-        self.feature_count_ += Yw.T @ x0  # (C, D)
-        self.count_ += Yw.sum(0)[:, None] if m is None else Yw.T @ m
+        C = self.n_classes
+        self.feature_count_ += _class_sum(x0, y, w, C, chunk_bytes)  # (C, D) Σ w x
+        if m is None:
+            self.count_ += _class_weight(y, w, C, x0.dtype)[:, None]  # (C, 1) Σ w
+        else:
+            self.count_ += _class_sum(m, y, w, C, chunk_bytes)  # (C, D) Σ w over observed
 
     def from_summaries(self) -> None:
         a = self.alpha
@@ -309,15 +431,17 @@ class CategoricalFeatures(_Features):
         self.register_buffer("category_counts_", self._zeros(C, D, K, device=device))
         self.register_buffer("log_probs_", self._zeros(C, D, K, device=device))
 
-    def check(self, x: Tensor, miss: Tensor | None, where: str) -> Tensor:
+    def check(self, x, miss, where, bounds=None) -> Tensor:
         v, _ = _observed(x, miss)
-        if not torch.equal(v, torch.round(v).clamp_min(0)):  # integer codes >= 0
+        lo, hi = bounds if bounds is not None else _bounds(x, miss)
+        if lo < 0 or not _is_integral(v):  # integer codes >= 0
             bad = (v < 0) | (v != torch.round(v))
             vals = torch.unique(v[bad])[:5].tolist()
             raise ValueError(
                 f"categorical features of X in {where} must be integer codes >= 0; got {vals}"
             )
-        if where != "fit":
+        # a state unknown to the model; the per-feature pass only when the max could be one
+        if where != "fit" and self.n_features and hi >= int(self.n_categories_.min()):
             if (v.amax(0) >= self.n_categories_.to(x.dtype)).any():  # NaN entries were set to 0
                 over = v >= self.n_categories_.to(x.dtype)
                 r, d = (int(i) for i in over.nonzero()[0])
@@ -328,24 +452,43 @@ class CategoricalFeatures(_Features):
                 )
         return x
 
-    def summarize(self, x: Tensor, miss: Tensor | None, y: Tensor, Yw: Tensor) -> None:
-        x0, m = _observed(x, miss)
-        if len(x):
-            seen = (x0 if m is None else torch.where(m > 0, x0, -1.0)).amax(0).long() + 1  # (D,)
-            self.n_categories_ = torch.maximum(self.n_categories_, seen)
+    @staticmethod
+    def _codes(
+        x: Tensor, miss: Tensor | None, out: Tensor, K: int, missing: int, base: Tensor | None
+    ) -> Tensor:
+        """Flat codes base_b + d * K + x_bd of a block of rows x (b, D), written into ``out``
+        (b, D) int64; a missing entry gets the code ``missing``."""
+        if miss is not None:
+            x = x.masked_fill(miss, 0.0)
+        out.copy_(x)  # float codes -> int64, exact (checked integral)
+        out.add_(torch.arange(0, x.shape[1] * K, K, device=x.device))  # (D,)
+        if base is not None:
+            out.add_(base)
+        return out if miss is None else out.masked_fill_(miss, missing)
+
+    def summarize(self, x, miss, y, w, chunk_bytes=_CHUNK_BYTES) -> None:
+        # counts N_cdk = Σ_b w_b [y_b = c, x_bd = k]: a weighted scatter-add of the flat codes
+        # (y_b * D + d) * K + x_bd, one block of rows at a time
+        B, D = x.shape
+        if B:
+            seen = x.amax(0) if miss is None else x.masked_fill(miss, -1.0).amax(0)  # (D,)
+            self.n_categories_ = torch.maximum(self.n_categories_, seen.long() + 1)
         K = int(self.n_categories_.max()) if self.n_features else 1
-        C, D, K_old = self.category_counts_.shape
+        C, _, K_old = self.category_counts_.shape
         if K > K_old:  # new states: pad the count table
             pad = self._zeros(C, D, K - K_old, device=x.device)
             self.category_counts_ = torch.cat([self.category_counts_, pad], -1)
-        # scatter w_b [x_bd = k] into the flat (C * D * K) table at (y_b, d, x_bd)
-        w = Yw.sum(1)  # (B,) the weight of each row (its one class)
-        d = torch.arange(D, device=x.device)
-        flat = (y[:, None] * D + d[None, :]) * K + x0.long()  # (B, D)
-        wd = w[:, None].expand(-1, D) if m is None else w[:, None] * m  # (B, D)
-        counts = self.category_counts_.reshape(-1).clone()
-        counts.index_add_(0, flat.reshape(-1), wd.reshape(-1))
-        self.category_counts_ = counts.reshape(C, D, K)
+        size = C * D * K
+        counts = x.new_zeros(size + 1)  # (C*D*K + 1,): the last slot gathers missing entries
+        step = _step(D * (8 + x.element_size()), chunk_bytes)
+        codes = torch.empty(min(step, B), D, dtype=torch.long, device=x.device)
+        for i in range(0, B, step):
+            xb, mb = x[i : i + step], None if miss is None else miss[i : i + step]  # (b, D)
+            yb = y[i : i + step, None] * (D * K)  # (b, 1) the class's (D, K) slab
+            c = self._codes(xb, mb, codes[: len(xb)], K, size, yb)  # (b, D)
+            wb = counts.new_ones(1, 1) if w is None else w[i : i + step, None]  # (b or 1, 1)
+            counts.index_add_(0, c.view(-1), wb.expand(c.shape).reshape(-1))  # w_b at (b, d)
+        self.category_counts_ = self.category_counts_ + counts[:size].view(C, D, K)
 
     def from_summaries(self) -> None:
         C, D, K = self.category_counts_.shape
@@ -373,16 +516,23 @@ class CategoricalFeatures(_Features):
 
     def log_likelihood(self, x, miss, constant=True, chunk_bytes=_CHUNK_BYTES) -> Tensor:
         # Categorical.log_prob for every class is a lookup in the (D * K, C) table of
-        # log-probabilities at row d * K + x_d, summed over d: one embedding_bag, no (B, D, C)
-        # tensor. A missing x_d looks up an extra row of zeros.
+        # log-probabilities at row d * K + x_d, summed over d: an index_select of the rows of a
+        # block of x into one (b * D, C) buffer, then a sum over d (no (B, D, C) tensor). A
+        # missing x_d looks up an extra row of zeros.
         C, D, K = self.log_probs_.shape
-        table = self.log_probs_.permute(1, 2, 0).reshape(D * K, C)  # (D*K, C)
+        B = x.shape[0]
+        table = self.log_probs_.permute(1, 2, 0).reshape(D * K, C)  # (D*K, C), O(C D K) work
         table = torch.cat([table, table.new_zeros(1, C)])  # row D*K: the dropped factor
-        flat = x.nan_to_num(0.0).long() + torch.arange(D, device=x.device) * K  # (B, D)
-        if miss is not None:
-            flat = flat.masked_fill(miss, D * K)
-        ones = x.new_ones(flat.shape)  # the weighted kernel is the fast one
-        return F.embedding_bag(flat, table, mode="sum", per_sample_weights=ones)  # (B, C)
+        out = x.new_empty(B, C)
+        step = _step(D * (8 + C * x.element_size()), chunk_bytes)
+        codes = torch.empty(min(step, B), D, dtype=torch.long, device=x.device)
+        rows = x.new_empty(min(step, B) * D, C)
+        for i in range(0, B, step):
+            xb, mb = x[i : i + step], None if miss is None else miss[i : i + step]  # (b, D)
+            c = self._codes(xb, mb, codes[: len(xb)], K, D * K, None).view(-1)  # (b*D,)
+            lp = torch.index_select(table, 0, c, out=rows[: len(c)])  # (b*D, C)
+            torch.sum(lp.view(len(xb), D, C), 1, out=out[i : i + step])  # (b, C)
+        return out
 
 
 class MultinomialFeatures(_Features):
@@ -404,7 +554,7 @@ class MultinomialFeatures(_Features):
         self.register_buffer("feature_log_prob_", self._zeros(C, D, device=device))
         self.register_buffer("total_count_", self._zeros(2, device=device))  # Σ n, rows seen
 
-    def check(self, x: Tensor, miss: Tensor | None, where: str) -> Tensor:
+    def check(self, x, miss, where, bounds=None) -> Tensor:
         if miss is not None:
             partial = miss.any(1) & ~miss.all(1)
             if partial.any():
@@ -413,18 +563,20 @@ class MultinomialFeatures(_Features):
                     f"multinomial features of X in {where} form one count vector, which may be "
                     f"missing (NaN) as a whole but not in part; row {row} is partly NaN"
                 )
-        if x.numel() and float(x.nan_to_num(0.0).min() if miss is not None else x.min()) < 0:
+        lo, _ = bounds if bounds is not None else _bounds(x, miss)
+        if lo < 0:
             raise ValueError(
-                f"multinomial features of X in {where} must be counts >= 0; got min "
-                f"{float(x.nan_to_num(0.0).min())}"
+                f"multinomial features of X in {where} must be counts >= 0; got min {lo}"
             )
         return x
 
-    def summarize(self, x: Tensor, miss: Tensor | None, y: Tensor, Yw: Tensor) -> None:
+    def summarize(self, x, miss, y, w, chunk_bytes=_CHUNK_BYTES) -> None:
         x0, _ = _observed(x, miss)
         rows = x.shape[0] if miss is None else int((~miss.any(1)).sum())
-        self.feature_count_ += Yw.T @ x0
-        self.total_count_ += torch.stack([x0.sum(), x0.new_tensor(float(rows))])
+        counts = _class_sum(x0, y, w, self.n_classes, chunk_bytes)  # (C, D) Σ w x
+        self.feature_count_ += counts
+        n = counts.sum() if w is None else x0.sum()  # Σ_b n_b, unweighted
+        self.total_count_ += torch.stack([n, x0.new_tensor(float(rows))])
 
     def from_summaries(self) -> None:
         s = self.feature_count_ + self.alpha
@@ -491,6 +643,8 @@ class NaiveBayes(nn.Module):
     min_categories : minimum number of states of each categorical feature (int or per feature).
     fit_prior : learn p(y) from class frequencies (else uniform); class_prior overrides both.
     dtype, device : where the parameters live; ``.to(device)`` moves a fitted model.
+    chunk_bytes : scratch memory of one block of rows in fit and predict (the default is
+        cache-sized; larger blocks do not go faster).
 
     Learned: ``classes_``, ``class_count_``, ``class_log_prior_``, ``n_features_in_`` and one
     submodule per family in ``families_`` with scikit-learn's names (``theta_``, ``var_``,
@@ -570,7 +724,12 @@ class NaiveBayes(nn.Module):
             X = X.to_numpy(dtype=np.float64)
         if not isinstance(X, Tensor):
             try:
-                X = torch.from_numpy(np.array(X, dtype=np.float64))
+                # X is only read: a float64 array is used in place (no copy), except where
+                # torch.from_numpy refuses it (read-only or negatively strided)
+                arr = np.asarray(X, dtype=np.float64)
+                if not arr.flags.writeable or min(arr.strides, default=0) < 0:
+                    arr = arr.copy()
+                X = torch.from_numpy(arr)
             except (TypeError, ValueError) as e:
                 raise TypeError(f"X must be a numeric array (n_samples, n_features): {e}") from e
         if X.ndim != 2:
@@ -585,16 +744,22 @@ class NaiveBayes(nn.Module):
         return X
 
     def _blocks(self, X: Tensor, where: str) -> dict[str, tuple[Tensor, Tensor | None]]:
-        """kind -> (validated block of X, its NaN mask or None when the block is complete)."""
-        complete = bool(torch.isfinite(X.sum()))  # one fast pass decides the common case
-        if not complete and torch.isinf(X).any():
-            raise ValueError(f"X in {where} contains inf; only finite values or NaN (missing)")
+        """kind -> (validated block of X, its NaN mask or None when the block is complete).
+
+        One min/max pass per block decides the common case (finite bounds: complete) and
+        hands the bounds to the family's check (range tests without another pass)."""
         out = {}
         for kind, fam in self.families_.items():
             x = fam.block(X)
-            miss = None if complete else torch.isnan(x)
-            miss = miss if miss is not None and miss.any() else None
-            out[kind] = (fam.check(x, miss, where), miss)
+            bounds, miss = _bounds(x), None
+            if not all(map(math.isfinite, bounds)) and x.numel():  # NaN or inf somewhere
+                if torch.isinf(x).any():
+                    raise ValueError(
+                        f"X in {where} contains inf; only finite values or NaN (missing)"
+                    )
+                miss = torch.isnan(x)
+                bounds = _bounds(x, miss)
+            out[kind] = (fam.check(x, miss, where, bounds), miss)
         return out
 
     def _encode(self, y, where: str, n: int | None = None) -> Tensor:
@@ -615,9 +780,10 @@ class NaiveBayes(nn.Module):
             )
         return torch.as_tensor(idx, dtype=torch.long, device=self._device())
 
-    def _weights(self, sample_weight, n: int) -> Tensor:
+    def _weights(self, sample_weight, n: int) -> Tensor | None:
+        """sample_weight as a (n,) tensor; None when every weight is 1 (the unweighted path)."""
         if sample_weight is None:
-            return torch.ones(n, dtype=self.dtype, device=self._device())
+            return None
         w = torch.as_tensor(
             np.asarray(sample_weight, dtype=np.float64)
             if not isinstance(sample_weight, Tensor)
@@ -628,7 +794,7 @@ class NaiveBayes(nn.Module):
             raise ValueError(f"sample_weight must have shape ({n},); got {tuple(w.shape)}")
         if not torch.isfinite(w).all() or (w < 0).any():
             raise ValueError("sample_weight must be finite and >= 0")
-        return w
+        return None if bool((w == 1).all()) else w
 
     def _resolve_features(self, X_raw, D: int) -> dict[str, list[int]]:
         spec = self.features
@@ -738,11 +904,10 @@ class NaiveBayes(nn.Module):
         self._fitted()
         X = self._X(X, "fit")
         yi = self._encode(y, "fit", X.shape[0])
-        w = self._weights(sample_weight, X.shape[0])
-        Yw = torch.nn.functional.one_hot(yi, len(self.classes_)).to(self.dtype) * w[:, None]
-        self.class_count_ += Yw.sum(0)
+        w = self._weights(sample_weight, X.shape[0])  # (B,) or None: all 1
+        self.class_count_ += _class_weight(yi, w, len(self.classes_), self.class_count_.dtype)
         for kind, (x, miss) in self._blocks(X, "fit").items():
-            self.families_[kind].summarize(x, miss, yi, Yw)
+            self.families_[kind].summarize(x, miss, yi, w, self.chunk_bytes)
 
     @torch.no_grad()
     def from_summaries(self) -> None:
@@ -785,12 +950,12 @@ class NaiveBayes(nn.Module):
         return jll
 
     def predict_log_proba(self, X) -> Tensor:
-        """log p(y=c | x) by Bayes' rule: (B, C)."""
+        """log p(y=c | x) = log p(x, c) - logsumexp_c' log p(x, c'), by Bayes' rule: (B, C)."""
         jll = self._jll(X, constant=False)
-        return jll - torch.logsumexp(jll, 1, keepdim=True)
+        return jll.sub_(torch.logsumexp(jll, 1, keepdim=True))
 
     def predict_proba(self, X) -> Tensor:
-        return self.predict_log_proba(X).exp()
+        return self.predict_log_proba(X).exp_()
 
     def predict(self, X):
         """argmax_c p(y=c | x): a tensor for numeric labels, else a numpy array of labels."""
