@@ -11,6 +11,8 @@ import torch
 from hmmlearn import hmm as hl
 
 from bayesgen.models import HMM
+from bayesgen.models.hmm.recursions import forward
+from bayesgen.models.hmm.segmented import loglik_segmented
 
 K, M, D = 4, 6, 3
 
@@ -375,6 +377,78 @@ def test_long_sequences_take_the_segmented_path_and_match_hmmlearn(emission):
     model.n_iter, model.warm_start = 1, True
     model.fit(X, lengths)
     np.testing.assert_allclose(model.transmat_.numpy(), ref.transmat_, atol=1e-10)
+
+
+@pytest.mark.parametrize("emission", ["categorical", "gaussian"])
+def test_blocked_log_likelihood_equals_the_recursion_and_hmmlearn(emission):
+    """score() of a few long equal-length sequences multiplies block transfer matrices (no
+    loop over time); it equals the step-by-step scaled recursion and hmmlearn to ~1e-12."""
+    p = random_params(40)
+    ref = peer(emission, p)
+    model = make(emission, p)
+    model._check_params()
+    for lengths in ([30_011], [4001, 4001, 4001]):  # block lengths do not divide T - 1
+        X, _ = ref.sample(sum(lengths), random_state=41)
+        flat = model._flatten(X, lengths)
+        (blocked,) = model._chunks(flat, blocked=True)  # steps in block order
+        assert blocked.blocks is not None
+        E, _ = model._emissions(blocked)
+        ours = loglik_segmented(E, model.startprob_, model.transmat_, *blocked.blocks)
+        (plain,) = model._chunks(flat)
+        E, _ = model._emissions(plain)
+        _, c = forward(E, plain.active, model.startprob_, model.transmat_)
+        np.testing.assert_allclose(ours.numpy(), torch.log(c).sum(0).numpy(), rtol=1e-12)
+        starts = np.cumsum([0] + lengths)
+        theirs = [ref.score(X[a:b]) for a, b in zip(starts[:-1], starts[1:], strict=True)]
+        np.testing.assert_allclose(model.score_samples(X, lengths).numpy(), theirs, rtol=1e-12)
+
+
+def test_blocked_log_likelihood_falls_back_on_near_zero_blocks():
+    """A stretch too improbable for an unscaled block (here every step has probability
+    1e-200) and an impossible sequence go back to the scaled recursion: exact and -inf."""
+    p = random_params(42, K=2, M=3)
+    p["emissionprob_"] = np.array([[0.5, 1e-200, 0.5 - 1e-200], [0.3, 1e-200, 0.7 - 1e-200]])
+    model = make("categorical", p)
+    model._check_params()
+    X = np.ones(1000, dtype=int)  # log p(x) = T log 1e-200 whatever the states
+    (chunk,) = model._chunks(model._flatten(X), blocked=True)
+    E, _ = model._emissions(chunk)
+    assert loglik_segmented(E, model.startprob_, model.transmat_, *chunk.blocks) is None
+    assert model.score(X) == pytest.approx(1000 * math.log(1e-200), rel=1e-12)
+    p["emissionprob_"] = np.array([[0.5, 0.0, 0.5], [0.3, 0.0, 0.7]])  # symbol 1 impossible
+    model = make("categorical", p)
+    X = np.zeros((2, 500), dtype=int)
+    X[1, 250] = 1
+    ll = model.score_samples(X).numpy()
+    assert ll[1] == -math.inf
+    ref = hl.CategoricalHMM(2, n_features=3, implementation="scaling")
+    ref.startprob_, ref.transmat_, ref.emissionprob_ = (
+        p["startprob_"],
+        p["transmat_"],
+        p["emissionprob_"],
+    )
+    assert ll[0] == pytest.approx(ref.score(X[0].reshape(-1, 1)), rel=1e-12)
+
+
+def test_batched_viterbi_with_many_lengths_equals_hmmlearn():
+    """Sequences of many lengths decoded in one padded batch (the backtrack carries ended
+    sequences): every path and best log-joint equal hmmlearn's, sequence by sequence."""
+    Kb = 7
+    p = random_params(43, K=Kb)
+    ref = hl.GaussianHMM(Kb, covariance_type="diag", implementation="scaling")
+    ref.startprob_, ref.transmat_ = p["startprob_"], p["transmat_"]
+    ref.means_, ref.covars_ = p["means_"], p["covars_"]
+    lengths = np.random.default_rng(44).integers(1, 80, 30).tolist()
+    X, _ = ref.sample(sum(lengths), random_state=45)
+    model = make("gaussian", p)
+    lp, path = model.decode(X, lengths)
+    starts = np.cumsum([0] + lengths)
+    total = 0.0
+    for a, b in zip(starts[:-1], starts[1:], strict=True):
+        ref_lp, ref_path = ref.decode(X[a:b])
+        np.testing.assert_array_equal(path[a:b].numpy(), ref_path)
+        total += ref_lp
+    assert lp == pytest.approx(total, abs=1e-8)
 
 
 # ----------------------------------------------------------------------------- sampling, graph

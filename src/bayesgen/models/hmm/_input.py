@@ -9,19 +9,32 @@ are stored with -1 for missing.
 
 :func:`make_chunks` sorts the sequences by length (longest first) and pads them into chunks of
 bounded size, time-major (T, B): at step t only a prefix of the batch (``active[t]`` sequences)
-is still running, so the recursions slice instead of masking.
+is still running, so the recursions slice instead of masking. For the blocked log-likelihood
+a chunk of equal-length sequences can hold its steps in block order instead (:func:`block_order`),
+so that step l of every block is one contiguous slice of the emissions.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Chunk", "Flat", "flat_shape", "flatten", "make_chunks", "padded_shape", "to_tensor"]
+__all__ = [
+    "Chunk",
+    "Flat",
+    "block_order",
+    "block_positions",
+    "flat_shape",
+    "flatten",
+    "make_chunks",
+    "padded_shape",
+    "to_tensor",
+]
 
 #: elements of one (T, B, S) lattice per chunk of sequences (S = K, or K² for order 2)
 _CHUNK_ELEMENTS = 2**23
@@ -35,6 +48,7 @@ class Flat:
     lengths: Tensor  # (B,) long, each ≥ 1
     labels: Tensor | None  # (N,) long, -1 = unlabelled
     layout: tuple  # ("concat",) | ("padded", mask (B, T)) | ("list",)
+    missing: bool = True  # categorical: some symbol is missing (False: known to be none)
 
     @property
     def offsets(self) -> Tensor:  # (B,)
@@ -74,6 +88,29 @@ class Chunk:
     active: list[int]  # active[t]: how many sequences (a prefix, longest first) have step t
     center: Tensor | None  # (D,) gaussian: the data mean subtracted from x (numerical range)
     count_index: Tensor | None = None  # (K*T*B,) categorical: k * (M + 1) + x_t, built lazily
+    blocks: tuple[int, int] | None = None  # (L, T): T steps in block order (see block_order)
+
+
+def block_order(T: int, L: int, device: torch.device | None = None) -> tuple[Tensor, Tensor]:
+    """The steps of a chunk in block order: step 0, then step l of every block for l = 0..L-1,
+    steps 1..T-1 cut into C blocks of L (the last one shorter), so that step l of all blocks is
+    one slice. Position 1 + l C + c holds step 1 + c L + l: the steps (1 + L C,) long, with
+    step 0 at the positions past the last block's end, and those padding positions."""
+    C = -(-(T - 1) // L)
+    tail = T - 1 - (C - 1) * L  # steps of the last block, 1..L
+    c, l = torch.arange(C, device=device), torch.arange(L, device=device)[:, None]
+    order = torch.zeros(1 + C * L, dtype=torch.long, device=device)
+    torch.add(c * L + 1, l, out=order[1:].view(L, C))  # (L, C): step l of block c
+    padded = 1 + torch.arange(tail, L, device=device) * C + C - 1
+    order[padded] = 0
+    return order, padded
+
+
+def block_positions(T: int, L: int, device: torch.device | None = None) -> Tensor:
+    """Where each step 0..T-1 sits in :func:`block_order` (T,): its inverse permutation."""
+    C = -(-(T - 1) // L)
+    c, l = torch.arange(C, device=device)[:, None], torch.arange(L, device=device)
+    return torch.cat([c.new_zeros(1), (1 + l * C + c).reshape(-1)[: T - 1]])
 
 
 def to_tensor(x, name: str) -> Tensor:
@@ -240,7 +277,7 @@ def _check_values(
                 f"categorical X must hold one symbol per step, got shape "
                 f"{tuple(v.shape)} per sequence"
             )
-        missing = torch.zeros(len(v), dtype=torch.bool, device=v.device)
+        missing = None  # integer symbols: none missing
         if v.is_floating_point():
             missing = torch.isnan(v)
             w = torch.where(missing, 0.0, v)
@@ -255,20 +292,23 @@ def _check_values(
         elif v.dtype == torch.bool:
             v = v.long()
         v = v.long()
-        if (v < 0).any():
+        lo, hi = torch.aminmax(v)  # one pass for both range checks
+        if lo < 0:
             n = int((v < 0).nonzero()[0])
             raise ValueError(
                 f"categorical X must hold symbols >= 0 (NaN = missing); {flat.where(n)} is "
                 f"{int(v[n])}"
             )
         M = n_features
-        if M is not None and (v >= M).any():
+        if M is not None and hi >= M:
             n = int((v >= M).nonzero()[0])
             raise ValueError(
                 f"unknown symbol {int(v[n])} at {flat.where(n)}: n_features={M}, so symbols "
                 f"must be in 0..{M - 1}"
             )
-        # missing observations get the extra symbol M (likelihood 1 in every state)
+        if missing is None or not bool(missing.any()):
+            flat.missing = False
+            return v
         return torch.where(missing, -1, v)
     if v.dim() != 2:
         name = "n_features" if kind == "gaussian" else "n_components"
@@ -297,8 +337,13 @@ def make_chunks(
     order: int,
     n_features: int | None,
     dtype: torch.dtype,
+    block_length: Callable[[int, int], int] | None = None,
 ) -> list[Chunk]:
-    """Group sequences by length into padded time-major batches of bounded size."""
+    """Group sequences by length into padded time-major batches of bounded size.
+
+    ``block_length(T, B)`` > 0 for a batch of B sequences of T steps puts its steps in block
+    order (:func:`block_order`, padding masked), for the blocked log-likelihood.
+    """
     K = n_components
     S = K if order == 1 else K * K
     lengths = flat.lengths
@@ -311,35 +356,63 @@ def make_chunks(
     if kind == "gaussian":
         obs = ~torch.isnan(flat.values)
         center = torch.where(obs, flat.values, 0).sum(0) / obs.sum(0).clamp_min(1)  # (D,)
+        values_t = flat.values.T.contiguous()  # (D, N): a step's features gathered by column
     while i < B_all:
         T = sorted_len[i]
         nb = max(1, min(B_all - i, _CHUNK_ELEMENTS // (T * S)))
         seq = by_length[i : i + nb]
         i += nb
-        steps = torch.arange(T, device=lengths.device)[:, None]  # (T, 1)
-        mask = steps < lengths[seq][None, :]  # (T, B)
-        index = torch.where(mask, offsets[seq][None, :] + steps, 0)  # (T, B)
-        if kind == "categorical":
-            sym = flat.values[index]  # (T, B)
-            data = torch.where(mask & (sym >= 0), sym, n_features)  # M = missing/pad
+        equal = sorted_len[i - 1] == T  # no padding
+        L = block_length(T, nb) if equal and block_length is not None else 0
+        blocks, dev = None, lengths.device
+        if L:  # steps in block order; padded positions masked
+            order, padded = block_order(T, L, dev)  # (T',)
+            blocks, T = (L, T), len(order)
+            mask = torch.ones(T, nb, dtype=torch.bool, device=dev)
+            mask[padded] = False
+            index = offsets[seq][None, :] + order[:, None]  # (T', B)
+            equal = len(padded) == 0
         else:
-            x = flat.values[index]  # (T, B, F)
-            if kind == "gaussian":
-                o = mask[..., None] & ~torch.isnan(x)  # (T, B, D)
-                xc = torch.where(o, x - center, 0)
-                data = torch.cat([o.to(dtype), xc * xc, xc], -1)  # (T, B, 3D)
-                data = data.reshape(-1, data.shape[-1]).T.contiguous()  # (3D, T*B)
-            elif kind == "logemission":  # a padded step is 0 (likelihood 1)
+            steps = torch.arange(T, device=dev)[:, None]  # (T, 1)
+            if equal:
+                mask = torch.ones(T, nb, dtype=torch.bool, device=dev)
+                index = offsets[seq][None, :] + steps  # (T, B)
+            else:
+                mask = steps < lengths[seq][None, :]  # (T, B)
+                index = torch.where(mask, offsets[seq][None, :] + steps, 0)  # (T, B)
+        flat_index = index.view(-1)
+        if kind == "categorical":
+            sym = flat.values.index_select(0, flat_index).view(T, nb)  # (T, B)
+            if (equal or blocks) and not flat.missing:
+                data = sym
+                if blocks:
+                    data[padded] = n_features
+            else:
+                seen = sym >= 0 if equal else mask & (sym >= 0)
+                data = torch.where(seen, sym, n_features)  # M = missing/pad
+        elif kind == "gaussian":  # features [o, xc², xc] (3D, T*B), built in place
+            D = len(values_t)
+            data = values_t.new_empty(3 * D, index.numel())
+            xc = torch.index_select(values_t, 1, flat_index, out=data[2 * D :])
+            o = ~torch.isnan(xc)  # (D, T*B)
+            if not equal:
+                o &= mask.reshape(1, -1)
+            xc.sub_(center[:, None]).masked_fill_(~o, 0.0)
+            data[:D] = o
+            torch.mul(xc, xc, out=data[D : 2 * D])
+        else:
+            x = flat.values.index_select(0, flat_index).view(T, nb, -1)  # (T, B, F)
+            if kind == "logemission":  # a padded step is 0 (likelihood 1)
                 data = torch.where(mask[..., None], x, 0).permute(2, 0, 1).contiguous()
             else:  # pair log-emissions (T, B, K, K)
                 data = torch.where(mask[..., None], x, 0).reshape(T, len(seq), K, K)
         allowed = None
         if flat.labels is not None:
-            lab = torch.where(mask, flat.labels[index], -1)  # (T, B)
+            lab = torch.where(mask, flat.labels.index_select(0, flat_index).view(T, nb), -1)
             if (lab >= 0).any():
                 onehot = torch.nn.functional.one_hot(lab.clamp_min(0), K).to(dtype)
                 allowed = torch.where((lab >= 0)[..., None], onehot, 1.0)  # (T, B, K)
                 allowed = allowed.permute(2, 0, 1).contiguous()  # (K, T, B)
-        active = mask.sum(1).tolist()
-        chunks.append(Chunk(seq, index, mask, data, allowed, active, center))
+        active = [nb] * T if equal or blocks else mask.sum(1).tolist()
+        chunks.append(Chunk(seq, index, mask, data, allowed, active, center, blocks=blocks))
     return chunks

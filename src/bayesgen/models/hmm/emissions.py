@@ -70,13 +70,13 @@ def emission_likelihoods(
                 "kind must be one of ('categorical', 'gaussian', 'logemission', "
                 f"'logemission2'), got {kind!r}"
             )
-        shift = logE.max(0).values  # (T, B)
+        shift = logE.amax(0)  # (T, B)
         shift = torch.where(torch.isfinite(shift), shift, 0)
-        E = logE - shift
+        E = logE.sub_(shift) if kind == "gaussian" else logE - shift  # (K, T, B), a new tensor
         if not log:
-            E.exp_()  # (K, T, B)
-    if chunk.allowed is not None:
-        E = E + torch.log(chunk.allowed) if log else E * chunk.allowed
+            E.exp_()
+    if chunk.allowed is not None:  # E is a new tensor in every case
+        E = E.add_(torch.log(chunk.allowed)) if log else E.mul_(chunk.allowed)
     return E, shift
 
 

@@ -15,6 +15,8 @@ variances), with ``n_init`` random restarts.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -26,8 +28,8 @@ from ._input import Chunk, Flat, flatten, make_chunks, to_tensor
 from .baum_welch import baum_welch
 from .emissions import emission_likelihoods
 from .recursions import viterbi
-from .segmented import use_segmented, viterbi_segmented
-from .statistics import count_stats, empty_stats, normalize, posterior
+from .segmented import loglik_block_length, use_segmented, viterbi_segmented
+from .statistics import count_stats, empty_stats, log_likelihood, normalize, posterior
 
 __all__ = ["EMISSIONS", "HMM"]
 
@@ -223,14 +225,19 @@ class HMM(nn.Module):
             device=self.device,
         )
 
-    def _chunks(self, flat: Flat, kind: str | None = None) -> list[Chunk]:
+    def _chunks(self, flat: Flat, kind: str | None = None, blocked: bool = False) -> list[Chunk]:
+        """Padded time-major chunks; ``blocked``: long ones in block order for the blocked
+        log-likelihood (see ``segmented.loglik_block_length``)."""
+        K, order, dtype = self.n_components, self.order, self.dtype
+        block_length = partial(loglik_block_length, K=K, order=order, dtype=dtype)
         return make_chunks(
             flat,
             kind or self.emission,
-            n_components=self.n_components,
-            order=self.order,
+            n_components=K,
+            order=order,
             n_features=self.n_features,
-            dtype=self.dtype,
+            dtype=dtype,
+            block_length=block_length if blocked else None,
         )
 
     def _emissions(self, chunk: Chunk, kind: str | None = None, log: bool = False):
@@ -355,12 +362,13 @@ class HMM(nn.Module):
 
     # ------------------------------------------------------------------ queries
     def _score_flat(self, flat: Flat) -> Tensor:
-        self._check_params()
+        """log p(x) (B,) of flattened sequences (the caller has checked the parameters)."""
         out = torch.empty(len(flat.lengths), dtype=self.dtype, device=self.device)
-        for chunk in self._chunks(flat):
+        for chunk in self._chunks(flat, blocked=True):
             E, shift = self._emissions(chunk)
-            loglik, _, _ = self._posterior(chunk, E, shift, None)
-            out[chunk.seq] = loglik
+            out[chunk.seq] = log_likelihood(
+                chunk, E, shift, self.startprob_, self.transmat_, self._transmat2()
+            )
         return out
 
     def score_samples(self, X, lengths=None, *, mask=None, labels=None) -> Tensor:
@@ -401,16 +409,20 @@ class HMM(nn.Module):
         )
 
     def _decode_flat(self, flat: Flat, kind: str | None = None) -> tuple[Tensor, Tensor]:
-        self._check_params()
+        """Viterbi log-joints (B,) and states (N,) (the caller has checked the parameters)."""
         states = torch.empty(len(flat.values), dtype=torch.long, device=self.device)
         logp = torch.empty(len(flat.lengths), dtype=self.dtype, device=self.device)
         for chunk in self._chunks(flat, kind):
             logE, shift = self._emissions(chunk, kind, log=True)
             lp, st = self._viterbi(logE, chunk)
+            full = chunk.active[-1] == len(chunk.seq)  # no padding
             if shift is not None:
-                lp = lp + (shift * chunk.mask).sum(0)
+                lp = lp + (shift.sum(0) if full else (shift * chunk.mask).sum(0))
             logp[chunk.seq] = lp
-            states[chunk.index[chunk.mask]] = st[chunk.mask]
+            if full:
+                states[chunk.index.reshape(-1)] = st.reshape(-1)
+            else:
+                states[chunk.index[chunk.mask]] = st[chunk.mask]
         return logp, states
 
     def decode(self, X, lengths=None, *, mask=None, labels=None, algorithm: str = "viterbi"):

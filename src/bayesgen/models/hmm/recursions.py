@@ -39,11 +39,14 @@ def forward(
     startprob: Tensor,
     transmat: Tensor,
     transmat2: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
+    keep: bool = True,
+) -> tuple[Tensor | None, Tensor]:
     """Scaled forward pass. E (K, T, B) -> α̂ (K, T, B) [order 2: (T, B, K, K)], c (T, B).
 
     ``active[t]`` sequences (a prefix of the batch, sorted by length) have a step t; α̂ is
     0 and c is 1 past a sequence's end. ``transmat2`` given: the second-order chain.
+    ``keep=False`` (order 1) keeps only two steps of α̂ and returns None for it: for the
+    log-likelihood Σ_t log c_t alone.
     """
     K, T, B = E.shape
     full = active[-1] == B
@@ -52,8 +55,13 @@ def forward(
     cs, Es = c.unbind(0), E.unbind(1)
     if transmat2 is None:
         AT = transmat.T.contiguous()
-        alpha = E.new_empty(K, T, B) if full else E.new_zeros(K, T, B)
-        al = alpha.unbind(1)  # views (K, B)
+        if keep:
+            alpha = E.new_empty(K, T, B) if full else E.new_zeros(K, T, B)
+            al = alpha.unbind(1)  # views (K, B)
+        else:
+            alpha = None
+            ring = E.new_empty(K, 2, B).unbind(1)  # α̂_t in ring[t % 2]
+            al = [ring[t % 2] for t in range(T)]
         torch.mul(Es[0], pi.unsqueeze(1), out=al[0])
         torch.sum(al[0], 0, out=cs[0])
         al[0].div_(cs[0])
@@ -131,11 +139,79 @@ def viterbi(
 
     ``mask`` (T, B) marks each sequence's steps (states are -1 past its end). For order 2
     (``transmat2`` given), logE may also be pair emissions (T, B, K, K):
-    log p(x_t | z_{t-1}, z_t).
-
-    δ_t(k) = max_j δ_{t-1}(j) + log A_jk + log E_t(k) is kept for every step (amax is much
-    faster than max with indices); the backtrack recomputes the argmax along the path only.
+    log p(x_t | z_{t-1}, z_t). Order 1 overwrites logE with δ.
     """
+    if transmat2 is None:
+        return _viterbi1(logE, mask, active, startprob, transmat)
+    return _viterbi2(logE, mask, active, startprob, transmat, transmat2)
+
+
+def _viterbi1(
+    logE: Tensor, mask: Tensor, active: list[int], startprob: Tensor, transmat: Tensor
+) -> tuple[Tensor, Tensor]:
+    """First-order Viterbi, batched over sequences, looping over time only:
+
+        δ_1 = log π + log E_1,    δ_t(k) = log E_t(k) + max_j δ_{t-1}(j) + log A_jk,
+
+    written over logE (K, T, B) in place; per step one (K, K, n) sum into a preallocated
+    scratch and its max over j (amax is much faster than max with indices). The backtrack
+    recomputes the argmax along the path only, z_{t-1} = argmax_j δ_{t-1}(j) + log A_{j, z_t}
+    (the first maximizer, as hmmlearn), one (n, K) row gather per step for all sequences.
+    """
+    K, T, B = logE.shape
+    logA = torch.log(transmat)  # (K, K)
+    logA3 = logA.unsqueeze(2)  # (K, K, 1)
+    Ds = logE.unsqueeze(1).unbind(2)  # δ_t: views (K, 1, B)
+    Ds[0].add_(torch.log(startprob).view(K, 1, 1))
+    scratch = logE.new_empty(K * K * B)
+    best = logE.new_empty(K * B)
+    s, m = scratch.view(K, K, B), best.view(K, B)
+    m1 = m.unsqueeze(1)  # (K, 1, B)
+    n_full = active.count(B)  # steps 0..n_full-1 have every sequence (sorted longest first)
+    for t in range(1, n_full):
+        torch.add(Ds[t - 1], logA3, out=s)  # (K, K, B): δ_{t-1}(j) + log A_jk
+        torch.amax(s, 0, out=m)  # (K, B)
+        Ds[t].add_(m1)
+    for t in range(n_full, T):  # the tail of the longer sequences
+        n = active[t]
+        sn, mn = scratch[: K * K * n].view(K, K, n), best[: K * n].view(K, n)
+        torch.add(Ds[t - 1][..., :n], logA3, out=sn)
+        torch.amax(sn, 0, out=mn)
+        Ds[t][..., :n].add_(mn.unsqueeze(1))
+    cols = torch.arange(B, device=logE.device)
+    last = mask.sum(0) - 1 if n_full < T else torch.full_like(cols, T - 1)  # (B,) last steps
+    states = torch.empty(T, B, dtype=torch.long, device=logE.device)
+    rows = states.unbind(0)  # z_t: views (B,)
+    logp, _ = torch.max(logE[:, last, cols], 0, out=(logE.new_empty(B), rows[T - 1]))
+    logAT = logA.T.contiguous()  # (K, K): row k is log A_{., k}
+    Ls = logE.permute(1, 2, 0).unbind(0)  # δ_t as (B, K)
+    scores, top = logE.new_empty(B, K), logE.new_empty(B)
+    for t in range(T - 1, n_full - 1, -1):  # rows[t] of an ended sequence: its last state
+        n = active[t]
+        sc = scores[:n]
+        torch.index_select(logAT, 0, rows[t][:n], out=sc)  # (n, K): log A_{j, z_t}
+        sc.add_(Ls[t - 1][:n])  # + δ_{t-1}(j)
+        torch.max(sc, 1, out=(top[:n], rows[t - 1][:n]))
+        rows[t - 1][n:] = rows[t][n:]
+    for t in range(n_full - 1, 0, -1):
+        torch.index_select(logAT, 0, rows[t], out=scores)
+        scores.add_(Ls[t - 1])
+        torch.max(scores, 1, out=(top, rows[t - 1]))
+    if n_full < T:
+        states.masked_fill_(~mask, -1)
+    return logp, states
+
+
+def _viterbi2(
+    logE: Tensor,
+    mask: Tensor,
+    active: list[int],
+    startprob: Tensor,
+    transmat: Tensor,
+    transmat2: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """Second-order Viterbi over pairs (z_{t-1}, z_t): δ_t(j, k) = max_i δ_{t-1}(i, j) +
+    log A_ijk + log E_t(k) (or pair emissions), then a backtrack."""
     pair = logE.dim() == 4
     if pair:
         T, B, K = logE.shape[:3]
@@ -147,37 +223,6 @@ def viterbi(
     logpi = torch.log(startprob)
     Ls = logE.unbind(0 if pair else 1)  # views (B, K, K) or (K, B)
     states = torch.full((T, B), -1, dtype=torch.long, device=dev)
-    if transmat2 is None:
-        logA = torch.log(transmat)  # (K, K)
-        logA3 = logA.unsqueeze(2)  # (K, K, 1)
-        D = logE.new_empty(K, T, B)  # δ for every step
-        Ds = D.unbind(1)
-        torch.add(Ls[0], logpi.unsqueeze(1), out=Ds[0])
-        for t in range(1, T):
-            n = active[t]
-            if n == B:
-                torch.amax(Ds[t - 1].unsqueeze(1) + logA3, 0, out=Ds[t])  # (K, B)
-                Ds[t].add_(Ls[t])
-            else:
-                d = Ds[t][:, :n]
-                torch.amax(Ds[t - 1][:, :n].unsqueeze(1) + logA3, 0, out=d)
-                d.add_(Ls[t][:, :n])
-        final = D[:, last, cols]  # (K, B)
-        logp, cur = final.max(0)
-        states[last, cols] = cur
-        rows = states.unbind(0)
-        best = logE.new_empty(B)
-        for t in range(T - 1, 0, -1):  # (max(0) is faster than argmax(0) on CPU)
-            n = active[t]
-            if n == B:  # z_{t-1} = argmax_j δ_{t-1}(j) + log A_{j, z_t}
-                torch.max(Ds[t - 1] + logA[:, cur], 0, out=(best, rows[t - 1]))
-                cur = rows[t - 1]
-            else:
-                prev = (Ds[t - 1][:, :n] + logA[:, cur[:n]]).max(0).indices  # (n,)
-                rows[t - 1][:n] = prev
-                cur = rows[t - 1].clone()
-                cur[n:] = states[last[n:], cols[n:]]  # ended sequences: their last state
-        return logp, states
     A1, A2 = _second_order(transmat, transmat2)
     logA1, logA2 = torch.log(A1), torch.log(A2)
     D = logE.new_full((T, B, K, K), -math.inf)  # δ over pairs (z_{t-1}, z_t)

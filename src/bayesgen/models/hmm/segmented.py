@@ -1,4 +1,4 @@
-"""Forward–backward and Viterbi for a few long sequences in O(√T) sequential steps.
+"""Forward–backward, Viterbi and the log-likelihood for a few long sequences, without T steps.
 
 The ordinary recursions take T dependent steps of a (K, K) x (K, B) product, which leaves a
 machine idle when B is small and T is large. Cutting steps 1..T-1 into C ≈ √T segments of L
@@ -8,8 +8,10 @@ steps, each segment's transfer matrix
 
 is built for all segments at once (L batched steps); C vector-matrix products then give the
 exact α̂ (or δ) at every segment start, and every segment runs the ordinary recursion from its
-start, all segments in one batch (L more steps). The answers are those of
-:mod:`~bayesgen.models.hmm.recursions`; first-order chains with sequences of equal length only.
+start, all segments in one batch (L more steps). The log-likelihood alone needs no α̂: short
+blocks' matrices (L ≤ 32 batched steps) are multiplied pairwise in ⌈log₂ C⌉ levels
+(:func:`loglik_segmented`). The answers are those of :mod:`~bayesgen.models.hmm.recursions`;
+first-order chains with sequences of equal length only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from torch import Tensor
 __all__ = [
     "backward_segmented",
     "forward_segmented",
+    "loglik_block_length",
+    "loglik_segmented",
     "use_segmented",
     "viterbi_segmented",
 ]
@@ -31,6 +35,97 @@ def use_segmented(E: Tensor, active: list[int], order: int) -> bool:
     """Take the segmented route: order 1, equal lengths, few long sequences (T ≥ 1024)."""
     K, T, B = E.shape
     return order == 1 and active[-1] == B and T >= 1024 and B * K**3 <= 2**18
+
+
+#: a block's (or a product of blocks') probability mass below this sends the log-likelihood
+#: back to the plain recursion: a near-impossible stretch, or a structural zero
+_TINY = 2.0**-900
+
+
+def loglik_block_length(T: int, B: int, *, K: int, order: int, dtype: torch.dtype) -> int:
+    """Steps per block of the blocked log-likelihood, or 0 to run the plain recursion.
+
+    Blocked: float64, order 1, T ≥ 32 and B K³ ≤ 2^15 (its work is K times the recursion's,
+    which pays µs of dispatch per step). L is 8 for short sequences, 32 once the block
+    matrices pass 2^15 elements (fewer steps, a few more products).
+    """
+    if dtype != torch.float64 or order != 1 or T < 32 or B * K**3 > 2**15:
+        return 0
+    return min(T - 1, max(8, min(32, -(-(T - 1) * B * K * K // 2**15))))
+
+
+def loglik_segmented(
+    E: Tensor, startprob: Tensor, transmat: Tensor, L: int, T: int
+) -> Tensor | None:
+    """log p(x) (B,) of equal-length sequences (order 1) without a loop over time, or None when
+    a block's probability mass falls below 2^-900 (then run the plain recursion).
+
+    E (K, 1 + L·C, B) holds E_t(k) ≤ 1 (as ``emission_likelihoods`` gives) for T steps in
+    block order (:func:`~bayesgen.models.hmm._input.block_order`): steps 2..T cut into C
+    blocks of L steps, the last one shorter, E[:, 1 + l C + c] is step l of block c. Block c's
+    transfer matrix
+
+        M_c = Π_{t in block c} A diag(E_t),    M_c[i, k] = p(x_block, z_end = k | z_start = i),
+
+    is built for all blocks and sequences at once, in L steps of one (K, K) x (K, K·C·B) matmul
+    and a product with E_t. With A stochastic and E_t ≤ 1 its mass Σ_ik M_c[i, k] only shrinks
+    (by the predictive probability of each step), so it is rescaled to 1 once, at the end. The C
+    matrices are then multiplied pairwise, ⌈log₂ C⌉ levels, each product rescaled to mass 1:
+
+        log p(x) = log c_1 + Σ log(scales) + log(α̂_1 M_1 ⋯ M_C 1),    α̂_1 = π ⊙ E_1 / c_1.
+    """
+    K, _, B = E.shape
+    a1 = startprob.unsqueeze(1) * E[:, 0]  # (K, B)
+    c1 = a1.sum(0)  # (B,)
+    C = -(-(T - 1) // L)
+    tail = T - 1 - (C - 1) * L  # steps of the last block, 1..L
+    steps = E[:, 1:].view(K, L, 1, C * B)  # steps[:, l]: step l of every block, (K, 1, C*B)
+    AT = transmat.T.contiguous()
+    X = E.new_empty(K, K, C * B)  # X[k, i] = M[i, k], every block and sequence
+    Y = torch.empty_like(X)
+    Xv, Yv = X.view(K, -1), Y.view(K, -1)
+    kept = None
+    for l in range(L):
+        if l == tail:  # the last block is complete (its padding would go on with A)
+            kept = X[:, :, -B:].clone()
+        if l == 0:
+            torch.mul(AT.unsqueeze(2), steps[:, 0], out=X)  # M = A diag(E_t)
+        else:
+            torch.mm(AT, Xv, out=Yv)  # (K, K*C*B): M <- M A
+            torch.mul(Y, steps[:, l], out=X)  # M <- M diag(E_t)
+    if kept is not None:
+        X[:, :, -B:] = kept
+    scales = [X.sum((0, 1)).view(C, B)]
+    X.div_(scales[0].view(-1))
+    X = X.view(K, K, C, B)
+    while C >= 256 and K <= 8:  # products M_2m M_2m+1, all pairs at once: K multiply-adds
+        h = C // 2
+        Xa, Xb = X[:, :, 0 : 2 * h : 2], X[:, :, 1 : 2 * h : 2]  # (K, K, h, B)
+        P = Xb[:, 0].unsqueeze(1) * Xa[0].unsqueeze(0)  # (K, K, h, B): Σ_j Xb[k, j] Xa[j, i]
+        for j in range(1, K):
+            P.addcmul_(Xb[:, j].unsqueeze(1), Xa[j].unsqueeze(0))
+        s = P.sum((0, 1))  # (h, B)
+        P.div_(s)
+        scales.append(s)
+        if C % 2:
+            P = torch.cat([P, X[:, :, -1:]], 2)
+        X, C = P, h + C % 2
+    M = X.permute(2, 3, 1, 0).contiguous()  # (C, B, K, K): M[c, b, i, k]
+    while C > 1:  # fewer pairs: batched matmuls
+        h = C // 2
+        P = torch.matmul(M[0 : 2 * h : 2], M[1 : 2 * h : 2])  # (h, B, K, K)
+        s = P.sum((2, 3))  # (h, B)
+        P.div_(s[..., None, None])
+        scales.append(s)
+        if C % 2:
+            P = torch.cat([P, M[-1:]], 0)
+        M, C = P, h + C % 2
+    a1 = a1 / c1
+    scales.append((M[0] * a1.T.unsqueeze(2)).sum((1, 2)).unsqueeze(0))  # (1, B) α̂_1 M 1
+    scales = torch.cat(scales, 0)  # (·, B)
+    if not bool(scales.amin() >= _TINY):
+        return None
+    return torch.log(c1) + torch.log(scales).sum(0)
 
 
 def _segments(E: Tensor) -> tuple[Tensor, int, int]:

@@ -22,12 +22,12 @@ import math
 import torch
 from torch import Tensor
 
-from ._input import Chunk, Flat
+from ._input import Chunk, Flat, block_positions
 from .emissions import add_emission_stats
 from .recursions import backward, forward
-from .segmented import backward_segmented, forward_segmented, use_segmented
+from .segmented import backward_segmented, forward_segmented, loglik_segmented, use_segmented
 
-__all__ = ["count_stats", "empty_stats", "normalize", "posterior"]
+__all__ = ["count_stats", "empty_stats", "log_likelihood", "normalize", "posterior"]
 
 
 def normalize(counts: Tensor, dim: int = -1) -> Tensor:
@@ -59,6 +59,44 @@ def empty_stats(
     return stats
 
 
+def _loglik(c: Tensor, shift: Tensor | None, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """log p(x) = Σ_t log c_t (+ the emission shift) per sequence (B,), -inf for a sequence
+    with an impossible step; and those steps (T, B)."""
+    dead = ((c <= 0) | torch.isnan(c)) & mask  # (T, B) a step with probability 0
+    loglik = torch.log(torch.where(dead, 1.0, c)).sum(0)  # (B,)
+    if shift is not None:
+        loglik = loglik + (shift * mask).sum(0)
+    return torch.where(dead.any(0), -math.inf, loglik), dead
+
+
+def log_likelihood(
+    chunk: Chunk,
+    E: Tensor,
+    shift: Tensor | None,
+    startprob: Tensor,
+    transmat: Tensor,
+    transmat2: Tensor | None = None,
+) -> Tensor:
+    """log p(x) (B,) of a chunk's sequences (-inf where impossible), by the forward pass alone.
+
+    A chunk in block order (a few long sequences of equal length, ``chunk.blocks``) takes the
+    blocked product of transfer matrices
+    (:func:`~bayesgen.models.hmm.segmented.loglik_segmented`, no loop over time); otherwise, or
+    when that meets a (near-)zero probability, the scaled recursion without storing α̂.
+    """
+    shifted = 0.0 if shift is None else shift.sum(0)  # (B,): padding has shift 0
+    mask, active = chunk.mask, chunk.active
+    if chunk.blocks is not None:
+        L, T = chunk.blocks
+        loglik = loglik_segmented(E, startprob, transmat, L, T)
+        if loglik is not None:
+            return loglik + shifted
+        at = block_positions(T, L, E.device)  # back to time order
+        E, mask, active = E.index_select(1, at), mask.index_select(0, at), [E.shape[2]] * T
+    _, c = forward(E, active, startprob, transmat, transmat2, keep=False)
+    return _loglik(c, None, mask)[0] + shifted
+
+
 def posterior(
     chunk: Chunk,
     E: Tensor,
@@ -84,13 +122,8 @@ def posterior(
         alpha, c, cache = forward_segmented(E, startprob, transmat)
     else:
         alpha, c = forward(E, chunk.active, startprob, transmat, transmat2)
-    mask = chunk.mask
-    dead = ((c <= 0) | torch.isnan(c)) & mask  # (T, B) a step with probability 0
-    loglik = torch.log(torch.where(dead, 1.0, c)).sum(0)  # (B,)
-    if shift is not None:
-        loglik = loglik + (shift * mask).sum(0)
+    loglik, dead = _loglik(c, shift, chunk.mask)
     dead_seq = dead.any(0)
-    loglik = torch.where(dead_seq, -math.inf, loglik)
     if stats is None and not need_gamma:
         return loglik, None, dead
     if stats is not None and dead_seq.any():
