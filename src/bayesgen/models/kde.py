@@ -249,18 +249,17 @@ def _multi_indices(d: int, p: int, device) -> Tensor:
     return torch.tensor(rows, dtype=torch.long, device=device).reshape(-1, d)
 
 
-def _monomials(u: Tensor, select: Tensor) -> Tensor:
-    """u^α = Π_d u_d^{α_d} for the rows of u (n, D): (n, R). ``select`` (D, p+1, R) is the
-    one-hot matrix of the exponents (select[d, j, r] = [α_rd = j]): a matmul picks the powers."""
+def _monomials(u: Tensor, alpha: Tensor, p: int) -> Tensor:
+    """u^α = Π_d u_d^{α_d} for the rows of u (n, D) and the exponents alpha (R, D), all <= p:
+    (n, R), a transposed view of a contiguous (R, n) (the powers u_d^j are gathered by row)."""
     n, D = u.shape
-    p = select.shape[1] - 1
-    pw = u.new_ones(n, D, p + 1)  # (n, D, p+1) powers u_d^j
+    pw = u.new_ones(D, p + 1, n)  # (D, p+1, n) powers u_d^j
     if p > 0:
-        pw[:, :, 1:] = u[:, :, None].expand(n, D, p).cumprod(2)
-    out = pw[:, 0] @ select[0]
+        pw[:, 1:] = u.T[:, None, :].expand(D, p, n).cumprod(1)
+    out = pw[0].index_select(0, alpha[:, 0])  # (R, n)
     for d in range(1, D):
-        out.mul_(pw[:, d] @ select[d])
-    return out
+        out.mul_(pw[d].index_select(0, alpha[:, d]))
+    return out.T
 
 
 def _taylor_orders(rho: Tensor, log_eps: Tensor, p_max: int) -> Tensor:
@@ -352,7 +351,7 @@ def _plan(q, x, sizes, kernel: str, rtol: float):
     return need, expand, p, shift
 
 
-def _moments(x, pairs, select, la, mom) -> None:
+def _moments(x, pairs, alpha, la, mom, budget: int) -> None:
     """Taylor moments of expanded (block, group) pairs, written to ``mom`` (n, R) in the order of
     ``pairs`` (grouped by group).
 
@@ -360,21 +359,32 @@ def _moments(x, pairs, select, la, mom) -> None:
         Σ_k w_k e^{-|q - x_k|²/2} = e^{-|a|²/2 - a·(c_B - c_G)} Σ_k v_k e^{a·b_k},
         v_k = w_k e^{-|c_B - x_k|²/2},     e^{a·b} ≈ Σ_{|α|<=p} a^α b^α / α!,
     so a pair's moments are M_α = Σ_k v_k b_k^α (v_k here also carries e^{-shift_B}). Group by
-    group, V (pairs, points) = exp2(la @ xa_Gᵀ) and M = V @ b^α (points, R).
+    group, V (pairs, points) = exp2(la @ xa_Gᵀ) and M = V @ b^α (points, R); the monomials b^α
+    are built for runs of groups of at most ``budget`` values at a time.
     ``la`` (n, D+2) = [c_B - c_G, -|c_B - c_G|²/2 - shift_B, 1] / ln 2 for each pair.
     """
     x_start, x_sizes, xa, b = x  # xa: (N, D+2) = [b, 1, -|b|²/2 + log w]
-    gi = pairs
-    counts = torch.bincount(gi).tolist()
+    R, p = len(alpha), int(alpha.max())
+    counts = torch.bincount(pairs, minlength=len(x_sizes)).tolist()
     starts, sizes = x_start.tolist(), x_sizes.tolist()
-    r = 0
-    for g, k in enumerate(counts):
-        if k == 0:
-            continue
-        s, c = starts[g], sizes[g]
-        V = torch.mm(la[r : r + k], xa[s : s + c].T).exp2_()  # (k, c) = v_k e^{-shift}
-        torch.mm(V, _monomials(b[s : s + c], select), out=mom[r : r + k])  # (k, R)
-        r += k
+    used = [g for g, k in enumerate(counts) if k]
+    rows = max(1, budget // R)  # training points whose monomials are held at once
+    r, i = 0, 0
+    while i < len(used):
+        j, n_pts = i, 0  # the run used[i:j] of groups, n_pts points in all
+        while j < len(used) and (j == i or n_pts + sizes[used[j]] <= rows):
+            n_pts += sizes[used[j]]
+            j += 1
+        run = used[i:j]
+        idx = _ranges(x_start[run], x_sizes[run])
+        B = _monomials(b[idx], alpha, p)  # (n_pts, R) b^α of the run's points
+        o = 0
+        for g in run:
+            k, s, c = counts[g], starts[g], sizes[g]
+            V = torch.mm(la[r : r + k], xa[s : s + c].T).exp2_()  # (k, c) = v_k e^{-shift}
+            torch.mm(V, B[o : o + c], out=mom[r : r + k])  # (k, R)
+            r, o = r + k, o + c
+        i = j
 
 
 def log_kernel_sums(
@@ -429,11 +439,9 @@ def log_kernel_sums(
     # ---- expansion set-up: every expanded pair has the same order p
     n_exp = int(expand.sum())
     if n_exp:
-        alpha = _multi_indices(D, int(p.max()), Zx.device)  # (R, D)
+        p_exp = int(p.max())
+        alpha = _multi_indices(D, p_exp, Zx.device)  # (R, D)
         R = len(alpha)
-        select = torch.stack(
-            [torch.nn.functional.one_hot(alpha[:, d], int(p.max()) + 1).T for d in range(D)]
-        ).to(Zx.dtype)  # (D, p+1, R)
         inv_fact = torch.exp(-torch.lgamma(alpha.to(Zx.dtype) + 1).sum(1))  # (R,) 1 / α!
         b = Zx - x_c[x_of]  # (N, D) offsets from the group centres
         xa = torch.cat([b, torch.ones_like(b[:, :1]), (logw - 0.5 * _sqnorm(b))[:, None]], 1)
@@ -441,29 +449,44 @@ def log_kernel_sums(
     else:
         R = 0
         n_exp_b = torch.zeros(Bq, dtype=torch.long, device=Zq.device)
-    # ---- blocks are visited in chunks whose moments fit the memory budget
-    per_block = n_exp_b * max(R, 1) * Zx.element_size()  # bytes of moments
+    # ---- blocks are visited in chunks whose moments and query monomials fit the memory budget
+    per_block = (n_exp_b + (n_exp_b > 0) * q_sizes) * max(R, 1) * Zx.element_size()  # bytes
     chunk_of = torch.div(
         torch.cumsum(per_block, 0) - per_block, max(1, chunk_bytes), rounding_mode="floor"
     )
     chunk_ends = (torch.nonzero(torch.diff(chunk_of, append=chunk_of[-1:] + 1)) + 1).tolist()
     bi_d, li_d = direct.nonzero(as_tuple=True)  # block-major
     n_dir = torch.bincount(bi_d, minlength=Bq).tolist()
+    cols_all = _ranges(x_start[li_d], x_sizes[li_d])  # training points of the direct pairs
+    c_off = torch.cat([cols_all.new_zeros(1), torch.cumsum(x_sizes[li_d], 0)]).tolist()
     d_off = 0
     budget = max(1, min(chunk_bytes, _BLOCK_BYTES) // Zq.element_size())  # kernel values
     XW = torch.cat([Zx, logw[:, None]], 1) if gauss else Zx  # (N, D[+1])
     q_start = (torch.cumsum(q_sizes, 0) - q_sizes).tolist()
     m_list = q_sizes.tolist()
+    # every query's offset from its block centre, and both query sides of the matmuls, at once
+    a_all = Zq - q_c[q_of]  # (M, D)
+    half_sq = -0.5 * _sqnorm(a_all)  # (M,) -|a|²/2
+    qa_all = torch.cat(  # (M, D+2) = [a, -|a|²/2 - shift_B, 1] (/ ln 2 for the Gaussian)
+        [
+            a_all,
+            (half_sq - shift[q_of] if gauss else half_sq)[:, None],
+            torch.ones_like(half_sq)[:, None],
+        ],
+        1,
+    )
+    if gauss:
+        qa_all.mul_(_LOG2E)  # exponents in base 2: exp2 is cheaper than exp
     cmax = budget // max(1, min(m_list)) + int(x_sizes.max())
     E_buf = Zq.new_empty(budget + max(m_list) * int(x_sizes.max()))
     g_buf = Zq.new_empty(cmax, XW.shape[1])
     xa_buf = Zq.new_empty(cmax, D + 2)
     xa_buf[:, D] = 1
-    shifts = shift.tolist()
     acc_all = Zq.new_zeros(M)
     b0 = 0
     for (b1,) in chunk_ends:
-        if n_exp and int(n_exp_b[b0:b1].sum()):
+        has_exp = bool(n_exp) and int(n_exp_b[b0:b1].sum()) > 0
+        if has_exp:
             bi, gi = expand[b0:b1].nonzero(as_tuple=True)  # block-major
             bi = bi + b0
             o = torch.argsort(gi, stable=True)  # group-major order of the pairs
@@ -477,7 +500,7 @@ def log_kernel_sums(
                 1,
             ).mul_(_LOG2E)
             mom = Zx.new_empty(len(o), R)  # group-major
-            _moments((x_start, x_sizes, xa, b), gi[o], select, la, mom)
+            _moments((x_start, x_sizes, xa, b), gi[o], alpha, la, mom, _BLOCK_BYTES // 8)
             rows = torch.empty_like(o)
             rows[o] = torch.arange(len(o), device=o.device)  # row of mom of each pair
             nb = torch.bincount(bi - b0, minlength=b1 - b0)
@@ -485,31 +508,26 @@ def log_kernel_sums(
             nb = nb.tolist()
             gu = torch.cat([x_c[gi] - q_c[bi], torch.ones_like(delta[:, :1])], 1)  # (n, D+1)
             mom_buf = Zx.new_empty(max(nb), R)
+            qc0 = q_start[b0]  # queries of the chunk: a^α / α! and [a, -|a|²/2] / ln 2
+            qc1 = q_start[b1 - 1] + m_list[b1 - 1]
+            A_all = _monomials(a_all[qc0:qc1], alpha, p_exp).mul_(inv_fact)  # (m_chunk, R)
+            qu_all = torch.cat([a_all[qc0:qc1], half_sq[qc0:qc1, None]], 1).mul_(_LOG2E)
         for bb in range(b0, b1):
             q0, m = q_start[bb], m_list[bb]
             acc = acc_all[q0 : q0 + m]
-            centre = q_c[bb]
-            a = Zq[q0 : q0 + m] - centre  # (m, D) offsets from the block centre
-            if n_exp and nb[bb - b0]:
+            if has_exp and nb[bb - b0]:
                 r0, k = e_off[bb - b0], nb[bb - b0]
                 Mb = torch.index_select(mom, 0, rows[r0 : r0 + k], out=mom_buf[:k])  # (k, R)
-                A = _monomials(a, select).mul_(inv_fact)  # (m, R) a^α / α!
-                P = torch.mm(Mb, A.T)  # (k, m) Σ_α M_α a^α / α!
-                qu = torch.cat([a, -0.5 * _sqnorm(a)[:, None]], 1).mul_(_LOG2E)  # (m, D+1)
-                U = torch.mm(gu[r0 : r0 + k], qu.T).exp2_()  # (k, m) e^{-|a|²/2 - a·δ}
-                acc += U.mul_(P).sum(0)
+                P = torch.mm(Mb, A_all[q0 - qc0 : q0 - qc0 + m].T)  # (k, m) Σ_α M_α a^α / α!
+                U = torch.mm(gu[r0 : r0 + k], qu_all[q0 - qc0 : q0 - qc0 + m].T)
+                acc += U.exp2_().mul_(P).sum(0)  # (k, m) e^{-|a|²/2 - a·δ} Σ_α ...
             k = n_dir[bb]
             if k == 0:
                 continue
-            leaves = li_d[d_off : d_off + k]
+            qa = qa_all[q0 : q0 + m]  # (m, D+2)
+            centre = q_c[bb]
+            cols = cols_all[c_off[d_off] : c_off[d_off + k]]  # training points of those groups
             d_off += k
-            qa = torch.empty(m, D + 2, dtype=Zq.dtype, device=Zq.device)
-            qa[:, :D] = a
-            qa[:, D] = -0.5 * _sqnorm(a) - (shifts[bb] if gauss else 0.0)
-            qa[:, D + 1] = 1
-            if gauss:
-                qa.mul_(_LOG2E)  # exponents in base 2: exp2 is cheaper than exp
-            cols = _ranges(x_start[leaves], x_sizes[leaves])  # training points of those groups
             step = max(1, budget // m)
             for j in range(0, len(cols), step):
                 cj = cols[j : j + step]
