@@ -59,12 +59,7 @@ def test_student_independences():
 def random_dags(draw):
     n = draw(st.integers(3, 8))
     nodes = [f"v{i}" for i in range(n)]
-    edges = [
-        (nodes[i], nodes[j])
-        for i in range(n)
-        for j in range(i + 1, n)
-        if draw(st.booleans())
-    ]
+    edges = [(nodes[i], nodes[j]) for i in range(n) for j in range(i + 1, n) if draw(st.booleans())]
     perm = draw(st.permutations(nodes))
     rename = dict(zip(nodes, perm, strict=True))
     return [rename[v] for v in nodes], [(rename[u], rename[v]) for u, v in edges]

@@ -110,8 +110,9 @@ def test_data_errors_name_the_thing():
     with pytest.raises(ValueError, match="data lacks"):
         net.log_prob({"x1": torch.tensor([0])})
     with pytest.raises(ValueError, match="column 'x2' has a missing value in row 1"):
-        net.log_prob(pd.DataFrame({"x1": ["1", "1"], "x2": ["0", None], "x3": ["0", "1"],
-                                   "x4": ["1", "1"]}))
+        net.log_prob(
+            pd.DataFrame({"x1": ["1", "1"], "x2": ["0", None], "x3": ["0", "1"], "x4": ["1", "1"]})
+        )
     with pytest.raises(ValueError, match="n must be a positive int"):
         net.sample(0)
 

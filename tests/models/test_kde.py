@@ -172,9 +172,7 @@ def test_taylor_expansion_of_far_groups_stays_exact(d, monkeypatch):
 
     calls = []
     moments = kde_module._moments
-    monkeypatch.setattr(
-        kde_module, "_moments", lambda *a: calls.append(len(a[1])) or moments(*a)
-    )
+    monkeypatch.setattr(kde_module, "_moments", lambda *a: calls.append(len(a[1])) or moments(*a))
     rng = np.random.default_rng(d)
     X = rng.normal(size=(8000, d))
     Q = np.concatenate([rng.normal(size=(400, d)) * 1.5, X[:100]])

@@ -446,6 +446,8 @@ def test_errors_name_the_problem(word_corpus):
         MarkovChain().fit([[0, -1, 2]])
     with pytest.raises(ValueError, match=r"sequences\[1\] is an empty sequence"):
         MarkovChain().fit([[0, 1], []])
+    with pytest.raises(TypeError, match=r"sequences\[0\] must be a 1-D sequence of integer states"):
+        MarkovChain().fit(["abcab"])
     with pytest.raises(ValueError, match="stationary_distribution needs order=1"):
         MarkovChain(order=2).fit([[0, 1, 0, 1]]).stationary_distribution()
 

@@ -34,7 +34,10 @@ def test_layered_layout_puts_parents_above_children():
 
 def test_time_layout_and_the_chains_use_it():
     assert time_layout(["z1", "z2"], ["x1", "x2"], step=2.0) == {
-        "z1": (0.0, 0.0), "z2": (2.0, 0.0), "x1": (0.0, -1.0), "x2": (2.0, -1.0)
+        "z1": (0.0, 0.0),
+        "z2": (2.0, 0.0),
+        "x1": (0.0, -1.0),
+        "x2": (2.0, -1.0),
     }
     hmm = HMM(3).network
     assert hmm.layout["z1"][1] == hmm.layout["z4"][1] > hmm.layout["x1"][1]

@@ -37,7 +37,15 @@ def _as_state_sequences(sequences, name: str = "sequences") -> tuple[Tensor, Ten
     else:
         if isinstance(sequences, str):
             raise TypeError(f"{name} must hold integer state sequences, got a str; use NGramLM")
-        seqs = [torch.as_tensor(s) for s in sequences]
+        seqs = []
+        for i, s in enumerate(sequences):
+            try:
+                seqs.append(torch.as_tensor(s))
+            except (TypeError, ValueError, RuntimeError) as e:
+                raise TypeError(
+                    f"{name}[{i}] must be a 1-D sequence of integer states, got "
+                    f"{type(s).__name__} {str(s)[:40]!r} ({e}); for tokens use NGramLM"
+                ) from e
         if any(s.ndim != 1 for s in seqs):
             raise ValueError(f"each of {name} must be a 1-D sequence of states")
         lengths = torch.tensor([s.numel() for s in seqs], dtype=torch.long)

@@ -37,6 +37,7 @@ def layered_layout(dag) -> dict[str, tuple[float, float]]:
     for d in sorted(layers):
         nodes = layers[d]
         if d > 0:
+
             def key(v):
                 xs = [pos[p][0] for p in dag.parents(v)]
                 return sum(xs) / len(xs)
@@ -114,8 +115,14 @@ def draw_dag(
             FancyArrowPatch(
                 (x0 + r * math.cos(a0), y0 + r * math.sin(a0)),  # on the circles' rims
                 (x1 - r * math.cos(a1), y1 - r * math.sin(a1)),
-                arrowstyle="-|>", mutation_scale=14, lw=1.2, color="0.2", shrinkA=0, shrinkB=1,
-                zorder=1, connectionstyle=f"arc3,rad={rad}",
+                arrowstyle="-|>",
+                mutation_scale=14,
+                lw=1.2,
+                color="0.2",
+                shrinkA=0,
+                shrinkB=1,
+                zorder=1,
+                connectionstyle=f"arc3,rad={rad}",
             )
         )
     for v, (x, y) in pos.items():
