@@ -22,14 +22,21 @@ _BLOCK_ELEMENTS = 1 << 24
 # a parallel region costs more than it saves (and far more on a busy machine), as scikit-learn's
 # KMeans limits BLAS threads in its loop.
 _PARALLEL_MIN_WORK = 1 << 20
+# Rows prepared, used once and dropped (scoring, or EM without the cache) go in blocks of at most
+# this many numbers: they stay in cache, and the allocator reuses their memory instead of mapping
+# (and page-faulting in) fresh pages for every large block.
+_STREAM_ELEMENTS = 1 << 18
 # ``fit`` keeps the centred data and its features across EM iterations up to this many numbers.
 _CACHE_ELEMENTS = 1 << 27
 
 
-def row_blocks(n: int, per_row: int, budget: int | None = None) -> list[tuple[int, int]]:
+def row_blocks(
+    n: int, per_row: int, budget: int | None = None, stream: bool = False
+) -> list[tuple[int, int]]:
     """[start, stop) ranges of rows, each holding at most ``budget`` numbers of ``per_row``
-    (default: the module's block budget)."""
-    budget = _BLOCK_ELEMENTS if budget is None else budget
+    (default: the module's block budget; ``stream``: the smaller one for rows used once)."""
+    if budget is None:
+        budget = min(_BLOCK_ELEMENTS, _STREAM_ELEMENTS) if stream else _BLOCK_ELEMENTS
     step = max(1, budget // max(1, per_row))
     return [(s, min(n, s + step)) for s in range(0, n, step)]
 

@@ -88,13 +88,18 @@ def n_quad(covariance_type: str, k: int, d: int) -> int:
 
 
 def iter_blocks(
-    X: Tensor, shift: Tensor, covariance_type: str, k: int, allow_missing: bool = True
+    X: Tensor,
+    shift: Tensor,
+    covariance_type: str,
+    k: int,
+    allow_missing: bool = True,
+    stream: bool = False,
 ) -> Iterator[Blocks]:
     """Yield :func:`make_blocks` of consecutive row ranges, so features never exceed the
-    block budget in memory at once."""
+    block budget in memory at once (``stream``: the small budget of blocks used once)."""
     d = X.shape[1]
     per_row = max(k * d, n_quad(covariance_type, k, d) + d)
-    for a, b in row_blocks(X.shape[0], per_row):
+    for a, b in row_blocks(X.shape[0], per_row, stream=stream):
         yield make_blocks(X[a:b], shift, covariance_type, k, allow_missing, offset=a)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -236,31 +237,40 @@ class GaussianMixture(nn.Module):
     def _split_missing(self, X: Tensor, rows: Tensor, offset: int = 0) -> list[MissingBlock]:
         return split_missing(X, rows, self.covariance_type, self.n_components, offset)
 
-    def _iter_blocks(self, X: Tensor, shift: Tensor, allow_missing: bool = True):
-        return iter_blocks(X, shift, self.covariance_type, self.n_components, allow_missing)
+    def _iter_blocks(
+        self, X: Tensor, shift: Tensor, allow_missing: bool = True, stream: bool = False
+    ) -> Iterator[Blocks]:
+        return iter_blocks(X, shift, self.covariance_type, self.n_components, allow_missing, stream)
 
     def _plan(self, shift: Tensor) -> dict[str, Any]:
         return make_plan(
             shift, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
         )
 
-    def _weighted_log_prob(self, X: Tensor) -> Tensor:
-        """log w_k + log N(x_i; μ_k, Σ_k) from the fitted state, NaN marginalized.  (N, K)
-
-        Uses the E-step's blocked GEMM form (about the mixture's mean, for accuracy).
+    def _map_blocks(self, X: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
+        """``fn`` of the weighted log densities log w_k + log N(x_i; μ_k, Σ_k) (B, K) of each
+        block of rows (NaN marginalized), assembled in row order: (N, ...). Uses the E-step's
+        blocked GEMM form about the mixture's mean, and never holds all N×K densities at once.
         """
-        n = X.shape[0]
         shift = self.weights_ @ self.means_  # (D,)
         plan = self._plan(shift)
-        out = X.new_empty((n, self.n_components))
         log_w = self.weights_.log()
         ct = self.covariance_type
-        for blocks in self._iter_blocks(X, shift):
+        out: Tensor | None = None
+
+        def put(idx: slice | Tensor, wlp: Tensor) -> None:
+            nonlocal out
+            res = fn(wlp)  # (B, ...)
+            if out is None:
+                out = res.new_empty((X.shape[0], *res.shape[1:]))
+            out[idx] = res
+
+        for blocks in self._iter_blocks(X, shift, stream=True):
             for blk in blocks.complete:
-                out[blk.idx] = block_log_prob(blk, plan, ct)
+                put(blk.idx, block_log_prob(blk, plan, ct))
             for idx, res in missing_log_probs(blocks.missing, self.means_, self.covariances_, ct):
-                out[idx] = res[0] + log_w
-        return out
+                put(idx, res[0] + log_w)
+        return fn(X.new_empty((0, self.n_components))) if out is None else out
 
     @sized
     def log_prob(self, X: Any) -> Tensor:
@@ -269,8 +279,7 @@ class GaussianMixture(nn.Module):
         Returns a (N,) tensor on the model's device.
         """
         self._check_fitted()
-        X = self._as_tensor(X)
-        return torch.logsumexp(self._weighted_log_prob(X), dim=1)
+        return self._map_blocks(self._as_tensor(X), lambda wlp: torch.logsumexp(wlp, 1))
 
     def forward(self, X: Any) -> Tensor:
         """Same as :meth:`log_prob`."""
@@ -288,14 +297,13 @@ class GaussianMixture(nn.Module):
     def predict_proba(self, X: Any) -> Tensor:
         """Responsibilities p(z=k | x_i), computed in log-space.  (N, K)"""
         self._check_fitted()
-        wlp = self._weighted_log_prob(self._as_tensor(X))
-        return torch.exp(wlp - torch.logsumexp(wlp, dim=1, keepdim=True))
+        return self._map_blocks(self._as_tensor(X), lambda wlp: torch.softmax(wlp, 1))
 
     @sized
     def predict(self, X: Any) -> Tensor:
         """argmax_k p(z=k | x_i).  (N,) long"""
         self._check_fitted()
-        return torch.argmax(self._weighted_log_prob(self._as_tensor(X)), dim=1)
+        return self._map_blocks(self._as_tensor(X), lambda wlp: torch.argmax(wlp, 1))
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> Tensor:
         """Fit by EM, then :meth:`predict` on X."""
@@ -386,7 +394,7 @@ class GaussianMixture(nn.Module):
         else:
             shift = torch.nan_to_num((w[:, None] * X).nansum(0) / w.sum())
         if cache is None:
-            cache = self._iter_blocks(X, shift, allow_missing=resp is None)
+            cache = self._iter_blocks(X, shift, allow_missing=resp is None, stream=True)
         if self._summaries is None:
             second = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k, d)}[ct]
             self._summaries = {
