@@ -332,3 +332,139 @@ def test_posterior_input_errors():
         NormalPosterior(Normal(), None, std=0.0)
     with pytest.raises(ValueError, match="pass counts, or cardinality"):
         DirichletPosterior(K2())
+
+
+# ------------------------------------------------------------------------------ fast paths
+def test_beta_quantiles_from_tiny_to_large_parameters_and_extreme_levels():
+    # Halley steps retire once the observed cubic rate leaves less than eps; checked at the
+    # extremes of a, b and q against scipy's Boost implementation
+    a = t64([1e-3, 0.05, 0.5, 3.0, 40.0, 900.0, 1e4])[:, None, None]
+    b = t64([2e-3, 0.3, 7.0, 150.0, 5e3])[None, :, None]
+    q = t64([1e-12, 1e-6, 0.025, 0.5, 0.975, 1 - 1e-6, 1 - 1e-12])
+    got = betaincinv(a, b, q).numpy()
+    ref = sp.betaincinv(a.numpy(), b.numpy(), q.numpy())
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-13)
+    # the upper tail is solved on 1 - F: 1 - x keeps its relative precision near 1
+    upper = ref > 0.5
+    np.testing.assert_allclose((1 - got)[upper], (1 - ref)[upper], rtol=1e-9, atol=1e-15)
+    # float32 in, float32 out (log B(a, b) in single precision: ~1e-3 relative where it is
+    # a difference of large log Γ, or a is tiny)
+    got32 = betaincinv(a.float(), b.float(), q[2:5].float())
+    assert got32.dtype == torch.float32
+    np.testing.assert_allclose(got32.numpy(), ref[..., 2:5], rtol=5e-3, atol=1e-6)
+    np.testing.assert_allclose(got32.numpy()[2:, :4], ref[2:, :4, 2:5], rtol=1e-4, atol=1e-6)
+
+
+def test_beta_posterior_intervals_of_a_large_batch_match_scipy():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 300, size=(3000, 2)).astype(float)
+    counts[:40] = 0.0  # prior-only rows: a = b = 0.5
+    counts[40:80, 0] = 0.0
+    post = BetaPosterior(Beta(0.5, 0.5), t64(counts))
+    a, b = counts[:, 1] + 0.5, counts[:, 0] + 0.5
+    for level in (0.95, 0.999999):
+        lo, hi = post.credible_interval(level)
+        np.testing.assert_allclose(
+            lo.numpy(), st.beta.ppf((1 - level) / 2, a, b), rtol=1e-11, atol=1e-14
+        )
+        np.testing.assert_allclose(
+            hi.numpy(), st.beta.ppf((1 + level) / 2, a, b), rtol=1e-11, atol=1e-14
+        )
+
+
+def test_student_t_and_gamma_quantiles_match_scipy():
+    from bayesgen.learning.posteriors import _gamma_icdf, _student_t_icdf
+
+    df = t64([0.5, 1.0, 2.5, 4.0, 10.0, 34.0, 1e3, 1e6])[:, None]
+    q = t64([1e-10, 0.025, 0.3, 0.5, 0.7, 0.975, 1 - 1e-10])
+    got = _student_t_icdf(df, q).numpy()
+    np.testing.assert_allclose(got, st.t.ppf(q.numpy(), df.numpy()), rtol=1e-9, atol=1e-13)
+    conc = t64([0.05, 0.1, 0.5, 1.0, 3.7, 17.0, 300.0, 1e5])[:, None]
+    rate = t64([2.5])
+    q = t64([1e-12, 1e-3, 0.025, 0.5, 0.975, 1 - 1e-9])
+    got = _gamma_icdf(conc, rate, q).numpy()
+    ref = st.gamma.ppf(q.numpy(), conc.numpy(), scale=1 / 2.5)
+    # torch's gammainc carries ~1e-13 relative error at conc = 300
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-300)
+    # many elements sharing (conc, q): solved once each, spread back
+    conc = t64([0.3, 17.0, 17.0, 2.0, 17.0, 0.3] * 10)[:, None]
+    rate = torch.linspace(0.5, 3.0, 60, dtype=D64)[:, None]
+    q = t64([0.025, 0.975])
+    got = _gamma_icdf(conc, rate, q).numpy()
+    ref = st.gamma.ppf(q.numpy(), conc.numpy(), scale=1 / rate.numpy())
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    got = _student_t_icdf(2 * conc, q).numpy()
+    np.testing.assert_allclose(got, st.t.ppf(q.numpy(), 2 * conc.numpy()), rtol=1e-11)
+
+
+def test_normal_gamma_intervals_with_shared_and_distinct_counts_match_scipy():
+    rng = np.random.default_rng(1)
+    prior = NormalGamma(0.5, 2.0, 1.5, 3.0)
+    stats = GaussianStats.from_data(t64(rng.normal(size=(12, 50)) * 3 - 1))
+    stats = stats + GaussianStats.from_data(t64(rng.normal(size=(1, 50))))  # n = 13
+    few = GaussianStats.from_data(t64(rng.normal(size=(2, 7))))  # n = 2: small df
+    for st_ in (stats, few):
+        post = NormalGammaPosterior(prior, st_)
+        a, b = post.concentration.numpy(), post.rate.numpy()
+        k, mu = post.kappa.numpy(), post.loc.numpy()
+        for level in (0.5, 0.95, 0.9999):
+            lo, hi = post.credible_interval(level)
+            s = np.sqrt(b / (a * k))
+            for j, qq in ((0, (1 - level) / 2), (1, (1 + level) / 2)):
+                bound = (lo, hi)[j]
+                np.testing.assert_allclose(
+                    bound[..., 0].numpy(), st.t.ppf(qq, 2 * a, mu, s), rtol=1e-12, atol=1e-13
+                )
+                np.testing.assert_allclose(
+                    bound[..., 1].numpy(), st.gamma.ppf(qq, a, scale=1 / b), rtol=1e-12
+                )
+    # one posterior (no batch axes)
+    post = NormalGammaPosterior(prior, GaussianStats.from_data(t64([0.3, 1.2, -0.4])))
+    lo, hi = post.credible_interval(0.9)
+    assert lo.shape == hi.shape == (2,)
+    a, b = post.concentration.item(), post.rate.item()
+    s = math.sqrt(b / (a * post.kappa.item()))
+    assert hi[0].item() == pytest.approx(st.t.ppf(0.95, 2 * a, post.loc.item(), s), rel=1e-12)
+    assert lo[1].item() == pytest.approx(st.gamma.ppf(0.05, a, scale=1 / b), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "prior, counts_kind",
+    [
+        (Dirichlet(0.7), "int"),
+        (K2(), "int"),
+        (BDeu(10.0), "int"),
+        (Dirichlet(0.7), "frac"),
+        (Dirichlet(torch.linspace(0.2, 2.0, 6, dtype=D64)), "int"),
+    ],
+)
+@pytest.mark.parametrize("rows, big", [(12_000, 5000.0), (30, 0.0), (30, 170.0)])
+def test_dirichlet_evidence_of_a_large_table_matches_gammaln(prior, counts_kind, rows, big):
+    # a symmetric prior with whole counts looks log Γ up in a table of the count values (when
+    # no longer than the cells); row totals above the number of rows go to lgamma directly
+    rng = np.random.default_rng(2)
+    c = rng.integers(0, 60, size=(rows, 6)).astype(float)
+    c[:3] = 0.0
+    c[3, 0] = big
+    if counts_kind == "frac":
+        c[4, 3] = 2.5
+    post = DirichletPosterior(prior, t64(c))
+    alpha = post.pseudo_counts.numpy()
+    ref = (
+        sp.gammaln(alpha.sum(-1))
+        - sp.gammaln((alpha + c).sum(-1))
+        + (sp.gammaln(alpha + c) - sp.gammaln(alpha)).sum(-1)
+    )
+    np.testing.assert_allclose(post.log_marginal_likelihood.numpy(), ref, rtol=1e-13, atol=1e-10)
+
+
+def test_continued_fraction_falls_back_to_the_guarded_lentz_on_a_zero_denominator():
+    from bayesgen.learning.posteriors import _betacf
+
+    # a = 1, b = 3, x = 1/2: 1 - (a + b) x / (a + 1) = 0, the unguarded start divides by zero;
+    # I_x(1, 3) = 1 - (1 - x)³ = 7/8 = x (1 - x)³ / (a B(1, 3)) · CF, so CF = 14/3
+    a, b, x = np.array([1.0, 2.5]), np.array([3.0, 4.0]), np.array([0.5, 0.3])
+    got = _betacf(t64(a), t64(b), t64(x)).numpy()
+    front = np.exp(sp.xlogy(a, x) + sp.xlog1py(b, -x) - sp.betaln(a, b)) / a
+    np.testing.assert_allclose(got, sp.betainc(a, b, x) / front, rtol=1e-14)
+    assert got[0] == pytest.approx(14 / 3, rel=1e-15)

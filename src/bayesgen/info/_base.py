@@ -70,7 +70,8 @@ def as_table(p: object, name: str = "p") -> Tensor:
         raise ValueError(
             f"{name} must have at least one state on its last axis, got shape {tuple(t.shape)}"
         )
-    if not bool(((t >= 0) & (t <= torch.finfo(t.dtype).max)).all()):  # one pass; NaN fails
+    lo, hi = torch.aminmax(t) if t.numel() else (t.new_zeros(()), t.new_zeros(()))
+    if not bool((lo >= 0) & (hi <= torch.finfo(t.dtype).max)):  # one pass; NaN fails
         if not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name} must be finite, got non-finite entries")
         raise ValueError(f"{name} must be non-negative, got minimum {t.min().item():.6g}")

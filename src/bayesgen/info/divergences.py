@@ -114,6 +114,54 @@ def _p_log_ratio(p: Tensor, q: Tensor) -> Tensor:
     return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum(-1)
 
 
+#: entries of one row block of the fused table kernels: their temporaries stay in cache
+_BLOCK = 1 << 15
+
+#: Σ over the last axis of one row block: f(p, q, buf1, buf2) -> (r,), blocks (r, K)
+_RowKernel = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+
+
+def _blocked(p: Tensor, q: Tensor) -> bool:
+    """Whether the fused kernels apply: p and q of one shape, and no gradient is asked for."""
+    grad = torch.is_grad_enabled() and (p.requires_grad or q.requires_grad)
+    return not grad and p.shape == q.shape and p.numel() > 0
+
+
+def _row_sums(f: _RowKernel, p: Tensor, q: Tensor) -> Tensor:
+    """Σ_x of f's terms for each row, block of rows by block of rows, in reused buffers (no
+    (..., K) temporary, one pass over memory): (*batch,)."""
+    k = p.shape[-1]
+    pf, qf = p.reshape(-1, k), q.reshape(-1, k)  # (R, K)
+    rows = pf.shape[0]
+    step = max(1, _BLOCK // k)
+    out = pf.new_empty(rows)  # (R,)
+    b1, b2 = (pf.new_empty(min(step, rows), k) for _ in range(2))  # (step, K)
+    for i in range(0, rows, step):
+        pb, qb = pf[i : i + step], qf[i : i + step]  # (r, K)
+        r = pb.shape[0]
+        out[i : i + r] = f(pb, qb, b1[:r], b2[:r])
+    return out.reshape(p.shape[:-1])
+
+
+def _neg_entropy_rows(p: Tensor, q: Tensor, b1: Tensor, b2: Tensor) -> Tensor:
+    """Σ_x p log p per row; the 0 · (-inf) = NaN terms of p = 0 are dropped by nansum."""
+    return torch.log(p, out=b1).mul_(p).nansum(-1)
+
+
+def _kl_rows(p: Tensor, q: Tensor, b1: Tensor, b2: Tensor) -> Tensor:
+    """Σ_x p (log p - log q) per row: +inf where q = 0 < p; the NaN terms are exactly p = 0."""
+    torch.log(p, out=b1)
+    return b1.sub_(torch.log(q, out=b2)).mul_(p).nansum(-1)
+
+
+def _js_rows(p: Tensor, q: Tensor, b1: Tensor, b2: Tensor) -> Tensor:
+    """Σ_x [p log(p / m) + q log(q / m)] per row, m = (p + q) / 2 (p / m <= 2: no overflow);
+    the NaN terms are exactly those of p = 0 (or q = 0), which add nothing."""
+    m = torch.add(p, q, out=b1).mul_(0.5)
+    left = torch.div(p, m, out=b2).log_().mul_(p).nansum(-1)
+    return left + torch.div(q, m, out=b2).log_().mul_(q).nansum(-1)
+
+
 #: f(x, log p(x)) at values x (K or n, *batch, *event) of p, whose mean under p is the answer
 _Integrand = Callable[[Tensor, Tensor], Tensor]
 
@@ -174,6 +222,8 @@ def entropy(
     scale = log_base(base, unit)
     if not _pair(p, None):
         (t,) = _tables(p, None, method)
+        if _blocked(t, t):
+            return _row_sums(_neg_entropy_rows, t, t).neg_() / scale
         return -torch.xlogy(t, t).sum(-1) / scale
     return _expectation(
         "entropy", p, lambda x, lp: -lp, p.entropy, scale=scale, method=method, n_samples=n_samples
@@ -192,7 +242,10 @@ def kl_divergence(
     """Kullback–Leibler divergence KL(p, q) = Σ_x p(x) log_b(p(x) / q(x)) (or E_p[...]); >= 0."""
     scale = log_base(base, unit)
     if not _pair(p, q):
-        return _p_log_ratio(*_tables(p, q, method)) / scale
+        pt, qt = _tables(p, q, method)
+        if _blocked(pt, qt):
+            return _row_sums(_kl_rows, pt, qt) / scale
+        return _p_log_ratio(pt, qt) / scale
     return _expectation(
         "KL divergence",
         p,
@@ -266,6 +319,8 @@ def js_divergence(
     scale = log_base(base, unit)
     if not _pair(p, q):
         pt, qt = _tables(p, q, method)
+        if _blocked(pt, qt):
+            return _row_sums(_js_rows, pt, qt) / (2 * scale)
         m = (pt + qt) / 2
         return (_p_log_ratio(pt, m) + _p_log_ratio(qt, m)) / 2 / scale
 

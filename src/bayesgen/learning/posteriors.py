@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, constraints
 
-from .priors import K2, Beta, NormalGamma, TablePrior
+from .priors import K2, BDeu, Beta, Dirichlet, NormalGamma, TablePrior
 from .priors import Normal as NormalPrior
 
 __all__ = [
@@ -44,7 +44,75 @@ def _lbeta(a: Tensor, b: Tensor) -> Tensor:
     return torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
 
 
-def _betacf(a: Tensor, b: Tensor, x: Tensor, max_iter: int = 10_000) -> Tensor:
+def _betacf(
+    a: Tensor, b: Tensor, x: Tensor, max_iter: int = 10_000, tol: float | None = None
+) -> Tensor:
+    """Continued fraction of I_x(a, b), converging for x < (a+1)/(a+b+2); broadcast shapes.
+
+    Lentz's iteration with in-place updates and without its guards against a vanishing
+    denominator (which cost more than the arithmetic); the elements where a denominator did
+    vanish (a non-finite result) are evaluated again by the guarded :func:`_betacf_guarded`.
+    Elements leave once the last factor is within ``tol`` of 1 (4 eps by default; checked
+    every 4 terms, whose partial numerators are formed together).
+    """
+    eps = torch.finfo(x.dtype).eps
+    tol = 4 * eps if tol is None else tol
+    shape = x.shape
+    a_all, b_all, x_all = a, b, x = a.reshape(-1), b.reshape(-1), x.reshape(-1)  # (E,) flat
+    out = torch.empty_like(x)
+    idx = torch.arange(x.numel(), device=x.device)  # positions still iterating
+    apb = a + b
+    # the partial numerators as polynomials in m, from per-element coefficients (A,) each:
+    #   d_2m   =  x (b m - m²) / (a² + (4m - 1) a + 2m (2m - 1))
+    #   d_2m+1 = -x (a (a+b) + (2a + b) m + m²) / (a² + (4m + 1) a + 2m (2m + 1))
+    xb, a_sq = x * b, a * a
+    n0, n1, nx = -x * a * apb, -x * (a + apb), -x
+    one = x.new_ones(())
+    c = torch.ones_like(x)
+    d = (apb * x / (a + 1)).neg_().add_(1).reciprocal_()  # 1 / (1 - (a+b) x / (a+1))
+    h = d.clone()
+    k = 4  # terms per block: their partial numerators are formed together, (k, A) each
+    steps = torch.arange(1, k + 1, dtype=x.dtype, device=x.device)[:, None]  # (k, 1)
+    even, odd, den = (x.new_empty(k, x.numel()) for _ in range(3))  # (k, A) work buffers
+    delta = torch.empty_like(x)
+    for m0 in range(0, max_iter, k):
+        ms = steps + m0  # (k, 1): m
+        ms2, f_e = ms * ms, 4 * ms - 1
+        c_e = 2 * ms * (2 * ms - 1)
+        torch.mul(xb, ms, out=even).addcmul_(x, ms2, value=-1)
+        even.div_(torch.addcmul(a_sq, a, f_e, out=den).add_(c_e))  # d_2m
+        torch.addcmul(n0, n1, ms, out=odd).addcmul_(nx, ms2)
+        odd.div_(torch.addcmul(a_sq, a, f_e + 2, out=den).add_(c_e + 4 * ms))  # d_2m+1
+        for j in range(k):
+            torch.addcmul(one, even[j], d, out=d).reciprocal_()  # d = 1 / (1 + d_2m d)
+            torch.addcdiv(one, even[j], c, out=c)  # c = 1 + d_2m / c
+            h.mul_(d).mul_(c)
+            torch.addcmul(one, odd[j], d, out=d).reciprocal_()
+            torch.addcdiv(one, odd[j], c, out=c)
+            h.mul_(torch.mul(d, c, out=delta))
+        last = m0 + k >= max_iter
+        done = (delta - 1.0).abs_() <= tol
+        n_done = idx.numel() if last else int(done.sum())
+        # compact only when a quarter has converged: converged elements iterating on only
+        # multiply h by factors within a few eps of 1
+        if 4 * n_done >= idx.numel():
+            if n_done == idx.numel():
+                out[idx] = h
+                break
+            out[idx[done]] = h[done]
+            keep = (~done).nonzero().squeeze(1)  # (A',)
+            idx, a, x, xb, a_sq, n0, n1, nx, c, d, h = (
+                t.index_select(0, keep) for t in (idx, a, x, xb, a_sq, n0, n1, nx, c, d, h)
+            )
+            even, odd, den = (x.new_empty(k, x.numel()) for _ in range(3))
+            delta = torch.empty_like(x)
+    bad = ~torch.isfinite(out)
+    if bool(bad.any()):
+        out[bad] = _betacf_guarded(a_all[bad], b_all[bad], x_all[bad], max_iter)
+    return out.reshape(shape)
+
+
+def _betacf_guarded(a: Tensor, b: Tensor, x: Tensor, max_iter: int = 10_000) -> Tensor:
     """Continued fraction of I_x(a, b) (modified Lentz), converging for x < (a+1)/(a+b+2).
 
     Elements leave the iteration once converged (checked every 8 terms), so a few slow ones do
@@ -111,120 +179,238 @@ def betainc(a: Tensor, b: Tensor, x: Tensor) -> Tensor:
 
 
 def _solve_cdf(
-    step: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]],
+    step: Callable[[Tensor, Tensor, bool], tuple[Tensor, Tensor]],
     lo: Tensor,
     hi: Tensor,
     x: Tensor,
     max_iter: int = 100,
+    *,
+    retire: float = 0.0,
+    unit: bool = False,
+    rough: bool = False,
 ) -> Tensor:
     """x with F(x) = q on [lo, hi], elementwise, for flat tensors (E,).
 
-    ``step(x, i)`` gives, at the flat positions ``i`` still iterating, the residual F(x) - q and
-    a Newton (or Halley) step; a step that leaves the bracket is replaced by a bisection
-    (geometric when the bracket spans orders of magnitude above 0). Converged elements drop out.
+    ``step(x, i, rough)`` gives, at the flat positions ``i`` still iterating, the residual
+    F(x) - q and a Newton (or Halley) step; a step that leaves the bracket is replaced by a
+    bisection (geometric when the bracket spans orders of magnitude above 0). Converged
+    elements drop out.
+
+    ``rough``: the first step may come from an F of low precision (``step(x, i, True)``,
+    cheaper): it moves x when it stays in [lo, hi] and neither narrows the bracket nor ends
+    the iteration of any element.
+
+    ``retire`` > 0: an in-bracket step s with |s| <= retire · scale is taken and the element
+    retires without another evaluation (scale = |x|, or min(x, 1 - x) when ``unit``). With
+    Halley's cubic convergence (e' ≈ C e³) and retire = 1e-7 the error left is ~C·1e-21·scale.
     """
-    tol = 4 * torch.finfo(x.dtype).eps
+    eps = torch.finfo(x.dtype).eps
+    tol = 4 * eps
     x, lo, hi = x.clone(), lo.clone(), hi.clone()
+    prev = torch.full_like(x, math.nan)  # the last in-bracket step of each element
     act = torch.arange(x.numel(), device=x.device)  # (A,) positions still iterating
+    if rough:
+        _, s = step(x, act, True)
+        newton = x - s
+        ok = torch.isfinite(newton) & (newton > lo) & (newton < hi)
+        x, prev = torch.where(ok, newton, x), torch.where(ok, s, math.nan)
     for _ in range(max_iter):
         xa = x[act]
-        f, s = step(xa, act)
+        f, s = step(xa, act, False)
         la = torch.where(f < 0, xa, lo[act])
         ha = torch.where(f > 0, xa, hi[act])
         newton = xa - s
         ok = torch.isfinite(newton) & (newton > la) & (newton < ha)
         wide = (la >= 0) & (ha > 64 * la)
         mid = torch.where(wide, torch.where(la > 0, (la * ha).sqrt(), ha / 64), (la + ha) / 2)
+        mid = torch.where(torch.isinf(ha), torch.where(la > 0, 4 * la, 1.0), mid)  # unbounded
         small = (newton - xa).abs() <= tol * xa.abs()  # the step would not move x: converged
+        done = small | (f == 0) | (ha - la <= tol * ha.abs()) & torch.isfinite(ha)
+        if retire > 0:
+            scale = torch.minimum(xa, 1 - xa) if unit else xa.abs()
+            size = s.abs()
+            # cubic rate seen: e' ≈ C e³ with C ≈ |s| / |s_prev|³, so the error left after
+            # this step is ≈ |s|⁴ / |s_prev|³ (NaN s_prev: no estimate)
+            left = size.square().square() / prev[act].abs().pow(3)  # NaN: no estimate
+            rate = (size <= 1e-3 * scale) & (left <= eps * scale)
+            done = done | (ok & ((size <= retire * scale) | rate))
+            prev[act] = torch.where(ok, s, math.nan)
         x[act] = torch.where(small, xa, torch.where(ok, newton, mid))
         lo[act], hi[act] = la, ha
-        act = act[~(small | (f == 0) | (ha - la <= tol * ha.abs()))]
+        act = act[~done]
         if act.numel() == 0:
             break
     return x
 
 
 def _betaincinv_guess(a: Tensor, b: Tensor, q: Tensor) -> Tensor:
-    """Starting point of the Beta quantile (Numerical Recipes, invbetai): a normal approximation
-    when a, b >= 1, otherwise the power laws I_x ≈ x^a / (a w) and 1 - I_x ≈ (1-x)^b / (b w)
-    of the two tails."""
-    pp = torch.where(q < 0.5, q, 1 - q).clamp_min(torch.finfo(q.dtype).tiny)
-    t = torch.sqrt(-2 * torch.log(pp))
-    z = (2.30753 + t * 0.27061) / (1 + t * (0.99229 + t * 0.04481)) - t
-    z = torch.where(q < 0.5, -z, z)
+    """Starting point of the Beta quantile (Numerical Recipes, invbetai; Abramowitz & Stegun
+    26.5.22): a normal approximation when a, b >= 1, otherwise the power laws
+    I_x ≈ x^a / (a w) and 1 - I_x ≈ (1-x)^b / (b w) of the two tails."""
+    eps, tiny = torch.finfo(q.dtype).eps, torch.finfo(q.dtype).tiny
+    z = -torch.special.ndtri(q)  # the upper normal quantile y_p: P(N > y_p) = q
     al = (z.square() - 3) / 6
-    h = 2 / (1 / (2 * a - 1) + 1 / (2 * b - 1))
-    w = z * torch.sqrt((al + h).clamp_min(0)) / h - (1 / (2 * b - 1) - 1 / (2 * a - 1)) * (
-        al + 5 / 6 - 2 / (3 * h)
-    )
-    normal = a / (a + b * torch.exp(2 * w))
-    lt = torch.exp(a * torch.log(a / (a + b))) / a
-    ut = torch.exp(b * torch.log(b / (a + b))) / b
-    ww = lt + ut
-    tails = torch.where(q < lt / ww, (a * ww * q).pow(1 / a), 1 - (b * ww * (1 - q)).pow(1 / b))
-    x = torch.where((a >= 1) & (b >= 1), normal, tails)
-    eps = torch.finfo(q.dtype).eps
-    return torch.where(torch.isfinite(x), x, a / (a + b)).clamp(torch.finfo(q.dtype).tiny, 1 - eps)
+    ra, rb = 1 / (2 * a - 1), 1 / (2 * b - 1)
+    h = 2 / (ra + rb)
+    w = z * torch.sqrt((al + h).clamp_min(0)) / h - (rb - ra) * (al + 5 / 6 - 2 / (3 * h))
+    x = a / (a + b * torch.exp(2 * w))
+    big = (a >= 1) & (b >= 1)
+    if not bool(big.all()):
+        lt = torch.exp(a * torch.log(a / (a + b))) / a
+        ut = torch.exp(b * torch.log(b / (a + b))) / b
+        ww = lt + ut
+        tails = torch.where(q < lt / ww, (a * ww * q).pow(1 / a), 1 - (b * ww * (1 - q)).pow(1 / b))
+        x = torch.where(big, x, tails)
+    return torch.where(torch.isfinite(x), x, a / (a + b)).clamp(tiny, 1 - eps)
 
 
 def betaincinv(a: Tensor, b: Tensor, q: Tensor) -> Tensor:
     """Quantile of Beta(a, b): x with I_x(a, b) = q; broadcast. Halley's iteration on the CDF,
     solving 1 - F(x) = 1 - q in the upper half (no cancellation near F = 1)."""
-    a, b, q = torch.broadcast_tensors(*(torch.as_tensor(t) for t in (a, b, q)))
+    a, b, q = (torch.as_tensor(t) for t in (a, b, q))
+    a, b = torch.broadcast_tensors(a, b)
+    lb = _lbeta(a, b)  # before q's axes: one log B per (a, b), however many levels
+    a, b, q, lb = torch.broadcast_tensors(a, b, q, lb)
     shape = q.shape
-    a, b, q = a.reshape(-1), b.reshape(-1), q.reshape(-1)  # (E,)
-    lb, upper = _lbeta(a, b), q > 0.5
+    a, b, q, lb = a.reshape(-1), b.reshape(-1), q.reshape(-1), lb.reshape(-1)  # (E,)
+    return _betaincinv(a, b, q, _betaincinv_guess(a, b, q), lb=lb).reshape(shape)
 
-    def step(x: Tensor, i: Tensor) -> tuple[Tensor, Tensor]:
+
+def _betaincinv(
+    a: Tensor,
+    b: Tensor,
+    q: Tensor,
+    guess: Tensor,
+    rough: bool = True,
+    lb: Tensor | None = None,
+) -> Tensor:
+    """:func:`betaincinv` of flat tensors (E,) from a starting point ``guess`` in (0, 1); the
+    first Halley step on a rough CDF when ``rough`` (worth it unless the guess is very close).
+    ``lb``: log B(a, b) when known."""
+    lb, upper = _lbeta(a, b) if lb is None else lb, q > 0.5
+
+    def step(x: Tensor, i: Tensor, rough: bool) -> tuple[Tensor, Tensor]:
+        # x in (0, 1): I_x(a, b) = e^t / a · CF(a, b, x), or 1 - e^t / b · CF(b, a, 1 - x) past
+        # the mean, with t = a log x + b log(1 - x) - log B(a, b); the pdf is e^t / (x (1 - x)).
+        # rough: the fraction to ~1e-9 (about half its terms) for the first step
         ai, bi, qi = a[i], b[i], q[i]
-        cdf, sf = _betainc_pair(ai, bi, x)
+        lx, l1x = torch.log(x), torch.log1p(-x)
+        t = ai * lx + bi * l1x - lb[i]
+        swap = x > (ai + 1) / (ai + bi + 2)
+        aa, bb = torch.where(swap, bi, ai), torch.where(swap, ai, bi)
+        cf = _betacf(aa, bb, torch.where(swap, 1 - x, x), tol=1e-9 if rough else None)
+        val = torch.exp(t) / aa * cf
+        cdf, sf = torch.where(swap, 1 - val, val), torch.where(swap, val, 1 - val)
         f = torch.where(upper[i], (1 - qi) - sf, cdf - qi)
-        pdf = torch.exp((ai - 1) * torch.log(x) + (bi - 1) * torch.log1p(-x) - lb[i])
+        pdf = torch.exp(t - lx - l1x)
         newton = f / pdf
         denom = 1 - 0.5 * newton * ((ai - 1) / x - (bi - 1) / (1 - x))  # 1 - s F''/(2F')
         ok = torch.isfinite(denom) & (denom > 0.5)
         return f, torch.where(ok, newton / denom, newton)
 
     zero, one = torch.zeros_like(q), torch.ones_like(q)
-    x = _solve_cdf(step, zero, one, _betaincinv_guess(a, b, q))
-    return torch.where(q <= 0, zero, torch.where(q >= 1, one, x)).reshape(shape)
+    x = _solve_cdf(step, zero, one, guess, retire=1e-7, unit=True, rough=rough)
+    return torch.where(q <= 0, zero, torch.where(q >= 1, one, x))
+
+
+def _distinct(*cols: Tensor) -> tuple[tuple[Tensor, ...], Tensor] | None:
+    """The distinct tuples (c1[i], c2[i], ...) of flat tensors (E,) and, for each i, the index
+    of its tuple: ((U,) each, (E,)); None when fewer than a quarter of them repeat (no gain)."""
+    e = cols[0].numel()
+    key = None
+    for c in cols:
+        _, inv = torch.unique(c, return_inverse=True)  # (E,) rank of c[i] among its values
+        key = inv if key is None else key * (int(inv.max()) + 1) + inv
+    uk, inv = torch.unique(key, return_inverse=True)
+    if 4 * uk.numel() > 3 * e:
+        return None
+    first = torch.empty_like(uk).scatter_(0, inv, torch.arange(e, device=key.device))  # (U,)
+    return tuple(c[first] for c in cols), inv
+
+
+def _student_t_guess(df: Tensor, tail: Tensor) -> Tensor:
+    """Cornish–Fisher start of the lower Student-t quantile (Abramowitz & Stegun 26.7.5): t ≈ z +
+    g1/ν + g2/ν² + g3/ν³ + g4/ν⁴, z = Φ^{-1}(tail); good to ~1e-7 relative for ν >= 30."""
+    z = torch.special.ndtri(tail)
+    z2 = z.square()
+    g1 = (z2 + 1) / 4
+    g2 = ((5 * z2 + 16) * z2 + 3) / 96
+    g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) / 384
+    g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) / 92160
+    r = 1 / df
+    return z * (1 + r * (g1 + r * (g2 + r * (g3 + r * g4))))
 
 
 def _student_t_icdf(df: Tensor, q: Tensor) -> Tensor:
     """Quantile of the standard Student-t: for q < 1/2, t = -sqrt(ν (1 - x) / x) with
-    x = I^{-1}_{2q}(ν/2, 1/2), and t(q) = -t(1 - q)."""
+    x = I^{-1}_{2q}(ν/2, 1/2), and t(q) = -t(1 - q). The Beta quantile starts from the
+    Cornish–Fisher expansion in 1/ν where ν >= 4 (x = ν / (ν + t²))."""
     df, q = torch.broadcast_tensors(df, q)
+    shape = q.shape
     tail = torch.minimum(q, 1 - q)
-    x = betaincinv(df / 2, torch.full_like(df, 0.5), 2 * tail)
+    a, p = df.reshape(-1) / 2, 2 * tail.reshape(-1)  # (E,)
+    inv = None
+    if a.numel() > 16:
+        found = _distinct(a, p)  # posteriors with one count share ν: solve each (ν, q) once
+        if found is not None:
+            (a, p), inv = found
+    t0 = _student_t_guess(2 * a, p / 2)  # (U,)
+    near = 2 * a / (2 * a + t0.square())
+    b = torch.full_like(a, 0.5)
+    use = (a >= 2) & torch.isfinite(near) & (near > 0) & (near < 1)
+    if not bool(use.all()):
+        near = torch.where(use, near, _betaincinv_guess(a, b, p))
+    x = _betaincinv(a, b, p, near, rough=not bool(use.all()))  # the expansion is close
+    x = (x if inv is None else x[inv]).reshape(shape)
     t = -torch.sqrt(df * (1 - x) / x)
     return torch.where(q > 0.5, -t, torch.where(q == 0.5, torch.zeros_like(t), t))
 
 
+def _gamma_guess(conc: Tensor, q: Tensor, lg: Tensor) -> Tensor:
+    """Start of the Gamma(conc, 1) quantile: Wilson–Hilferty, conc (1 - 1/(9 conc) +
+    z / (3 sqrt(conc)))³ with z = Φ^{-1}(q), for conc >= 1; for conc < 1 the tails,
+    P(G <= x) ≈ x^conc / Γ(conc + 1) below the median and P(G > x) ≈ e^{-x} / Γ(conc) above.
+    ``lg`` is log Γ(conc)."""
+    tiny = torch.finfo(q.dtype).tiny
+    w = 1 / (9 * conc)
+    x = conc * (1 - w + torch.special.ndtri(q) * w.sqrt()).pow(3)
+    wh = (conc >= 1) & (x > 0)
+    if not bool(wh.all()):
+        low = torch.exp((torch.log(q) + lg + torch.log(conc)) / conc)  # Γ(c + 1) = c Γ(c)
+        high = -(torch.log1p(-q) + lg)
+        x = torch.where(wh, x, torch.where(q <= 0.5, low, torch.maximum(high, low)))
+    return torch.where(torch.isfinite(x) & (x > tiny), x, conc)
+
+
 def _gamma_icdf(conc: Tensor, rate: Tensor, q: Tensor) -> Tensor:
-    """Quantile of Gamma(conc, rate) by a bracketed Newton iteration on gammainc."""
+    """Quantile of Gamma(conc, rate): z / rate with P(G <= z) = q for G ~ Gamma(conc, 1), by a
+    bracketed Halley iteration on gammainc from a Wilson–Hilferty start."""
     conc, rate, q = torch.broadcast_tensors(conc, rate, q)
     shape = q.shape
     conc, rate, q = conc.reshape(-1), rate.reshape(-1), q.reshape(-1)  # (E,)
-    g = torch.distributions.Gamma(conc, rate, validate_args=False)
-    hi = (conc + 10 * conc.sqrt() + 10) / rate
-    for _ in range(64):  # widen the bracket until it holds the quantile
-        short = g.cdf(hi) < q
-        if not bool(short.any()):
-            break
-        hi = torch.where(short, 2 * hi, hi)
-    upper = q > 0.5
+    c, p, inv = conc, q, None
+    if q.numel() > 16:
+        found = _distinct(conc, q)  # the standard quantile depends on (conc, q) alone
+        if found is not None:
+            (c, p), inv = found
+    upper, lg = p > 0.5, torch.lgamma(c)
 
-    def step(x: Tensor, i: Tensor) -> tuple[Tensor, Tensor]:
-        ci, ri, qi = conc[i], rate[i], q[i]
-        z = ri * x
-        f = torch.where(
-            upper[i], (1 - qi) - torch.special.gammaincc(ci, z), torch.special.gammainc(ci, z) - qi
-        )
-        log_pdf = ci * torch.log(ri) + (ci - 1) * torch.log(x) - z - torch.lgamma(ci)
-        return f, f / log_pdf.exp()
+    def step(z: Tensor, i: Tensor, rough: bool) -> tuple[Tensor, Tensor]:
+        ci, qi, up = c[i], p[i], upper[i]
+        f = torch.empty_like(z)
+        # 1 - q - Q(c, z) above the median (no cancellation near F = 1), P(c, z) - q below
+        hi, lo = up.nonzero().squeeze(1), (~up).nonzero().squeeze(1)
+        f[hi] = (1 - qi[hi]) - torch.special.gammaincc(ci[hi], z[hi])
+        f[lo] = torch.special.gammainc(ci[lo], z[lo]) - qi[lo]
+        newton = f / torch.exp((ci - 1) * torch.log(z) - z - lg[i])  # f / pdf
+        denom = 1 - 0.5 * newton * ((ci - 1) / z - 1)  # 1 - s F''/(2F')
+        ok = torch.isfinite(denom) & (denom > 0.5)
+        return f, torch.where(ok, newton / denom, newton)
 
-    x = _solve_cdf(step, torch.zeros_like(q), hi, g.mean)
-    return torch.where(q <= 0, torch.zeros_like(x), x).reshape(shape)
+    zero = torch.zeros_like(p)
+    z = _solve_cdf(step, zero, torch.full_like(p, math.inf), _gamma_guess(c, p, lg), retire=1e-7)
+    z = z if inv is None else z[inv]  # (E,)
+    return torch.where(q <= 0, torch.zeros_like(q), z / rate).reshape(shape)
 
 
 def _level(level: float) -> float:
@@ -267,7 +453,8 @@ def _counts(counts: object, name: str = "counts") -> Tensor:
     c = c if c.is_floating_point() else c.to(torch.get_default_dtype())
     if c.ndim == 0:
         raise ValueError(f"{name} must have the states on a last axis, got a scalar")
-    if not torch.isfinite(c).all() or (c < 0).any():
+    lo, hi = torch.aminmax(c) if c.numel() else (c.new_zeros(()), c.new_zeros(()))
+    if not bool((lo >= 0) & (hi <= torch.finfo(c.dtype).max)):  # one pass; NaN fails
         raise ValueError(f"{name} must be non-negative and finite, got minimum {c.min().item():g}")
     return c
 
@@ -288,9 +475,42 @@ def _dirichlet_mode(alpha: Tensor) -> Tensor:
     return torch.where(total > 0, interior, torch.where(flat, uniform, vertex))
 
 
-def _dirichlet_evidence(prior: Tensor, counts: Tensor) -> Tensor:
+#: largest count for which log Γ(α + n) is looked up in a table of log Γ(α + j), j = 0..n_max
+_LOOKUP_MAX = 1 << 20
+
+
+def _lgamma_table(alpha: Tensor, n: Tensor) -> Tensor:
+    """log Γ(α + n) - log Γ(α) for whole n >= 0 (any shape), gathered from a table over
+    j = 0..max n: the same float arguments α + j, so the same values as computing each cell."""
+    j = torch.arange(int(n.amax()) + 1, dtype=alpha.dtype, device=alpha.device)
+    table = torch.lgamma(alpha + j) - torch.lgamma(alpha)  # (max n + 1,)
+    return table[n]
+
+
+def _dirichlet_evidence(prior: Tensor, counts: Tensor, uniform: bool | None = None) -> Tensor:
     """log p(D) of a sequence with counts n under θ ~ Dirichlet(α), per row:
-    log Γ(α0) - log Γ(α0 + N) + Σ_k [log Γ(α_k + n_k) - log Γ(α_k)]."""
+    log Γ(α0) - log Γ(α0 + N) + Σ_k [log Γ(α_k + n_k) - log Γ(α_k)].
+
+    With one α for every cell and whole counts (a symmetric prior and observed counts), the
+    log Γ terms are looked up in tables over the distinct counts (one lgamma per count value,
+    not one per cell). ``uniform``: whether every α is known to be the same (None: look).
+    """
+    first = prior.reshape(-1, prior.shape[-1])[:1]  # (1, K)
+    if (
+        counts.numel() >= 64
+        and counts.shape == prior.shape
+        and not (torch.is_grad_enabled() and (prior.requires_grad or counts.requires_grad))
+        and (bool((prior == first[:, :1]).all()) if uniform is None else uniform)
+    ):
+        whole = counts.long()
+        # tables no longer than the cells they stand for
+        if bool((whole == counts).all()) and int(whole.amax()) <= min(_LOOKUP_MAX, whole.numel()):
+            cells = _lgamma_table(first[0, :1], whole).sum(-1)  # (...,)
+            total = whole.sum(-1)  # (...,) N per row, exact
+            a0 = first.sum(-1)  # (1,) α0, the same for every row
+            if int(total.amax()) <= min(_LOOKUP_MAX, total.numel()):
+                return cells - _lgamma_table(a0, total)
+            return cells + torch.lgamma(a0) - torch.lgamma(a0 + total)
     return (
         torch.lgamma(prior.sum(-1))
         - torch.lgamma((prior + counts).sum(-1))
@@ -327,7 +547,11 @@ class _CountPosterior(_Posterior):
     def log_marginal_likelihood(self) -> Tensor:
         """log p(D) = log ∫ Π_k θ_k^{n_k} Dir(θ; α) dθ per row (sum them for the table); for a
         Beta, log B(a + n1, b + n0) - log B(a, b)."""
-        return _dirichlet_evidence(self.pseudo_counts, self.counts)
+        p = self.prior
+        uniform = isinstance(p, BDeu) or (
+            isinstance(p, Dirichlet) and isinstance(p.alpha, float)  # symmetric: one α
+        )
+        return _dirichlet_evidence(self.pseudo_counts, self.counts, uniform or None)
 
 
 class DirichletPosterior(_CountPosterior):
@@ -698,12 +922,15 @@ class NormalGammaPosterior(_Posterior):
     def credible_interval(self, level: float = 0.95) -> tuple[Tensor, Tensor]:
         """Equal-tailed marginal intervals of μ (Student-t) and λ (Gamma): each (..., 2)."""
         q = _tails(level, self.loc)
-        a, b = self.concentration[..., None], self.rate[..., None]
-        scale = torch.sqrt(self.rate / (self.concentration * self.kappa))[..., None]
-        mu = self.loc[..., None] + scale * _student_t_icdf(2 * a, q)  # (..., 2)
-        lam = _gamma_icdf(a, b, q)  # (..., 2)
-        return torch.stack([mu[..., 0], lam[..., 0]], -1), torch.stack(
-            [mu[..., 1], lam[..., 1]], -1
+        a = self.concentration
+        # both standard quantiles depend on a_n alone, which posteriors of one count share
+        u, inv = torch.unique(a, return_inverse=True)  # (U,), a.shape
+        t_lo = _student_t_icdf(2 * u[:, None], q[:1])[:, 0][inv]  # t(q_lo) = -t(q_hi) < 0
+        g = _gamma_icdf(u[:, None], torch.ones_like(u[:, None]), q)[inv]  # (..., 2) of Gamma(a, 1)
+        half = torch.sqrt(self.rate / (a * self.kappa)) * t_lo  # (...,)
+        lam = g / self.rate[..., None]  # (..., 2)
+        return torch.stack([self.loc + half, lam[..., 0]], -1), torch.stack(
+            [self.loc - half, lam[..., 1]], -1
         )
 
     @property
