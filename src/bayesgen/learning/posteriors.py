@@ -305,7 +305,7 @@ def _betaincinv(
         pdf = torch.exp(t - lx - l1x)
         newton = f / pdf
         denom = 1 - 0.5 * newton * ((ai - 1) / x - (bi - 1) / (1 - x))  # 1 - s F''/(2F')
-        ok = torch.isfinite(denom) & (denom > 0.5)
+        ok = torch.isfinite(denom) & (denom > 0.5) & (denom < 2)  # else: Newton, or bisect
         return f, torch.where(ok, newton / denom, newton)
 
     zero, one = torch.zeros_like(q), torch.ones_like(q)
@@ -404,11 +404,15 @@ def _gamma_icdf(conc: Tensor, rate: Tensor, q: Tensor) -> Tensor:
         f[lo] = torch.special.gammainc(ci[lo], z[lo]) - qi[lo]
         newton = f / torch.exp((ci - 1) * torch.log(z) - z - lg[i])  # f / pdf
         denom = 1 - 0.5 * newton * ((ci - 1) / z - 1)  # 1 - s F''/(2F')
-        ok = torch.isfinite(denom) & (denom > 0.5)
+        ok = torch.isfinite(denom) & (denom > 0.5) & (denom < 2)  # else: Newton, or bisect
         return f, torch.where(ok, newton / denom, newton)
 
     zero = torch.zeros_like(p)
     z = _solve_cdf(step, zero, torch.full_like(p, math.inf), _gamma_guess(c, p, lg), retire=1e-7)
+    # where x^c / Γ(c + 1) = q puts x below the smallest normal float, the lower tail
+    # P(G <= x) = x^c / Γ(c + 1) (1 + O(x)) is exact to rounding: the quantile is 0
+    log_low = (torch.log(p) + lg + torch.log(c)) / c  # log Γ(c + 1) = log Γ(c) + log c
+    z = torch.where(log_low < math.log(torch.finfo(p.dtype).tiny), zero, z)
     z = z if inv is None else z[inv]  # (E,)
     return torch.where(q <= 0, torch.zeros_like(q), z / rate).reshape(shape)
 
