@@ -47,6 +47,38 @@ def test_betainc_and_its_inverse_match_scipy():
 
 
 # ------------------------------------------------------------------------------ Beta
+def test_log_beta_keeps_its_digits_for_large_arguments():
+    """log B(a, b) by Stirling's series where a or b is large: log Γ(a) - log Γ(a + b) taken
+    directly loses ~eps·log Γ(a) (1e-10 at a = 1e6), and the tails of I_x(a, b) with it."""
+    from bayesgen.learning.posteriors import _lbeta
+
+    a = t64([5.4e4, 1e-3, 8.0, 1e6, 100.0, 3.0, 1e4, 8.0, 20.0])
+    b = t64([1.268e-3, 1858.0, 1e5, 3.0, 0.5, 7.9, 1e4, 8.0, 1e3])
+    np.testing.assert_allclose(_lbeta(a, b).numpy(), sp.betaln(a.numpy(), b.numpy()), atol=2e-14)
+    # a far-tail probability with a = 5.4e4, b = 1.3e-3 (it was 4e-7 off, relative)
+    a, b = 54000.0, 0.001268
+    x = sp.betaincinv(a, b, 3.17e-4)
+    got = betainc(t64(a), t64(b), t64(x)).item()
+    assert got == pytest.approx(sp.betainc(a, b, x), rel=1e-11)
+
+
+def test_beta_quantiles_over_random_parameters_match_scipy():
+    """20000 random (a, b, q): a, b log-uniform over 1e-3..1e5, q in both far tails and the
+    middle. Every quantile within 1e-13 of scipy's (Boost), or within 1e-9 relative to the
+    smaller of x and 1 - x."""
+    rng = np.random.default_rng(7)
+    n = 20000
+    a, b = 10 ** rng.uniform(-3, 5, n), 10 ** rng.uniform(-3, 5, n)
+    u = rng.uniform(size=n)
+    far = 10 ** rng.uniform(-14, -1, n)
+    q = np.where(u < 0.3, far, np.where(u < 0.6, 1 - far, rng.uniform(size=n)))
+    got = betaincinv(t64(a), t64(b), t64(q)).numpy()
+    ref = sp.betaincinv(a, b, q)
+    d = np.abs(got - ref)
+    scale = np.maximum(np.minimum(ref, 1 - ref), 1e-300)
+    assert np.all((d <= 1e-13) | (d <= 1e-9 * scale))
+
+
 def test_beta_posterior_against_scipy():
     x = t64([1, 0, 1, 1, 0, 1, 1, 1, 0, 1])  # 7 ones, 3 zeros
     post = BetaPosterior.from_data(Beta(2.0, 3.0), x)
@@ -372,6 +404,18 @@ def test_beta_posterior_intervals_of_a_large_batch_match_scipy():
         np.testing.assert_allclose(
             hi.numpy(), st.beta.ppf((1 + level) / 2, a, b), rtol=1e-11, atol=1e-14
         )
+
+
+def test_student_t_quantiles_near_the_median_for_large_df_match_scipy():
+    """Near the median 1 - x (x ~ Beta(ν/2, 1/2)) is tiny: it is solved for directly, so a
+    small t keeps its relative precision at any ν (it lost 1e-7 at ν ~ 1e5)."""
+    from bayesgen.learning.posteriors import _student_t_icdf
+
+    df = t64([3.0, 40.0, 3e3, 7.2e4, 3.2e5, 1e7])[:, None]
+    q = t64([0.26, 0.4, 0.495, 0.4999, 0.5, 0.5001, 0.505, 0.6, 0.74])
+    got = _student_t_icdf(df, q).numpy()
+    ref = st.t.ppf(q.numpy(), df.numpy())
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
 
 
 def test_student_t_and_gamma_quantiles_match_scipy():

@@ -40,8 +40,50 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- special functions
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+# B_2k / (2k (2k - 1)), k = 1..7: the Stirling series of log Γ
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
+
+
+def _stirling_delta(x: Tensor) -> Tensor:
+    """δ(x) = log Γ(x) - [(x - ½) log x - x + ½ log 2π] = Σ_k B_2k / (2k (2k-1) x^{2k-1}), for
+    x >= 8 (seven terms: error < 1e-15)."""
+    r = x.reciprocal()
+    r2 = r * r
+    acc = torch.full_like(x, _STIRLING[-1])
+    for c in _STIRLING[-2::-1]:
+        acc = acc * r2 + c
+    return acc * r
+
+
 def _lbeta(a: Tensor, b: Tensor) -> Tensor:
-    return torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
+    """log B(a, b) = log Γ(a) + log Γ(b) - log Γ(a + b), without the cancellation of large
+    log Γ (which costs ~eps·log Γ(a) absolutely: 1e-11 at a = 1e4). With p = min(a, b) and
+    q = max(a, b) >= 8, Stirling's formula for the large arguments gives
+        log Γ(q) - log Γ(p + q) = -(q - ½) log1p(p/q) - p log(p + q) + p + δ(q) - δ(p + q),
+    and for p >= 8 as well
+        log B = ½ log 2π - ½ log(p + q) + (p - ½) log(p / (p + q)) - (q - ½) log1p(p/q)
+                + δ(p) + δ(q) - δ(p + q)
+    (Didonato & Morris 1992, betaln); below 8 the log Γ are small and taken directly."""
+    p, q = torch.minimum(a, b), torch.maximum(a, b)
+    big_q, big_p = q >= 8, p >= 8
+    if not bool(big_q.any()):
+        return torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
+    qq = torch.where(big_q, q, 8.0)  # the unused branches stay finite
+    pq = p + qq
+    d_q = _stirling_delta(qq) - _stirling_delta(pq)  # δ(q) - δ(p + q)
+    ratio = torch.log1p(p / qq)
+    if bool(big_p.all()):
+        out = torch.zeros_like(pq)
+    else:  # log Γ(p) + log Γ(q) - log Γ(p + q)
+        out = torch.lgamma(p) - (qq - 0.5) * ratio - p * torch.log(pq) + p + d_q
+        out = torch.where(big_q, out, torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b))
+    if bool(big_p.any()):
+        pp = torch.where(big_p, p, 8.0)
+        both = (pp - 0.5) * torch.log(pp / pq) - (qq - 0.5) * ratio - 0.5 * torch.log(pq)
+        both = both + (_stirling_delta(pp) + d_q + _HALF_LOG_2PI)
+        out = torch.where(big_p, both, out)
+    return out
 
 
 def _betacf(
@@ -342,9 +384,11 @@ def _student_t_guess(df: Tensor, tail: Tensor) -> Tensor:
 
 
 def _student_t_icdf(df: Tensor, q: Tensor) -> Tensor:
-    """Quantile of the standard Student-t: for q < 1/2, t = -sqrt(ν (1 - x) / x) with
-    x = I^{-1}_{2q}(ν/2, 1/2), and t(q) = -t(1 - q). The Beta quantile starts from the
-    Cornish–Fisher expansion in 1/ν where ν >= 4 (x = ν / (ν + t²))."""
+    """Quantile of the standard Student-t. With T² = ν (1 - X) / X, X ~ Beta(ν/2, 1/2), for
+    q < 1/2: t = -sqrt(ν (1 - x) / x), x = I^{-1}_{2q}(ν/2, 1/2), and t(q) = -t(1 - q). Near the
+    median (2 min(q, 1 - q) >= 1/2) 1 - x is tiny and would lose its digits to rounding, so it
+    is solved for directly: y = 1 - x ~ Beta(1/2, ν/2) at the level |1 - 2q| (exact there).
+    The Beta quantile starts from the Cornish–Fisher expansion in 1/ν where ν >= 4."""
     df, q = torch.broadcast_tensors(df, q)
     shape = q.shape
     tail = torch.minimum(q, 1 - q)
@@ -354,15 +398,20 @@ def _student_t_icdf(df: Tensor, q: Tensor) -> Tensor:
         found = _distinct(a, p)  # posteriors with one count share ν: solve each (ν, q) once
         if found is not None:
             (a, p), inv = found
-    t0 = _student_t_guess(2 * a, p / 2)  # (U,)
-    near = 2 * a / (2 * a + t0.square())
-    b = torch.full_like(a, 0.5)
+    half = torch.full_like(a, 0.5)
+    central = p >= 0.5  # solve for y = 1 - x ~ Beta(1/2, ν/2) at 1 - p
+    aa, bb = torch.where(central, half, a), torch.where(central, a, half)
+    level = torch.where(central, 1 - p, p)  # 1 - p is exact for p in [1/2, 1]
+    t0 = _student_t_guess(2 * a, p / 2).square()  # (U,) t² of the expansion
+    near = torch.where(central, t0, 2 * a) / (2 * a + t0)  # y or x
     use = (a >= 2) & torch.isfinite(near) & (near > 0) & (near < 1)
     if not bool(use.all()):
-        near = torch.where(use, near, _betaincinv_guess(a, b, p))
-    x = _betaincinv(a, b, p, near, rough=not bool(use.all()))  # the expansion is close
-    x = (x if inv is None else x[inv]).reshape(shape)
-    t = -torch.sqrt(df * (1 - x) / x)
+        near = torch.where(use, near, _betaincinv_guess(aa, bb, level))
+    x = _betaincinv(aa, bb, level, near, rough=not bool(use.all()))  # the expansion is close
+    small, big = torch.where(central, x, 1 - x), torch.where(central, 1 - x, x)  # 1 - X, X
+    ratio = small / big
+    ratio = (ratio if inv is None else ratio[inv]).reshape(shape)
+    t = -torch.sqrt(df * ratio)
     return torch.where(q > 0.5, -t, torch.where(q == 0.5, torch.zeros_like(t), t))
 
 
