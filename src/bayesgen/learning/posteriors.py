@@ -358,16 +358,10 @@ def _betaincinv(
 def _distinct(*cols: Tensor) -> tuple[tuple[Tensor, ...], Tensor] | None:
     """The distinct tuples (c1[i], c2[i], ...) of flat tensors (E,) and, for each i, the index
     of its tuple: ((U,) each, (E,)); None when fewer than a quarter of them repeat (no gain)."""
-    e = cols[0].numel()
-    key = None
-    for c in cols:
-        _, inv = torch.unique(c, return_inverse=True)  # (E,) rank of c[i] among its values
-        key = inv if key is None else key * (int(inv.max()) + 1) + inv
-    uk, inv = torch.unique(key, return_inverse=True)
-    if 4 * uk.numel() > 3 * e:
+    rows, inv = torch.unique(torch.stack(cols, 1), dim=0, return_inverse=True)  # (U, k), (E,)
+    if 4 * rows.shape[0] > 3 * cols[0].numel():
         return None
-    first = torch.empty_like(uk).scatter_(0, inv, torch.arange(e, device=key.device))  # (U,)
-    return tuple(c[first] for c in cols), inv
+    return rows.unbind(1), inv
 
 
 def _student_t_guess(df: Tensor, tail: Tensor) -> Tensor:
