@@ -409,6 +409,92 @@ def _student_t_icdf(df: Tensor, q: Tensor) -> Tensor:
     return torch.where(q > 0.5, -t, torch.where(q == 0.5, torch.zeros_like(t), t))
 
 
+def _gamma_series(a: Tensor, x: Tensor, block: int = 64, max_terms: int = 1 << 16) -> Tensor:
+    """P(a, x) by its power series, for flat tensors (E,) with a >= 8:
+
+        P(a, x) = x^a e^{-x} / Γ(a + 1) Σ_{n>=0} x^n / ((a + 1)...(a + n)),
+
+    the prefactor from Stirling's series, a (log1p(u) - u) - ½ log(2πa) - δ(a) with
+    u = (x - a)/a (no cancellation of large logs), and the terms in blocks of ``block``
+    (cumulative products); an element stops once the tail left is below eps of its sum."""
+    eps = torch.finfo(x.dtype).eps
+    u = (x - a) / a
+    log_front = a * (torch.log1p(u) - u) - 0.5 * torch.log(2 * math.pi * a) - _stirling_delta(a)
+    total, term = torch.ones_like(x), torch.ones_like(x)  # the sum and its last term
+    steps = torch.arange(1, block + 1, dtype=x.dtype, device=x.device)[:, None]  # (k, 1)
+    act = torch.arange(x.numel(), device=x.device)
+    for n0 in range(0, max_terms, block):
+        r = x[act] / (a[act] + n0 + steps)  # (k, A) ratios of consecutive terms
+        t = r.cumprod(0).mul_(term[act])  # (k, A) the next k terms
+        total[act] += t.sum(0)
+        term[act] = t[-1]
+        r_last = r[-1]  # the terms decrease geometrically from here: tail <= t r / (1 - r)
+        done = (r_last < 1) & (t[-1] * r_last <= eps * (1 - r_last) * total[act])
+        act = act[~done]
+        if act.numel() == 0:
+            break
+    return torch.exp(log_front) * total
+
+
+def _gamma_cf(a: Tensor, x: Tensor, max_iter: int = 1 << 14) -> Tensor:
+    """Q(a, x) by Legendre's continued fraction (modified Lentz), for flat tensors (E,) with
+    a >= 8 and x > a + 1:
+
+        Q(a, x) = x^a e^{-x} / Γ(a) · 1 / (x + 1 - a - 1 (1 - a) / (x + 3 - a - 2 (2 - a) / ...)),
+
+    the prefactor as in :func:`_gamma_series` (times a). Elements leave once converged (checked
+    every 8 terms)."""
+    eps = torch.finfo(x.dtype).eps
+    u = (x - a) / a
+    log_front = (
+        a * (torch.log1p(u) - u) - 0.5 * torch.log(2 * math.pi * a) - _stirling_delta(a)
+    ) + torch.log(a)
+    out = torch.empty_like(x)
+    idx = torch.arange(x.numel(), device=x.device)
+    b = x + 1 - a
+    c = torch.full_like(x, 1 / torch.finfo(x.dtype).tiny)
+    d = b.reciprocal()
+    h = d.clone()
+    for i in range(1, max_iter + 1):
+        an = -i * (i - a)
+        b = b + 2
+        d = (an * d + b).reciprocal()
+        c = b + an / c
+        delta = d * c
+        h = h * delta
+        if i % 8 == 0 or i == max_iter:
+            done = ((delta - 1).abs() <= 4 * eps) | (i == max_iter)
+            if bool(done.any()):
+                out[idx[done]] = h[done]
+                keep = ~done
+                idx, a, b, c, d, h = (t[keep] for t in (idx, a, b, c, d, h))
+                if idx.numel() == 0:
+                    break
+    return torch.exp(log_front) * out
+
+
+def _gammainc_tail(a: Tensor, x: Tensor, upper: Tensor) -> Tensor:
+    """Q(a, x) where ``upper``, else P(a, x) (regularized incomplete gamma), for flat tensors
+    (E,). torch.special's, except near x = a for 20 < a <= 1e4 (|x - a| < 0.3 a, or < 4.5 sqrt(a)
+    past a = 200), where torch's asymptotic series is off by up to 4e-10: there the power series
+    gives P, Legendre's continued fraction gives Q for x > a + 1, and Q = 1 - P below that
+    (where Q is not small)."""
+    out = torch.empty_like(x)
+    hi, lo = upper.nonzero().squeeze(1), (~upper).nonzero().squeeze(1)
+    out[hi] = torch.special.gammaincc(a[hi], x[hi])
+    out[lo] = torch.special.gammainc(a[lo], x[lo])
+    width = torch.where(a < 200, 0.3 * a, 4.5 * a.sqrt())
+    near = ((a > 20) & (a <= 1e4) & ((x - a).abs() < width)).nonzero().squeeze(1)
+    if near.numel():
+        an, xn, up = a[near], x[near], upper[near]
+        cf = up & (xn > an + 1)  # a small Q: from its own fraction, not 1 - P
+        p = _gamma_series(an, xn)
+        out[near] = torch.where(up, 1 - p, p)
+        if bool(cf.any()):
+            out[near[cf]] = _gamma_cf(an[cf], xn[cf])
+    return out
+
+
 def _gamma_guess(conc: Tensor, q: Tensor, lg: Tensor) -> Tensor:
     """Start of the Gamma(conc, 1) quantile: Wilson–Hilferty, conc (1 - 1/(9 conc) +
     z / (3 sqrt(conc)))³ with z = Φ^{-1}(q), for conc >= 1; for conc < 1 the tails,
@@ -440,11 +526,9 @@ def _gamma_icdf(conc: Tensor, rate: Tensor, q: Tensor) -> Tensor:
 
     def step(z: Tensor, i: Tensor, rough: bool) -> tuple[Tensor, Tensor]:
         ci, qi, up = c[i], p[i], upper[i]
-        f = torch.empty_like(z)
         # 1 - q - Q(c, z) above the median (no cancellation near F = 1), P(c, z) - q below
-        hi, lo = up.nonzero().squeeze(1), (~up).nonzero().squeeze(1)
-        f[hi] = (1 - qi[hi]) - torch.special.gammaincc(ci[hi], z[hi])
-        f[lo] = torch.special.gammainc(ci[lo], z[lo]) - qi[lo]
+        g = _gammainc_tail(ci, z, up)  # Q(c, z) above the median, P(c, z) below
+        f = torch.where(up, (1 - qi) - g, g - qi)
         newton = f / torch.exp((ci - 1) * torch.log(z) - z - lg[i])  # f / pdf
         denom = 1 - 0.5 * newton * ((ci - 1) / z - 1)  # 1 - s F''/(2F')
         ok = torch.isfinite(denom) & (denom > 0.5) & (denom < 2)  # else: Newton, or bisect
