@@ -409,17 +409,22 @@ def _student_t_icdf(df: Tensor, q: Tensor) -> Tensor:
     return torch.where(q > 0.5, -t, torch.where(q == 0.5, torch.zeros_like(t), t))
 
 
+def _log_gamma_front(a: Tensor, x: Tensor) -> Tensor:
+    """log(x^a e^{-x} / Γ(a + 1)) for a >= 8, by Stirling's series with u = (x - a)/a:
+    a (log1p(u) - u) - ½ log(2πa) - δ(a) (no cancellation of the large a log x and log Γ)."""
+    u = (x - a) / a
+    return a * (torch.log1p(u) - u) - 0.5 * torch.log(2 * math.pi * a) - _stirling_delta(a)
+
+
 def _gamma_series(a: Tensor, x: Tensor, block: int = 64, max_terms: int = 1 << 16) -> Tensor:
     """P(a, x) by its power series, for flat tensors (E,) with a >= 8:
 
         P(a, x) = x^a e^{-x} / Γ(a + 1) Σ_{n>=0} x^n / ((a + 1)...(a + n)),
 
-    the prefactor from Stirling's series, a (log1p(u) - u) - ½ log(2πa) - δ(a) with
-    u = (x - a)/a (no cancellation of large logs), and the terms in blocks of ``block``
+    the prefactor from :func:`_log_gamma_front`, and the terms in blocks of ``block``
     (cumulative products); an element stops once the tail left is below eps of its sum."""
     eps = torch.finfo(x.dtype).eps
-    u = (x - a) / a
-    log_front = a * (torch.log1p(u) - u) - 0.5 * torch.log(2 * math.pi * a) - _stirling_delta(a)
+    log_front = _log_gamma_front(a, x)
     total, term = torch.ones_like(x), torch.ones_like(x)  # the sum and its last term
     steps = torch.arange(1, block + 1, dtype=x.dtype, device=x.device)[:, None]  # (k, 1)
     act = torch.arange(x.numel(), device=x.device)
@@ -442,13 +447,10 @@ def _gamma_cf(a: Tensor, x: Tensor, max_iter: int = 1 << 14) -> Tensor:
 
         Q(a, x) = x^a e^{-x} / Γ(a) · 1 / (x + 1 - a - 1 (1 - a) / (x + 3 - a - 2 (2 - a) / ...)),
 
-    the prefactor as in :func:`_gamma_series` (times a). Elements leave once converged (checked
+    the prefactor from :func:`_log_gamma_front` (times a). Elements leave once converged (checked
     every 8 terms)."""
     eps = torch.finfo(x.dtype).eps
-    u = (x - a) / a
-    log_front = (
-        a * (torch.log1p(u) - u) - 0.5 * torch.log(2 * math.pi * a) - _stirling_delta(a)
-    ) + torch.log(a)
+    log_front = _log_gamma_front(a, x) + torch.log(a)  # x^a e^{-x} / Γ(a)
     out = torch.empty_like(x)
     idx = torch.arange(x.numel(), device=x.device)
     b = x + 1 - a
