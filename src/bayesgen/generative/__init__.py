@@ -1,0 +1,10 @@
+"""The generative paradigms of the chapter (§2.2.2), each a network of factors plus a fast path.
+
+Every model follows :class:`~bayesgen.generative.base.GenerativeModel`: ``loss``, ``sample``,
+``log_prob`` where exact (bounds under their own names), ``network`` (a real BayesNet), and
+``encode``/``decode`` for latent models. ``PARADIGMS`` maps a paradigm's name to its class.
+"""
+
+from .base import PARADIGMS, GenerativeModel, build, load_model
+
+__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model"]
