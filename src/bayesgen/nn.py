@@ -159,7 +159,8 @@ class MLP(nn.Module):
         self.conditioning = as_conditioning(conditioning)
         self.concat = self.context_size > 0 and isinstance(self.conditioning, Concat)
         sizes = [n_in + (self.context_size if self.concat else 0), *hidden, n_out]
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        pairs = zip(sizes[:-1], sizes[1:], strict=True)
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)
         self.activation = activation()
         blocks = []
         if self.context_size and not self.concat:
