@@ -1,0 +1,18 @@
+"""Small instances of every paradigm for the generic checks of ``test_paradigms.py``.
+
+Each entry maps a name to a factory returning ``(model, x, y)``: a tiny model (random weights),
+a batch x of 8+ rows of its data, and labels y for a conditional model (or None). Each paradigm
+adds an unconditional and a conditional example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from bayesgen.generative import GenerativeModel
+
+Example = tuple[GenerativeModel, torch.Tensor, torch.Tensor | None]
+
+EXAMPLES: dict[str, Callable[[], Example]] = {}
