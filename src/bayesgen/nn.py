@@ -201,8 +201,9 @@ class MADE(nn.Module):
     Maps x (B, D) to (B, D, P): the P numbers of dimension d depend on x only through the
     dimensions that come before d in ``order`` (a permutation of 0..D-1, default 0, 1, ...), so
     p(x) = Π_d p(x_d | x_<d) with one pass. Degrees: input d has m(d) = rank of d in the order
-    + 1, hidden unit k has m(k) ∈ [1, D-1]; a hidden mask keeps m(k) ≥ m(in), the output mask
-    keeps m(out) > m(in). A context c (B, C) joins the first layer unmasked.
+    + 1, hidden unit k has m(k) ∈ [1, D-1] (from 0 with a context); a hidden mask keeps
+    m(k) ≥ m(in), the output mask keeps m(out) > m(in). A context c (B, C) joins the first
+    layer unmasked, with degree 0.
     """
 
     def __init__(
@@ -226,8 +227,9 @@ class MADE(nn.Module):
         self.register_buffer("degrees", degrees_in)
         layers: list[nn.Module] = []
         prev = torch.cat([degrees_in, torch.zeros(self.context_size, dtype=torch.long)])
+        low = 0 if self.context_size else 1  # degree-0 units carry the context alone
         for h in hidden:
-            deg = torch.arange(h) % max(D - 1, 1) + 1  # (h,)
+            deg = torch.arange(h) % max(D - low, 1) + low  # (h,) in [low, D - 1]
             layers += [MaskedLinear(len(prev), h, (deg[:, None] >= prev[None, :]).float())]
             layers.append(activation())
             prev = deg

@@ -271,16 +271,22 @@ def load_model(path: str | Path, *, map_location: str | torch.device = "cpu") ->
     config = meta.get("config")
     if not isinstance(config, dict):
         raise ValueError(f"{path}: field 'config' must be an object, got {config!r}")
-    model = build(meta.get("paradigm"), **config)
+    try:
+        model = build(meta.get("paradigm"), **config)
+    except TypeError as err:  # an argument the constructor does not take
+        raise ValueError(f"{path}: field 'config' does not fit the paradigm ({err})") from None
     weights = path.with_suffix(".safetensors")
     try:
         state = load_file(str(weights), device=str(map_location))
     except (OSError, SafetensorError) as err:
         raise ValueError(f"{weights}: cannot read the weights ({err})") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != got:
+        wrong = sorted(k for k in expected.keys() | got.keys() if expected.get(k) != got.get(k))
         raise ValueError(
-            f"{weights}: weights do not match the config (missing {missing}, unexpected "
-            f"{unexpected})"
+            f"{weights}: weights do not match the config: "
+            + ", ".join(f"{k} is {got.get(k)}, expected {expected.get(k)}" for k in wrong[:5])
         )
+    model.load_state_dict(state)
     return model.to(map_location)

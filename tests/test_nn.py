@@ -1,0 +1,124 @@
+"""The shared neural blocks: MADE's autoregressive property (by the autograd Jacobian), the
+conditioning blocks' identity start and their use of the context, and the embeddings."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from bayesgen.nn import (
+    MADE,
+    MLP,
+    Concat,
+    CrossAttention,
+    FiLM,
+    MaskedLinear,
+    SinusoidalEmbedding,
+    as_conditioning,
+)
+
+
+def made_dependencies(made: MADE, context=None) -> torch.Tensor:
+    """(D_out, D_in) 0/1: whether output d's parameters depend on input j, by autograd."""
+    x = torch.randn(1, made.features, dtype=torch.float64)
+    made = made.double()
+
+    def f(v):
+        c = None if context is None else context.double()
+        return made(v, c).sum(-1)[0]  # (D,)
+
+    jac = torch.autograd.functional.jacobian(f, x)[:, 0, :]  # (D, D)
+    return (jac.abs() > 0).int()
+
+
+@pytest.mark.parametrize("order", [None, [2, 0, 3, 1], [4, 3, 2, 1, 0]])
+@pytest.mark.parametrize("hidden", [(16,), (8, 8), (3,)])
+def test_made_is_autoregressive_in_its_order(order, hidden):
+    D = 4 if order is None or len(order) == 4 else len(order)
+    torch.manual_seed(0)
+    made = MADE(D, params=3, hidden=hidden, order=order, activation=torch.nn.Tanh)
+    rank = torch.empty(D, dtype=torch.long)
+    rank[torch.arange(D) if order is None else torch.tensor(order)] = torch.arange(D)
+    allowed = (rank[None, :] < rank[:, None]).int()  # output d may see input j iff j before d
+    deps = made_dependencies(made)
+    assert (deps <= allowed).all()
+    if hidden != (3,):  # wide enough hidden layers connect every allowed pair
+        assert torch.equal(deps, allowed)
+
+
+def test_made_context_reaches_every_output_and_shape():
+    torch.manual_seed(0)
+    made = MADE(3, params=2, hidden=(16, 16), context_size=2)
+    x, c = torch.randn(5, 3), torch.randn(5, 2, requires_grad=True)
+    out = made(x, c)
+    assert out.shape == (5, 3, 2)
+    grad = torch.autograd.grad(out[:, 0].sum(), c)[0]  # the first output sees only c
+    assert grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="context of size 2"):
+        made(x)
+
+
+def test_made_rejects_an_order_that_is_not_a_permutation():
+    with pytest.raises(ValueError, match="permutation"):
+        MADE(3, order=[0, 0, 1])
+
+
+def test_masked_linear_applies_its_mask_and_checks_its_shape():
+    mask = torch.tensor([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    layer = MaskedLinear(2, 3, mask)
+    x = torch.randn(4, 2)
+    expected = x @ (layer.weight * mask).T + layer.bias
+    torch.testing.assert_close(layer(x), expected)
+    assert "mask" in dict(layer.named_buffers())
+    with pytest.raises(ValueError, match=r"mask must have shape \(3, 2\)"):
+        MaskedLinear(2, 3, mask.T)
+
+
+@pytest.mark.parametrize("conditioning", [Concat(), FiLM(), CrossAttention(heads=2, tokens=3)])
+def test_mlp_conditioning_uses_the_context(conditioning):
+    torch.manual_seed(0)
+    net = MLP(3, 2, (8, 8), context_size=4, conditioning=conditioning)
+    for p in net.parameters():  # leave the identity start, so c matters
+        torch.nn.init.normal_(p, std=0.3)
+    x = torch.randn(5, 3)
+    c1, c2 = torch.randn(5, 4), torch.randn(5, 4)
+    assert net(x, c1).shape == (5, 2)
+    assert not torch.allclose(net(x, c1), net(x, c2))
+    # batch-first extra axes (B, S, H) broadcast the context over S
+    xs = torch.randn(5, 7, 3)
+    out = net(xs, c1)
+    assert out.shape == (5, 7, 2)
+    torch.testing.assert_close(out[:, 3], net(xs[:, 3], c1))
+    with pytest.raises(ValueError, match="context of size 4"):
+        net(x)
+
+
+@pytest.mark.parametrize("conditioning", [FiLM(), CrossAttention()])
+def test_modulating_blocks_start_as_the_identity(conditioning):
+    torch.manual_seed(0)
+    block = conditioning.block(8, 3)
+    h = torch.randn(4, 8)
+    torch.testing.assert_close(block(h, torch.randn(4, 3)), h)
+
+
+def test_conditioning_by_name_and_bad_names():
+    assert isinstance(as_conditioning("film"), FiLM)
+    assert isinstance(as_conditioning("concat"), Concat)
+    assert isinstance(as_conditioning("attention"), CrossAttention)
+    with pytest.raises(ValueError, match="conditioning must be"):
+        as_conditioning("sum")
+    with pytest.raises(ValueError, match="heads must be an int >= 1"):
+        CrossAttention(heads=0)
+
+
+def test_sinusoidal_embedding_formula():
+    emb = SinusoidalEmbedding(6, max_period=100.0)
+    t = torch.tensor([0.0, 1.0, 7.5])
+    freqs = torch.tensor([100.0 ** (-k / 3) for k in range(3)])
+    expected = torch.cat([torch.sin(t[:, None] * freqs), torch.cos(t[:, None] * freqs)], -1)
+    torch.testing.assert_close(emb(t), expected)
+    assert emb(t).shape == (3, 6) and math.isclose(float(emb(t)[0, 3]), 1.0)
+    with pytest.raises(ValueError, match="even int"):
+        SinusoidalEmbedding(5)
