@@ -439,6 +439,25 @@ def test_singular_covariance_without_reg_covar_is_jittered_with_a_warning():
     assert np.isfinite(gm.score_samples(X).numpy()).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_singularity_is_judged_by_pivot_size_not_by_cholesky_failing(dtype):
+    """A Cholesky of an exactly singular matrix may succeed with a rounding-sized pivot on one
+    BLAS build and fail on another; either way the matrix is singular to working precision."""
+    from bayesgen.models.mixture.covariance import precision_cholesky
+
+    eps = torch.finfo(dtype).eps
+    cov = torch.tensor([[[1.0, 1.0], [1.0, 1.0 + 4 * eps]]], dtype=dtype)  # factorizes, barely
+    assert int(torch.linalg.cholesky_ex(cov)[1]) == 0
+    with pytest.warns(DegenerateCovarianceWarning, match=r"component\(s\) \[0\]"):
+        fixed, _ = precision_cholesky(cov, "full", 0.0)
+    assert float(torch.linalg.eigvalsh(fixed).min()) > 100 * 2 * eps
+    healthy = torch.tensor([[[1.0, 0.5], [0.5, 1.0]]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same, _ = precision_cholesky(healthy, "full", 0.0)
+    assert torch.equal(same, healthy)
+
+
 # --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),

@@ -212,6 +212,20 @@ def covariance_from_stats(
     return cov
 
 
+def _numerically_singular(cov: Tensor, L: Tensor, info: Tensor) -> Tensor:
+    """Per matrix (K,) or (): Cholesky failed, or a pivot² is within rounding of zero.
+
+    Whether the factorization of an exactly singular matrix fails depends on the BLAS build's
+    rounding, so a pivot l_ii² ≤ 100·D·ε·max_j |Σ_jj| counts as a failure too: the matrix is
+    singular to working precision on every CPU.
+    """
+    d = cov.shape[-1]
+    tol = 100 * d * torch.finfo(cov.dtype).eps
+    scale = cov.diagonal(dim1=-2, dim2=-1).abs().amax(-1)  # (K,) or ()
+    pivots = L.diagonal(dim1=-2, dim2=-1).square().amin(-1)  # (K,) or ()
+    return (info != 0) | ~(pivots > tol * scale)  # NaN pivots count as singular
+
+
 def precision_cholesky(
     cov: Tensor, covariance_type: str, reg_covar: float
 ) -> tuple[Tensor, Tensor]:
@@ -235,15 +249,16 @@ def precision_cholesky(
             cov = cov.clamp_min(floor)
         return cov, cov.rsqrt()
     L, info = torch.linalg.cholesky_ex(cov)
-    if bool((info != 0).any()):
+    singular = _numerically_singular(cov, L, info)
+    if bool(singular.any()):
         d = cov.shape[-1]
         scale = max(reg_covar, 1e-12 * float(cov.diagonal(dim1=-2, dim2=-1).abs().max()), 1e-300)
-        comps = torch.nonzero(info.reshape(-1) != 0).flatten().tolist()
+        comps = torch.nonzero(singular.reshape(-1)).flatten().tolist()
         for power in range(1, 13):
             jitter = scale * 10.0**power
             fixed = cov + jitter * eye(d, cov)
             L, info = torch.linalg.cholesky_ex(fixed)
-            if not bool((info != 0).any()):
+            if not bool(_numerically_singular(fixed, L, info).any()):
                 warnings.warn(
                     f"covariance of component(s) {comps} is not positive definite (collapsed "
                     f"component); added {jitter:.3g} to its diagonal. Increase reg_covar "
