@@ -73,6 +73,40 @@ def test_table_bdeu_equals_pgmpy_bayesian_estimator(alarm_data):
     assert _max_diff(cpds, net) < 1e-9
 
 
+def test_dirichlet_with_zero_pseudo_counts_equals_pgmpy():
+    """Zero pseudo-counts where the data give counts are allowed, as in pgmpy's "dirichlet"."""
+    from pgmpy.parameter_estimator import DiscreteBayesianEstimator
+
+    net = student()
+    frame = net.sample(300, seed=3, as_frame=True)
+    g = torch.Generator().manual_seed(0)
+    alphas = {n: torch.randint(0, 3, net[n].shape, generator=g).double() for n in net}
+    alphas["x1"] = torch.tensor([0.0, 0.0])  # MLE for the root
+    pseudo = {n: a.reshape(-1, a.shape[-1]).T.numpy() for n, a in alphas.items()}
+    est = DiscreteBayesianEstimator(_states(net), prior_type="dirichlet", pseudo_counts=pseudo)
+    cpds = est.fit(to_pgmpy(net), frame).parameters_
+    net.fit(frame, prior={n: Dirichlet(a) for n, a in alphas.items()})
+    assert _max_diff(cpds, net) < 1e-12
+    with pytest.raises(ValueError, match="zero pseudo-counts: an improper prior"):
+        Dirichlet(alphas["x1"]).log_prob(torch.tensor([0.5, 0.5]))
+
+
+def test_a_parent_configuration_never_seen_is_named_not_silently_uniform():
+    from bayesgen.factors.table import UnseenParentsWarning
+
+    net = student()
+    frame = net.sample(400, seed=0, as_frame=True)
+    frame = frame[~((frame.x2 == "0") & (frame.x3 == "1"))]  # (x2=0, x3=1) never seen
+    with pytest.warns(UnseenParentsWarning, match=r"p\(x4 \| x2, x3\): 1 parent configuration"):
+        net.fit(frame)
+    with pytest.warns(UnseenParentsWarning, match=r"\(x2=0, x3=1\)"):
+        net.fit(frame)
+    torch.testing.assert_close(net["x4"].probs[0, 1], torch.tensor([0.5, 0.5]).double())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.fit(frame, prior=BDeu(1.0))  # a prior estimates every row
+
+
 def test_table_k2_equals_pgmpy_and_dirichlet_formula():
     from pgmpy.parameter_estimator import DiscreteBayesianEstimator
 

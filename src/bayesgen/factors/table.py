@@ -12,12 +12,16 @@ from ..variables import Discrete
 from .base import Factor
 from .categorical import ExactCategorical
 
-__all__ = ["Table"]
+__all__ = ["Table", "UnseenParentsWarning"]
 
 #: rows that miss summing to 1 by at most this much are renormalized with a warning
 ROW_TOLERANCE = 1e-3
 #: misses up to this are rounding in the given numbers: the table is kept exactly as given
 ROUNDING = 1e-6
+
+
+class UnseenParentsWarning(UserWarning):
+    """A table row whose parent configuration has neither data nor pseudo-counts."""
 
 
 class Table(Factor):
@@ -133,13 +137,34 @@ class Table(Factor):
     def from_summaries(self, counts: Tensor, pseudo_counts: Tensor | float = 0.0) -> Table:
         """MLE (or MAP/posterior mean with pseudo-counts α): θ = (N + α) / Σ_x (N + α).
 
-        Rows with no data and no pseudo-counts become uniform.
+        A parent configuration with no data and no pseudo-counts has no estimate: its row
+        becomes uniform with an :class:`UnseenParentsWarning` naming the configurations (use a
+        prior, e.g. ``BDeu()``, to give every row an estimate).
         """
         total = counts + pseudo_counts
         norm = total.sum(-1, keepdim=True)
+        unseen = (norm <= 0).squeeze(-1)  # (*parent_cards,)
+        if self.parents and bool(unseen.any()):
+            warnings.warn(self._unseen_message(unseen), UnseenParentsWarning, stacklevel=3)
         uniform = torch.full_like(total, 1.0 / self.variable.card)
         self.probs.copy_(torch.where(norm > 0, total / norm.clamp_min(1e-300), uniform))
         return self
+
+    def _unseen_message(self, unseen: Tensor, show: int = 3) -> str:
+        rows = unseen.nonzero().tolist()
+        names = [
+            "("
+            + ", ".join(f"{p.name}={p.states[i]}" for p, i in zip(self.parents, r, strict=True))
+            + ")"
+            for r in rows[:show]
+        ]
+        more = f" and {len(rows) - show} more" if len(rows) > show else ""
+        return (
+            f"p({self.name} | {', '.join(self.parent_names)}): {len(rows)} parent "
+            f"configuration(s) never seen in the data and without pseudo-counts, "
+            f"{', '.join(names)}{more}, have no estimate; their rows are set uniform (give a "
+            "prior such as BDeu() to estimate every row)"
+        )
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, shape={self.shape}"

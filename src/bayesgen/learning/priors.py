@@ -111,6 +111,10 @@ class _RowDirichlet:
         """log Dirichlet(θ_row; α) for each row of θ (states on the last axis): θ.shape[:-1]."""
         t = _theta(theta)
         conc = self.pseudo_counts(t.shape, dtype=t.dtype, device=t.device)
+        if bool((conc <= 0).any()):
+            raise ValueError(
+                f"{self!r} has zero pseudo-counts: an improper prior without a density"
+            )
         return torch.distributions.Dirichlet(conc).log_prob(t)
 
 
@@ -148,20 +152,25 @@ class Beta(_ScalarPrior):
 class Dirichlet(_RowDirichlet):
     """Dirichlet(α) on each row of a table: density ∝ Π_k θ_k^(α_k - 1).
 
-    ``alpha`` is a positive scalar (symmetric) or a tensor broadcast to the table's shape.
+    ``alpha`` is a non-negative scalar (symmetric) or a tensor broadcast to the table's shape.
+    Zero pseudo-counts are allowed (as pgmpy allows them): the estimate (N + α) / Σ (N + α)
+    then rests on the data alone in those cells, but the prior has no density (``log_prob``).
     """
 
     alpha: float | Tensor = 1.0
 
     def __post_init__(self):
         if isinstance(self.alpha, (int, float)) and not isinstance(self.alpha, bool):
-            object.__setattr__(self, "alpha", _positive(self, "alpha", self.alpha))
+            alpha = _finite(self, "alpha", self.alpha)
+            if alpha < 0:
+                raise ValueError(f"{type(self).__name__}: alpha must be >= 0, got {self.alpha!r}")
+            object.__setattr__(self, "alpha", alpha)
             return
         a = torch.as_tensor(self.alpha)
         a = a if a.is_floating_point() else a.to(torch.get_default_dtype())
-        if a.numel() == 0 or not torch.isfinite(a).all() or (a <= 0).any():
+        if a.numel() == 0 or not torch.isfinite(a).all() or (a < 0).any():
             raise ValueError(
-                f"{type(self).__name__}: alpha must be positive and finite, got {self.alpha!r}"
+                f"{type(self).__name__}: alpha must be finite and >= 0, got {self.alpha!r}"
             )
         object.__setattr__(self, "alpha", a)
 
