@@ -290,6 +290,14 @@ class BayesNet(nn.Module):
 
         return fit_network(self, data, prior=prior, **kwargs)
 
+    def structure_score(self, data: Data, score="all"):
+        """How well this DAG explains fully observed data: ``"bdeu"``, ``"k2"``, ``"bds"``,
+        ``"bic"``, ``"aic"``, a score object, or ``"all"`` (a dict of the five); see
+        :mod:`bayesgen.learning.scores`."""
+        from .learning.scores import structure_score
+
+        return structure_score(self, data, score)
+
     def full_joint(self) -> Tensor:
         """The joint table Π_n p(x_n | Pa) over all variables in ``order`` (small networks only)."""
         cards = [v.card for v in self.variables.values()]

@@ -11,6 +11,7 @@ from .gradient import Trainer
 from .montecarlo import Estimate, marginal_likelihood_mc
 from .posteriors import BetaPosterior, DirichletPosterior, NormalGammaPosterior, NormalPosterior
 from .priors import K2, BDeu, Beta, Dirichlet, Gaussian, Laplace, Normal, NormalGamma
+from .scores import local_scores, structure_score
 
 __all__ = [
     "fit_network",
@@ -34,4 +35,6 @@ __all__ = [
     "Gaussian",
     "Laplace",
     "neural_mixture",
+    "structure_score",
+    "local_scores",
 ]
