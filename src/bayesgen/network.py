@@ -254,33 +254,64 @@ class BayesNet(nn.Module):
             )
         return ExactInference.from_network(self)
 
-    def query(self, targets, evidence: Mapping[str, object] | None = None):
+    def _with_soft(self, evidence, soft_evidence):
+        """The engine, evidence and log-scale shift that answer with soft evidence too: the
+        network extended by a virtual child per softly observed variable
+        (:mod:`bayesgen.inference.soft`), or this network's own engine without any."""
+        if not soft_evidence:
+            return self._engine, evidence, 0.0, ()
+        from .inference.soft import SoftEvidenceNetwork, parse_soft_evidence
+
+        lams = parse_soft_evidence(self, soft_evidence)
+        cache = self.__dict__.setdefault("_soft_networks", {})
+        key = tuple(sorted(lams))
+        if key not in cache:
+            cache[key] = SoftEvidenceNetwork(self, key)
+        ext = cache[key]
+        hard, shift = ext.prepare(lams)
+        clash = [n for n in lams if n in (evidence or {})]
+        if clash:
+            raise ValueError(f"{clash} have both hard and soft evidence; give one of them")
+        return ext.network._engine, {**(evidence or {}), **hard}, shift, tuple(hard)
+
+    def query(self, targets, evidence: Mapping[str, object] | None = None, *, soft_evidence=None):
         """Exact posterior P(targets | evidence): one variable or a joint.
 
         ``targets`` is a name, a list of names, or a query string ``"P(x1 | x2=0)"``.
+        ``soft_evidence`` maps a variable to likelihoods of its states (virtual evidence), e.g.
+        ``{"x2": [0.2, 0.8]}`` or ``{"x2": {"1": 0.8, "0": 0.2}}``.
         """
         if isinstance(targets, str) and targets.strip().startswith("P("):
             from .query import parse_query
 
             targets, parsed = parse_query(targets)
             evidence = {**parsed, **(evidence or {})}
-        return self._engine.query(targets, evidence)
+        engine, evidence, _, _ = self._with_soft(evidence, soft_evidence)
+        return engine.query(targets, evidence)
 
-    def marginals(self, evidence: Mapping[str, object] | None = None):
+    def marginals(self, evidence: Mapping[str, object] | None = None, *, soft_evidence=None):
         """Posterior marginal of every unobserved variable (one forward and backward pass)."""
-        return self._engine.marginals(evidence)
+        engine, evidence, _, virtual = self._with_soft(evidence, soft_evidence)
+        out = engine.marginals(evidence)
+        return {n: m for n, m in out.items() if n not in virtual}
 
-    def log_evidence(self, evidence: Mapping[str, object] | None = None) -> Tensor:
-        """log P(e), marginalizing every unobserved variable."""
-        return self._engine.log_evidence(evidence)
+    def log_evidence(
+        self, evidence: Mapping[str, object] | None = None, *, soft_evidence=None
+    ) -> Tensor:
+        """log P(e), marginalizing every unobserved variable (with soft evidence λ:
+        log Σ_x P(x, e) Π_v λ_v(x_v))."""
+        engine, evidence, shift, _ = self._with_soft(evidence, soft_evidence)
+        return engine.log_evidence(evidence) + shift
 
-    def mpe(self, evidence: Mapping[str, object] | None = None):
+    def mpe(self, evidence: Mapping[str, object] | None = None, *, soft_evidence=None):
         """Most probable explanation: argmax over all unobserved variables (max-product)."""
-        return self._engine.mpe(evidence)
+        engine, evidence, shift, virtual = self._with_soft(evidence, soft_evidence)
+        return _drop_virtual(engine.mpe(evidence), virtual, shift, self)
 
-    def map(self, targets, evidence: Mapping[str, object] | None = None):
+    def map(self, targets, evidence: Mapping[str, object] | None = None, *, soft_evidence=None):
         """Marginal MAP: argmax over ``targets`` of P(targets | e), the others summed out."""
-        return self._engine.map(targets, evidence)
+        engine, evidence, shift, virtual = self._with_soft(evidence, soft_evidence)
+        return _drop_virtual(engine.map(targets, evidence), virtual, shift, self)
 
     # ------------------------------------------------------------------ learning
     def fit(self, data: Data, prior=None, **kwargs) -> BayesNet:
@@ -317,3 +348,14 @@ class BayesNet(nn.Module):
         return torch.einsum(
             ",".join(terms) + "->" + "".join(letters[n] for n in self.order), *operands
         )
+
+
+def _drop_virtual(explanation, virtual: tuple[str, ...], shift: float, net: BayesNet):
+    """An explanation without the virtual soft-evidence variables, its log_prob on λ's scale."""
+    if not virtual:
+        return explanation
+    from .inference.result import Explanation
+
+    kept = {k: v for k, v in explanation.assignment.items() if k not in virtual}
+    states = {k: net.variables[k].states for k in kept}
+    return Explanation(kept, explanation.log_prob + shift, states)
