@@ -375,7 +375,7 @@ class BernoulliFeatures(_Features):
             self.count_ += _class_sum(m, y, w, C, chunk_bytes)  # (C, D) Σ w over observed
 
     def from_summaries(self) -> None:
-        a = self.alpha
+        a = _on(self.alpha, self.count_)  # float or (D,)
         denom = torch.log(self.count_ + 2 * a)
         self.feature_log_prob_ = torch.log(self.feature_count_ + a) - denom
         self.neg_log_prob_ = torch.log(self.count_ - self.feature_count_ + a) - denom
@@ -494,7 +494,7 @@ class CategoricalFeatures(_Features):
         C, D, K = self.category_counts_.shape
         k = torch.arange(K, device=self.category_counts_.device)
         valid = k[None, :] < self.n_categories_[:, None]  # (D, K)
-        smoothed = self.category_counts_ + self.alpha  # (C, D, K)
+        smoothed = self.category_counts_ + _on(self.alpha, self.category_counts_)  # (C, D, K)
         total = (smoothed * valid).sum(-1, keepdim=True)  # (C, D, 1)
         lp = torch.log(smoothed) - torch.log(total)
         self.log_probs_ = lp.masked_fill(~valid, -math.inf)
@@ -579,7 +579,7 @@ class MultinomialFeatures(_Features):
         self.total_count_ += torch.stack([n, x0.new_tensor(float(rows))])
 
     def from_summaries(self) -> None:
-        s = self.feature_count_ + self.alpha
+        s = self.feature_count_ + _on(self.alpha, self.feature_count_)
         self.feature_log_prob_ = torch.log(s) - torch.log(s.sum(1, keepdim=True))
 
     @property
@@ -637,7 +637,8 @@ class NaiveBayes(nn.Module):
     ----------
     features : "gaussian" | "bernoulli" | "categorical" | "multinomial", a list with one of these
         per column, or a dict {column: family} (column = index, or name for a DataFrame).
-    alpha : additive (Laplace/Lidstone) smoothing of the discrete families, >= 0.
+    alpha : additive (Laplace/Lidstone) smoothing of the discrete families, >= 0: one value,
+        one per column of X (a list), or a dict {column: value} like ``features``.
     var_smoothing : Gaussian variances get + var_smoothing * max_d Var(x_d), >= 0.
     binarize : threshold for Bernoulli features (x -> 1[x > binarize]); None: data must be 0/1.
     min_categories : minimum number of states of each categorical feature (int or per feature).
@@ -669,12 +670,15 @@ class NaiveBayes(nn.Module):
         super().__init__()
         if isinstance(features, str):
             check_option("features", features, FAMILIES)
-        _check_nonneg(alpha, "alpha")
+        if not isinstance(alpha, Sequence | Mapping | np.ndarray | Tensor):
+            _check_nonneg(alpha, "alpha")
         _check_nonneg(var_smoothing, "var_smoothing")
         check_real("binarize", binarize, finite=False, optional=True)
         check_dtype("dtype", dtype, choices=None)
         self.features = features
-        self.alpha = float(alpha)
+        self.alpha = (
+            alpha if isinstance(alpha, Sequence | Mapping | np.ndarray | Tensor) else float(alpha)
+        )
         self.var_smoothing = float(var_smoothing)
         self.binarize = binarize
         self.min_categories = min_categories
@@ -797,38 +801,20 @@ class NaiveBayes(nn.Module):
         return None if bool((w == 1).all()) else w
 
     def _resolve_features(self, X_raw, D: int) -> dict[str, list[int]]:
-        spec = self.features
-        if isinstance(spec, str):
-            kinds = [spec] * D
-        elif isinstance(spec, Mapping):
-            names = list(X_raw.columns) if hasattr(X_raw, "columns") else None
-            kinds = [""] * D
-            for key, kind in spec.items():
-                check_option(f"features[{key!r}]", kind, FAMILIES)
-                if names is not None and key in names:
-                    j = names.index(key)
-                elif isinstance(key, int | np.integer) and 0 <= key < D:
-                    j = int(key)
-                else:
-                    raise ValueError(f"features has key {key!r}, which is not a column of X")
-                kinds[j] = kind
-            missing = [j for j, k in enumerate(kinds) if not k]
-            if missing:
-                raise ValueError(
-                    f"features must give a family for every column; columns {missing[:10]} "
-                    f"have none"
-                )
-        elif isinstance(spec, Sequence):
-            kinds = list(spec)
-            if len(kinds) != D:
-                raise ValueError(f"features lists {len(kinds)} families but X has {D} columns")
-            for j, k in enumerate(kinds):
-                check_option(f"features[{j}]", k, FAMILIES)
-        else:
-            raise TypeError(
-                f"features must be a family name, a list or a dict of them; got {spec!r}"
-            )
+        kinds = _per_column(self.features, X_raw, D, "features", str, "family", "families")
+        for j, k in enumerate(kinds):
+            check_option(f"features[{j}]", k, FAMILIES)
         return {k: [j for j in range(D) if kinds[j] == k] for k in FAMILIES if k in kinds}
+
+    def _resolve_alpha(self, X_raw, D: int) -> Tensor | float:
+        """alpha as a float, or one value per column of X (D,)."""
+        if not isinstance(self.alpha, Sequence | Mapping | np.ndarray | Tensor):
+            return self.alpha
+        spec = self.alpha.tolist() if isinstance(self.alpha, np.ndarray | Tensor) else self.alpha
+        alphas = _per_column(spec, X_raw, D, "alpha", int | float, "value", "values")
+        for j, a in enumerate(alphas):
+            _check_nonneg(a, f"alpha[{j}]")
+        return torch.tensor(alphas, dtype=self.dtype)
 
     def _init(self, X_raw, X: Tensor, classes) -> None:
         classes = np.asarray(
@@ -843,16 +829,21 @@ class NaiveBayes(nn.Module):
         self.n_features_in_ = D
         dev = X.device
         self.families_ = nn.ModuleDict()
+        alpha = self._resolve_alpha(X_raw, D)
         for kind, cols in self._resolve_features(X_raw, D).items():
             kw: dict[str, Any] = {}
+            a = alpha if isinstance(alpha, float) else alpha[cols].to(dev)  # (D_f,)
             if kind == "gaussian":
                 kw["var_smoothing"] = self.var_smoothing
             elif kind == "bernoulli":
-                kw.update(alpha=self.alpha, binarize=self.binarize)
+                kw.update(alpha=a, binarize=self.binarize)
             elif kind == "categorical":
-                kw.update(alpha=self.alpha, min_categories=self.min_categories)
+                kw.update(
+                    alpha=a if isinstance(a, float) else a[:, None],  # (D_f, 1)
+                    min_categories=self.min_categories,
+                )
             elif kind == "multinomial":
-                kw["alpha"] = self.alpha
+                kw["alpha"] = a
             else:  # pragma: no cover - _resolve_features only yields FAMILIES
                 raise ValueError(f"unknown family {kind!r}; valid: {FAMILIES}")
             self.families_[kind] = _FAMILY_CLASSES[kind](cols, C, self.dtype, dev, **kw)
@@ -1031,6 +1022,40 @@ class NaiveBayes(nn.Module):
     def extra_repr(self) -> str:
         f = self.features if isinstance(self.features, str) else "mixed"
         return f"features={f!r}, alpha={self.alpha}, var_smoothing={self.var_smoothing}"
+
+
+def _on(alpha: float | Tensor, like: Tensor) -> float | Tensor:
+    """A smoothing value (float, or per feature) on the device and dtype of ``like``."""
+    return alpha if isinstance(alpha, float) else alpha.to(like)
+
+
+def _per_column(spec, X_raw, D: int, name: str, scalar: type, noun: str, nouns: str) -> list:
+    """One value per column of X from a scalar, a sequence of D values, or a dict {column:
+    value} (columns by index, or by name for a DataFrame) that covers every column."""
+    if isinstance(spec, scalar) and not isinstance(spec, bool):
+        return [spec] * D
+    if isinstance(spec, Mapping):
+        names = list(X_raw.columns) if hasattr(X_raw, "columns") else None
+        values: list = [None] * D
+        for key, value in spec.items():
+            if names is not None and key in names:
+                j = names.index(key)
+            elif isinstance(key, int | np.integer) and 0 <= key < D:
+                j = int(key)
+            else:
+                raise ValueError(f"{name} has key {key!r}, which is not a column of X")
+            values[j] = value
+        missing = [j for j, v in enumerate(values) if v is None]
+        if missing:
+            raise ValueError(
+                f"{name} must give a {noun} for every column; columns {missing[:10]} have none"
+            )
+        return values
+    if isinstance(spec, Sequence) and not isinstance(spec, str):
+        if len(spec) != D:
+            raise ValueError(f"{name} lists {len(spec)} {nouns} but X has {D} columns")
+        return list(spec)
+    raise TypeError(f"{name} must be a {noun}, a list or a dict of them; got {spec!r}")
 
 
 def _check_nonneg(v, name: str) -> None:
