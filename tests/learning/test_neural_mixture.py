@@ -73,7 +73,7 @@ def test_sgd_lands_on_the_exact_mle(x):
     assert abs(r - mle.r) < 1e-6  # converged to the MLE, far inside its sampling error
     assert abs(r - TRUE_R) < 3 * mle.stderr  # and near the truth, like the seed's 0.7847
     loss = history["loss"]
-    assert len(loss) == 500 and loss[0] == pytest.approx(mixture_nll(x, 1 / (1 + math.exp(-0.5))))
+    assert len(loss) == 501 and loss[0] == pytest.approx(mixture_nll(x, 1 / (1 + math.exp(-0.5))))
     assert all(b <= a + 1e-12 for a, b in pairwise(loss))  # full-batch GD: monotone here
     assert loss[-1] == pytest.approx(mle.nll, abs=1e-10)
     # the component parameters are known, not trained
@@ -85,7 +85,11 @@ def test_figure_18_learning_rate_sweep(x, tmp_path):
     assert list(sweep) == list(SWEEP_LEARNING_RATES)
     mle = exact_mle(x)
     for h in sweep.values():
-        assert len(h["loss"]) == 100 and len(h["r"]) == 100
+        assert len(h["loss"]) == 101 and len(h["r"]) == 101  # the start and 100 steps
+        # both panels read the same parameters: loss[i] is the NLL at r[i] (they were one step
+        # apart, the loss before each step and r after it)
+        nll = [mixture_nll(x, r) for r in h["r"]]
+        np.testing.assert_allclose(h["loss"], nll, rtol=1e-12)
         assert h["loss"][0] == pytest.approx(mixture_nll(x, 1 / (1 + math.exp(-0.1))))
     # lr = 0.1 is still on its way after 100 steps; lr = 1 and 10 reach the MLE
     assert abs(sweep[0.1]["r"][-1] - mle.r) > 0.02

@@ -151,11 +151,13 @@ def fit_prior(
 ) -> tuple[BayesNet, dict[str, list[float]]]:
     """Learn r = sigmoid(logit) by full-batch gradient descent on the mean NLL of x, z latent.
 
-    Returns the fitted network and its history: ``loss`` (the mean NLL before each step) and
-    ``r`` (after each step).
+    Returns the fitted network and its history: ``loss`` and ``r`` at the same parameters,
+    entry i after i steps (epochs + 1 entries, the start included), so the two panels of figure
+    18 and any (loss, r) pair read together.
     """
     net = mixture_network(components=components, logit=init_logit)
     raw = net["z"].raw
+    r0 = float(torch.sigmoid(raw[0]))
 
     fit_network(
         net,
@@ -169,7 +171,13 @@ def fit_prior(
         verbose=verbose,
         track={"r": lambda: float(torch.sigmoid(raw[0]))},
     )
-    return net, net.fit_report_.histories["network"]
+    trained = net.fit_report_.histories["network"]
+    # the trainer logs the loss before each step and tracked values after it: realign both on
+    # the parameters after i steps, i = 0..epochs
+    history = dict(trained)
+    history["r"] = [r0, *trained["r"]]
+    history["loss"] = [*trained["loss"], mixture_nll(x, history["r"][-1], components)]
+    return net, history
 
 
 def learning_rate_sweep(
