@@ -37,7 +37,13 @@ class BayesNet(nn.Module):
     0.695
     """
 
-    def __init__(self, factors: Iterable[Factor], name: str | None = None):
+    def __init__(
+        self,
+        factors: Iterable[Factor],
+        name: str | None = None,
+        *,
+        layout: Mapping[str, tuple[float, float]] | None = None,
+    ):
         super().__init__()
         factors = list(factors)
         by_name: dict[str, Factor] = {}
@@ -58,7 +64,11 @@ class BayesNet(nn.Module):
                         f"parent {p.name!r} of {f.name!r} is {p!r}, but its own factor declares "
                         f"{by_name[p.name].variable!r}"
                     )
-        self.dag = DAG(nodes=by_name, edges=[(p, f.name) for f in factors for p in f.parent_names])
+        self.dag = DAG(
+            nodes=by_name,
+            edges=[(p, f.name) for f in factors for p in f.parent_names],
+            layout=layout,
+        )
         self.name = name
         self.factors = nn.ModuleDict({v: by_name[v] for v in self.dag.order})
 
@@ -103,6 +113,10 @@ class BayesNet(nn.Module):
 
     def d_separated(self, xs, ys, given=()) -> bool:
         return self.dag.d_separated(xs, ys, given)
+
+    def draw(self, path=None, **kwargs):
+        """Draw the DAG (see :meth:`bayesgen.graph.DAG.draw`)."""
+        return self.dag.draw(path, **kwargs)
 
     def num_parameters(self) -> int:
         """Free parameters of the factorized model, Σ_n of each factor's count."""

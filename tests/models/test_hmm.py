@@ -475,13 +475,13 @@ def test_sampling_frequencies_match_the_parameters():
 
 
 def test_network_is_the_unrolled_dag():
-    g = HMM(3).network
+    g = make("categorical", random_params(0)).network.dag
     assert set(g.edges) == {
         ("z1", "z2"), ("z2", "z3"), ("z3", "z4"),
         ("z1", "x1"), ("z2", "x2"), ("z3", "x3"), ("z4", "x4"),
     }  # fmt: skip
     assert g.parents("x3") == ("z3",) and g.d_separated("z1", "z3", given="z2")
-    g2 = HMM(3, order=2).network
+    g2 = make("gaussian", random_params(0, order=2), order=2).network.dag
     assert set(g2.parents("z3")) == {"z1", "z2"}
 
 

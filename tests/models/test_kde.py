@@ -323,8 +323,8 @@ def test_float32_and_device_moves(cloud):
 
 
 def test_network_and_bad_input(cloud):
-    assert KDE().network.edges == (("z", "x"),)
     X = cloud[2][0]
+    assert KDE().fit(X).network.dag.edges == (("z", "x"),)
     with pytest.raises(ValueError, match=r"bandwidth must be a float > 0.*got -0.5"):
         KDE(-0.5)
     with pytest.raises(ValueError, match=r"bandwidth must be a float > 0.*got 0"):

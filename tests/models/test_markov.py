@@ -456,7 +456,7 @@ def test_errors_name_the_problem(word_corpus):
 
 
 def test_network_is_the_unrolled_chain():
-    g1 = MarkovChain(order=1).network
+    g1 = MarkovChain(order=1).fit(torch.tensor([[0, 1, 1, 0, 2]])).network.dag
     assert g1.nodes == ("x1", "x2", "x3", "x4")
     assert set(g1.edges) == {("x1", "x2"), ("x2", "x3"), ("x3", "x4")}
     g2 = NGramLM(order=2).network

@@ -282,7 +282,7 @@ def test_as_distribution_and_network(ct):
     Xt = torch.as_tensor(X)
     torch.testing.assert_close(dist.log_prob(Xt), gm.log_prob(Xt), atol=1e-10, rtol=0)
     torch.testing.assert_close(gm(Xt), gm.score_samples(X))
-    assert gm.network.edges == (("z", "x"),)
+    assert gm.network.dag.edges == (("z", "x"),)
     assert gm.network.parents("x") == ("z",)
 
 

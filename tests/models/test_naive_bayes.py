@@ -426,7 +426,8 @@ def test_families_are_torch_conditionals():
 
 
 def test_network_is_figure_3():
-    g = NaiveBayes().network
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    g = NaiveBayes().fit(X, y).network.dag
     assert g.nodes == ("y", "x1", "x2", "x3")
     assert g.edges == (("y", "x1"), ("y", "x2"), ("y", "x3"))
     assert g.d_separated("x1", "x2", given="y") and not g.d_separated("x1", "x2")

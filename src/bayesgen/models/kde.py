@@ -46,7 +46,10 @@ from torch.distributions import (
     constraints,
 )
 
-from ..graph import DAG
+from ..factors import Table
+from ..network import BayesNet
+from ..variables import Continuous, Discrete
+from .kde_network import KernelFactor
 
 __all__ = [
     "KDE",
@@ -713,9 +716,19 @@ class KDE(nn.Module):
 
     # ------------------------------------------------------------------ structure
     @property
-    def network(self) -> DAG:
-        """z -> x: z ~ Categorical(w) picks a data point, x | z ~ K_H(x - x^z)."""
-        return DAG(nodes=("z", "x"), edges=[("z", "x")])
+    def network(self) -> BayesNet:
+        """The fitted KDE as the network z → x: a Table p(z = k) = w_k over the N data points
+        and a :class:`~bayesgen.models.kde_network.KernelFactor` x | z = k ~ K_H(x − x^k)."""
+        self._fitted()
+        z = Discrete("z", len(self.data_))
+        x = Continuous("x", shape=(self.n_features_in_,))
+        return BayesNet(
+            [
+                Table(z, probs=self.weights_ / self.weights_.sum()),
+                KernelFactor(x, z, self.data_, self.scale_tril_, self.kernel),
+            ],
+            name="kernel density estimate",
+        )
 
     @property
     def empirical(self) -> EmpiricalDistribution:

@@ -18,7 +18,9 @@ from torch import Tensor, nn
 from torch.distributions import Categorical
 
 from .._checks import check_int, check_real
-from ..graph import DAG
+from ..factors import Table
+from ..network import BayesNet
+from ..variables import Discrete
 from .ngram import NGramLM, stationary_distribution, unrolled_chain_dag
 
 __all__ = ["MarkovChain", "NGramLM", "stationary_distribution", "unrolled_chain_dag"]
@@ -234,9 +236,29 @@ class MarkovChain(nn.Module):
         return stationary_distribution(self.transition_matrix_, method)
 
     @property
-    def network(self) -> DAG:
-        """The chain unrolled over a few steps: x1 -> x2 -> x3 -> x4 for k = 1."""
-        return unrolled_chain_dag(self.order)
+    def network(self) -> BayesNet:
+        """The fitted chain unrolled over k + 3 steps (:meth:`unrolled`)."""
+        return self.unrolled(self.order + 3)
+
+    def unrolled(self, T: int) -> BayesNet:
+        """The fitted chain as the Bayesian network of T states (eq. 11): the start
+        p(x_1..x_k) as the chain of its conditionals p(x_j | x_<j), j ≤ k (a zero-probability
+        prefix gets a uniform row), then p(x_t | x_{t−k}..x_{t−1}) from the one transition table.
+        Its ``log_prob`` of a sequence is :meth:`log_prob`."""
+        self._check_fitted()
+        k = self.order
+        check_int("T", T, low=k)
+        S = self.n_states_
+        x = [Discrete(f"x{t}", S) for t in range(1, T + 1)]
+        factors = []
+        for j in range(k):  # p(x_{j+1} | x_1..x_j) from the joint start table
+            joint = self.initial_.sum(dim=tuple(range(j + 1, k))) if j + 1 < k else self.initial_
+            rows = joint.sum(-1, keepdim=True)
+            cond = torch.where(rows > 0, joint / rows.clamp_min(1e-300), 1.0 / S)
+            factors.append(Table(x[j], x[:j], probs=cond))
+        for t in range(k, T):
+            factors.append(Table(x[t], x[t - k : t], probs=self.transition_matrix_))
+        return BayesNet(factors, name=f"order-{k} Markov chain")
 
     def extra_repr(self) -> str:
         return f"n_states={self.n_states}, order={self.order}, alpha={self.alpha}"

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from torch.distributions import Bernoulli, Categorical, Distribution, Multinomial, Normal
 
 from .._checks import check_dtype, check_int, check_option, check_real
-from ..graph import DAG
+from ..network import BayesNet
 
 __all__ = [
     "NaiveBayes",
@@ -691,12 +691,14 @@ class NaiveBayes(nn.Module):
 
     # ------------------------------------------------------------------ structure
     @property
-    def network(self) -> DAG:
-        """The DAG of figure 3: y -> x1, x2, x3 (D features drawn when fitted with D <= 3)."""
-        D = getattr(self, "n_features_in_", 3)
-        D = D if 1 <= D <= 3 else 3
-        xs = [f"x{d + 1}" for d in range(D)]
-        return DAG(nodes=("y", *xs), edges=[("y", x) for x in xs])
+    def network(self) -> BayesNet:
+        """The fitted model as the network of figure 3, y → x_1..x_D, one factor per feature
+        (see :mod:`bayesgen.models.naive_bayes_network`); its ``log_prob`` of (x, y) is
+        :meth:`log_prob` with y."""
+        from .naive_bayes_network import naive_bayes_network
+
+        self._fitted()
+        return naive_bayes_network(self)
 
     @property
     def feature_kinds_(self) -> list[str]:

@@ -23,7 +23,10 @@ from torch import Tensor, nn
 from torch.distributions import Categorical, Independent, Normal
 
 from ..._checks import check_dtype, check_int, check_option, check_real
-from ...graph import DAG, time_layout
+from ...factors import Gaussian, Table
+from ...graph import time_layout
+from ...network import BayesNet
+from ...variables import Continuous, Discrete
 from ._input import Chunk, Flat, flatten, make_chunks, to_tensor
 from .baum_welch import baum_welch
 from .emissions import emission_likelihoods
@@ -189,20 +192,36 @@ class HMM(nn.Module):
         return Independent(Normal(self.means_, self.covars_.sqrt()), 1)
 
     @property
-    def network(self) -> DAG:
-        """The unrolled Bayesian network over 4 steps: z1->z2->z3->z4, zt->xt (order 2 adds
-        z1->z3, z2->z4)."""
-        z = [f"z{t}" for t in range(1, 5)]
-        x = [f"x{t}" for t in range(1, 5)]
-        edges = [(z[t], z[t + 1]) for t in range(3)]
-        if self.order == 2:
-            edges += [(z[t], z[t + 2]) for t in range(2)]
-        edges += [(z[t], x[t]) for t in range(4)]
-        return DAG(
-            nodes=[v for pair in zip(z, x, strict=True) for v in pair],
-            edges=edges,
-            layout=time_layout(z, x),
-        )
+    def network(self) -> BayesNet:
+        """The fitted HMM unrolled over 4 steps (:meth:`unrolled`)."""
+        return self.unrolled(4)
+
+    def unrolled(self, T: int) -> BayesNet:
+        """The fitted HMM as the Bayesian network of T steps (eq. 12): Tables p(z_1) = π,
+        p(z_t | z_{t−1}) = A (order 2: p(z_t | z_{t−2}, z_{t−1}) for t ≥ 3), and emissions
+        p(x_t | z_t), a Table (categorical) or a diagonal Gaussian. Its log-density of x_1..x_T
+        with the z_t summed out is :meth:`score` of that sequence."""
+        check_int("T", T, low=1)
+        self._check_params()
+        K = self.n_components
+        z = [Discrete(f"z{t}", K) for t in range(1, T + 1)]
+        if self.emission == "categorical":
+            x = [Discrete(f"x{t}", self.emissionprob_.shape[1]) for t in range(1, T + 1)]
+        else:
+            x = [Continuous(f"x{t}", shape=(self.means_.shape[1],)) for t in range(1, T + 1)]
+        factors: list = [Table(z[0], probs=self.startprob_)]
+        for t in range(1, T):
+            if self.order == 2 and t >= 2:
+                factors.append(Table(z[t], [z[t - 2], z[t - 1]], probs=self.transmat2_))
+            else:
+                factors.append(Table(z[t], [z[t - 1]], probs=self.transmat_))
+        for t in range(T):
+            if self.emission == "categorical":
+                factors.append(Table(x[t], [z[t]], probs=self.emissionprob_))
+            else:
+                factors.append(Gaussian(x[t], [z[t]], mean=self.means_, std=self.covars_.sqrt()))
+        names_z, names_x = [v.name for v in z], [v.name for v in x]
+        return BayesNet(factors, name="hidden Markov model", layout=time_layout(names_z, names_x))
 
     def n_parameters(self) -> int:
         """Free parameters of the factorization (each distribution loses one to normalization)."""

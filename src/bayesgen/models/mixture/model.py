@@ -20,7 +20,9 @@ from torch import Tensor, nn
 from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
 
 from ..._checks import check_dtype, check_int, check_option, check_real
-from ...graph import DAG
+from ...factors import Gaussian, Table
+from ...network import BayesNet
+from ...variables import Continuous, Discrete
 from ._budget import row_blocks, sized, threads_for
 from ._input import as_data, as_weights, checked_inits
 from .covariance import (
@@ -128,9 +130,22 @@ class GaussianMixture(nn.Module):
 
     # ------------------------------------------------------------------ structure
     @property
-    def network(self) -> DAG:
-        """The Bayesian network of the mixture (figure 2 of the seed): z -> x."""
-        return DAG(nodes=("z", "x"), edges=[("z", "x")])
+    def network(self) -> BayesNet:
+        """The fitted mixture as the Bayesian network z → x of the chapter (eq. 9): a Table
+        p(z = k) = w_k and a Gaussian p(x | z = k) = N(μ_k, Σ_k) (full covariances, whatever
+        ``covariance_type``). Its ``log_prob`` of (z, x) summed over z is :meth:`log_prob`."""
+        if not self._is_fitted():  # not NotFittedError: an AttributeError inside a property
+            raise RuntimeError("this GaussianMixture is not fitted yet: call fit(X) first")
+        K, D = self.means_.shape
+        z, x = Discrete("z", K), Continuous("x", shape=(D,))
+        L = covariance_cholesky(self.precisions_cholesky_, self.covariance_type, K, D)
+        return BayesNet(
+            [
+                Table(z, probs=self.weights_ / self.weights_.sum()),
+                Gaussian(x, [z], mean=self.means_, scale_tril=L, covariance="full"),
+            ],
+            name="gaussian mixture",
+        )
 
     @property
     def device(self) -> torch.device:
