@@ -222,7 +222,9 @@ class TrainConfig:
     Bookkeeping: ``seed``, ``device``, ``quiet`` (no progress bar; it is also hidden when
     stderr is not a terminal), ``out`` (the run directory or None), ``checkpoint_every`` steps
     (None: only at the end), ``log_every`` (a history record every so many steps),
-    ``check_data`` (stop on a batch holding NaN or inf; off for data whose NaN mean missing).
+    ``check_data`` (stop on a batch holding NaN or inf; off for data whose NaN mean missing),
+    ``distributed`` (None: data parallel when started by torchrun; False: this process alone),
+    ``desc`` (the progress bar's label).
     """
 
     steps: int | None = None
@@ -251,6 +253,8 @@ class TrainConfig:
     group_steps: Mapping[str, int] | None = None
     shuffle: bool = True
     check_data: bool = True
+    distributed: bool | None = None
+    desc: str = "train"
 
     def __post_init__(self):
         if (self.steps is None) == (self.epochs is None):

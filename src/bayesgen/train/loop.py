@@ -33,7 +33,7 @@ from .history import History, atomic_write
 __all__ = ["train", "NonFiniteLoss"]
 
 #: TrainConfig fields that may change when a run is resumed
-_RESUMABLE = {"quiet", "device", "out", "checkpoint_every"}
+_RESUMABLE = {"quiet", "device", "out", "checkpoint_every", "desc"}
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -139,7 +139,10 @@ class _Run:
 
     def __init__(self, model, data, val, config: TrainConfig, on_eval):
         self.model, self.data, self.val, self.cfg, self.on_eval = model, data, val, config, on_eval
-        self.world: World = world(torch.device(config.device))
+        device = torch.device(config.device)
+        self.world: World = (
+            world(device) if config.distributed is not False else World(device=device)
+        )
         self.device = self.world.device
         if isinstance(model, nn.Module):
             model.to(self.device)
@@ -397,8 +400,8 @@ class _Run:
         )
         if not math.isfinite(value):
             raise NonFiniteLoss(
-                f"step {step}: the loss of group {group!r} is {value}; training stopped"
-                f"{self._kept()}. Lower lr (got {cfg.group_lr(group)}) or clip gradients",
+                f"step {step}: the loss of group {group!r} is {value}; lower lr (got "
+                f"{cfg.group_lr(group)}) or clip gradients. Training stopped{self._kept()}",
                 step,
             )
         params = self.groups[group]
@@ -575,7 +578,7 @@ def train(
         if show:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=state.total, initial=state.step, desc="train", leave=False)
+            bar = tqdm(total=state.total, initial=state.step, desc=config.desc, leave=False)
         else:
             bar = _NoBar()
         with bar if show else nullcontext():
