@@ -29,7 +29,8 @@ class History:
     ``seconds``, and after an evaluation the held-out metrics ``val_<name>``.
 
     ``best`` is the evaluated record whose monitored value was lowest (None before any);
-    ``stopped_early`` says whether patience ran out.
+    ``stopped_early`` says whether patience ran out (or ``on_eval`` asked to stop);
+    ``final_weights`` which weights the model ends with: "raw", "ema" or "best".
     """
 
     def __init__(self, records: Iterable[dict[str, Any]] = (), monitor: str | None = None):

@@ -442,6 +442,7 @@ class _Run:
             self.step += 1
             self.seconds = time.perf_counter() - start
             last = self.step == self.total
+            halt = False
             evaluate = (cfg.eval_every is not None and self.step % cfg.eval_every == 0) or (
                 last and (self.val is not None or cfg.eval_every is not None)
             )
@@ -464,7 +465,7 @@ class _Run:
                     if self.val is not None:
                         record.update(self.evaluate())
                     if self.on_eval is not None:
-                        self.on_eval(record)
+                        halt = self.world.broadcast_flag(bool(self.on_eval(record)))
                 record["seconds"] = round(self.seconds, 4)
                 self.history.records.append(record)
                 bar.set_postfix(
@@ -475,7 +476,9 @@ class _Run:
                     },
                     refresh=False,
                 )
-                if evaluate and self.monitor is not None and self.stop(record):
+                tracked = evaluate and self.monitor is not None and self.stop(record)
+                if tracked or halt:
+                    self.history.stopped_early = True
                     bar.update(1)
                     break
             bar.update(1)
@@ -541,7 +544,7 @@ def train(
     config: TrainConfig | None = None,
     resume: str | Path | None = None,
     *,
-    on_eval: Callable[[dict[str, Any]], None] | None = None,
+    on_eval: Callable[[dict[str, Any]], bool | None] | None = None,
 ) -> History:
     """Train ``model`` on the BatchSource ``data`` (None: a loss without data, ``steps`` runs)
     with ``config``; evaluate ``model.metrics`` on ``val`` every ``config.eval_every`` steps.
@@ -550,7 +553,7 @@ def train(
     ``model.parameter_groups()`` (an ``nn.Module`` without it is one group "model").
     ``resume``: a run directory whose checkpoint continues (the model and config must match).
     ``on_eval(record)`` may add entries to each evaluation record before early stopping reads
-    ``config.monitor``.
+    ``config.monitor``; a true return value stops training (e.g. a convergence test).
 
     With ``ema``, evaluation uses the moving average and the model ends with it (the raw
     weights stay in the checkpoint); with ``patience`` it ends with the best evaluated weights.
