@@ -14,7 +14,6 @@ index and the gradients are combined with weights n_r / B, which equals the one-
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -25,15 +24,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import flatten_optimizer, load_checkpoint, load_optimizer, save_checkpoint
+from .checkpoint import fingerprint, restore_run, run_state, save_checkpoint, write_config
 from .config import Schedule, TrainConfig, make_optimizer
 from .distributed import World, world
-from .history import History, atomic_write
+from .history import History
 
 __all__ = ["train", "NonFiniteLoss"]
-
-#: TrainConfig fields that may change when a run is resumed
-_RESUMABLE = {"quiet", "device", "out", "checkpoint_every", "desc"}
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -84,21 +80,6 @@ def _bad_row(x: Any) -> int | None:
         if bool(bad.any()):
             return int(bad.nonzero()[0]) if x.dim() else 0
     return None
-
-
-def _fingerprint(model, groups: dict[str, list[Tensor]]) -> dict[str, Any]:
-    """What a checkpoint must match: the model's kind, config and parameter shapes."""
-    out: dict[str, Any] = {"model": type(model).__name__}
-    if getattr(model, "paradigm", None) is not None:
-        out["paradigm"] = model.paradigm
-    try:
-        cfg = model.config
-        json.dumps(cfg)
-        out["config"] = cfg
-    except (AttributeError, TypeError, ValueError):
-        pass
-    out["groups"] = {g: [list(p.shape) for p in ps] for g, ps in groups.items()}
-    return out
 
 
 class _Stream:
@@ -198,7 +179,7 @@ class _Run:
         self.history = History(monitor=self.monitor)
         self.seconds = 0.0
         self.out = Path(config.out) if config.out is not None else None
-        self.fingerprint = _fingerprint(model, self.groups)
+        self.fingerprint = fingerprint(model, self.groups)
         self.checkpoint_step: int | None = None
 
     # ------------------------------------------------------------------ pieces
@@ -262,113 +243,16 @@ class _Run:
         return {f"val_{k}": float(v) / nv for k, v in zip(names, total, strict=True)}
 
     # ------------------------------------------------------------------ checkpoints
-    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        tensors: dict[str, Tensor] = {}
-        if isinstance(self.model, nn.Module):
-            tensors.update({f"model/{k}": v for k, v in self.model.state_dict().items()})
-        else:
-            tensors.update({f"param/{i}": p for i, p in enumerate(self.params)})
-        if self.ema is not None:
-            tensors.update({f"ema/{i}": e for i, e in enumerate(self.ema)})
-        if self.best is not None:
-            tensors.update({f"best/{i}": b for i, b in enumerate(self.best)})
-        optim = {}
-        for g, o in self.opts.items():
-            t, m = flatten_optimizer(g, o)
-            tensors.update(t)
-            optim[g] = m
-        tensors["rng/loop"] = self.gen.get_state()
-        for r, s in enumerate(self.world.gather(torch.get_rng_state())):
-            tensors[f"rng/torch/{r}"] = s
-        if self.device.type == "cuda":
-            for r, s in enumerate(self.world.gather(torch.cuda.get_rng_state(self.device))):
-                tensors[f"rng/cuda/{r}"] = s
-        if self.stream.perm is not None:
-            tensors["perm"] = self.stream.perm
-        meta = {
-            "step": self.step,
-            "position": self.stream.pos,
-            "seconds": self.seconds,
-            "best_value": self.best_value if math.isfinite(self.best_value) else None,
-            "wait": self.wait,
-            "best_step": self.history.best["step"] if self.history.best else None,
-            "world_size": self.world.size,
-            "optimizers": optim,
-            "schedulers": {g: s.state_dict() for g, s in self.scheds.items()},
-            "fingerprint": self.fingerprint,
-            "train_config": self.cfg.to_json(),
-        }
-        return tensors, meta
-
     def save(self) -> None:
+        """Write the checkpoint and the history (on the first rank); all ranks take part."""
         if self.out is None:
             return
-        tensors, meta = self.state()  # every rank takes part in the gathers
+        tensors, meta = run_state(self)
         if self.world.main:
             save_checkpoint(self.out, tensors, meta)
             self.history.to_jsonl(self.out / "history.jsonl")
         self.checkpoint_step = self.step
         self.world.barrier()
-
-    def restore(self, run: Path) -> None:
-        tensors, meta = load_checkpoint(run)
-        where = run / "checkpoint.safetensors"
-        if meta.get("fingerprint") != self.fingerprint:
-            raise ValueError(
-                f"{where} is the checkpoint of another model: it has "
-                f"{meta.get('fingerprint')}, this model is {self.fingerprint}"
-            )
-        saved, now = meta.get("train_config", {}), self.cfg.to_json()
-        diff = sorted(
-            k for k in set(saved) | set(now) if k not in _RESUMABLE and saved.get(k) != now.get(k)
-        )
-        if diff:
-            changes = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in diff)
-            raise ValueError(f"{where} was written with another training config ({changes})")
-        if meta.get("world_size", 1) != self.world.size:
-            raise ValueError(
-                f"{where} was written by {meta.get('world_size')} processes; this run has "
-                f"{self.world.size}"
-            )
-        try:
-            self._restore(tensors, meta)
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise ValueError(f"{where}: corrupt checkpoint ({type(err).__name__}: {err})") from None
-        history = run / "history.jsonl"
-        if history.is_file():
-            self.history.records = History.from_jsonl(history, until=self.step).records
-            best = meta.get("best_step")
-            self.history.best = next(
-                (r for r in self.history.records if r["step"] == best and self.monitor in r), None
-            )
-
-    def _restore(self, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
-        with torch.no_grad():
-            if isinstance(self.model, nn.Module):
-                state = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
-                self.model.load_state_dict(state, strict=True)
-            else:
-                for i, p in enumerate(self.params):
-                    p.copy_(tensors[f"param/{i}"])
-            if self.ema is not None:
-                for i, e in enumerate(self.ema):
-                    e.copy_(tensors[f"ema/{i}"])
-            if "best/0" in tensors:
-                self.best = [tensors[f"best/{i}"].to(p) for i, p in enumerate(self.params)]
-        for g, o in self.opts.items():
-            load_optimizer(g, o, tensors, meta["optimizers"][g])
-            self.scheds[g].load_state_dict(meta["schedulers"][g])
-        self.gen.set_state(tensors["rng/loop"])
-        torch.set_rng_state(tensors[f"rng/torch/{self.world.rank}"])
-        if self.device.type == "cuda" and f"rng/cuda/{self.world.rank}" in tensors:
-            torch.cuda.set_rng_state(tensors[f"rng/cuda/{self.world.rank}"], self.device)
-        self.stream.perm = tensors.get("perm")
-        self.stream.pos = int(meta["position"])
-        self.step = int(meta["step"])
-        self.seconds = float(meta["seconds"])
-        self.best_value = math.inf if meta["best_value"] is None else float(meta["best_value"])
-        self.wait = int(meta["wait"])
-        self.checkpoint_step = self.step
 
     # ------------------------------------------------------------------ the loop
     def update(self, group: str, update_no: int) -> float:
@@ -524,19 +408,6 @@ class _Run:
             self.history.plot(self.out / "history.png")
 
 
-def _write_config(out: Path, model, config: TrainConfig) -> None:
-    meta: dict[str, Any] = {"train": config.to_json(), "model": type(model).__name__}
-    if getattr(model, "paradigm", None) is not None:
-        meta["paradigm"] = model.paradigm
-    try:
-        cfg = model.config
-        json.dumps(cfg)
-        meta["model_config"] = cfg
-    except (AttributeError, TypeError, ValueError):
-        pass
-    atomic_write(out / "config.json", json.dumps(meta, indent=1).encode())
-
-
 def train(
     model,
     data=None,
@@ -567,12 +438,12 @@ def train(
     if state.out is not None and state.world.main:
         state.out.mkdir(parents=True, exist_ok=True)
         if resume is None:
-            _write_config(state.out, model, config)
+            write_config(state.out, model, config)
     devices = [state.device] if state.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed + state.world.rank)
         if resume is not None:
-            state.restore(Path(resume))
+            restore_run(state, Path(resume))
         show = not config.quiet and state.world.main
         if show:
             import sys
