@@ -35,27 +35,29 @@ def _stop_at(step):
 
 
 def _config(out, **kw):
-    base = dict(steps=40, batch_size=16, lr=0.02, seed=1, warmup=4, ema=0.8, eval_every=5)
+    base = dict(steps=40, batch_size=16, lr=0.02, seed=1, warmup=4, ema=0.8, eval_every=6)
     return TrainConfig(**{**base, "checkpoint_every": 10, "out": out and str(out), **kw})
 
 
 def test_an_interrupted_run_resumes_to_the_same_parameters(tmp_path):
     data, val = rd.regression_data(), rd.regression_data(32, seed=4)
     whole = rd.model(0)
-    full = train(whole, data, val, config=_config(tmp_path / "whole"))
+    full = train(whole, data, val, config=_config(tmp_path / "whole", log_every=3))
     part = rd.model(0)
-    with pytest.raises(_Interrupt):  # stops at step 25; the checkpoint of step 20 remains
-        train(part, data, val, config=_config(tmp_path / "cut"), on_eval=_stop_at(25))
+    with pytest.raises(_Interrupt):  # stops at step 24; the checkpoint of step 20 remains
+        train(part, data, val, config=_config(tmp_path / "cut", log_every=3), on_eval=_stop_at(24))
     assert load_checkpoint(tmp_path / "cut")[1]["step"] == 20
     resumed = rd.model(7)  # other initial weights: everything comes from the checkpoint
-    history = train(resumed, data, val, config=_config(None), resume=tmp_path / "cut")
+    history = train(resumed, data, val, config=_config(None, log_every=3), resume=tmp_path / "cut")
     for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
 
     def plain(h):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in h.records]
 
-    assert plain(history) == plain(full)  # the history was carried over and continued
+    # the history was carried over and continued (the running means too: the checkpoint at
+    # step 20 falls between records, at steps 18 and 21, and evaluations, at 18 and 24)
+    assert plain(history) == plain(full)
     lines = (tmp_path / "cut" / "history.jsonl").read_text().splitlines()
     assert [r["step"] for r in map(json.loads, lines)] == [r["step"] for r in full.records]
 

@@ -70,6 +70,24 @@ def _rows(x: Any) -> int:
     return 1
 
 
+def _storage(source) -> torch.device:
+    """The device a BatchSource keeps its tensors on (TensorData's x, Windows' tokens)."""
+    for name in ("x", "tokens"):
+        t = getattr(source, name, None)
+        if isinstance(t, Tensor):
+            return t.device
+    return torch.device("cpu")
+
+
+def _to(x: Any, device: torch.device) -> Any:
+    """A tensor, or a mapping of them, on ``device``."""
+    if isinstance(x, Tensor):
+        return x.to(device, non_blocking=True)
+    if isinstance(x, Mapping):
+        return {k: _to(v, device) for k, v in x.items()}
+    return x
+
+
 def _bad_row(x: Any) -> int | None:
     """The first row of x (a tensor or a mapping of them) holding a NaN or inf, else None."""
     if isinstance(x, Mapping):
@@ -181,20 +199,23 @@ class _Run:
         self.out = Path(config.out) if config.out is not None else None
         self.fingerprint = fingerprint(model, self.groups)
         self.checkpoint_step: int | None = None
+        #: running sums of the losses since the last record ("log") and evaluation ("eval")
+        self.acc = {k: {g: [0.0, 0] for g in self.groups} for k in ("log", "eval")}
 
     # ------------------------------------------------------------------ pieces
     def key(self, base: str, group: str) -> str:
         return base if len(self.groups) == 1 else f"{base}/{group}"
 
     def fetch(self, source, index: Tensor | None, seed: int):
-        """This rank's part of the batch at a global index; the source's own randomness (e.g.
-        dynamic binarization) from a generator seeded by (seed, update, rank)."""
+        """This rank's part of the batch at a global index, on the training device; the
+        source's own randomness (e.g. dynamic binarization) from a generator on the source's
+        device seeded by (seed, update, rank). Returns x, y, rows here, rows in all."""
         if source is None:
             return None, None, 1, 1
         part = self.world.part(index)
-        g = torch.Generator().manual_seed(seed % 2**63)
+        g = torch.Generator(device=_storage(source)).manual_seed(seed % 2**63)
         x, y = source.batch(part, g)
-        return x, y, len(part), len(index)
+        return _to(x, self.device), _to(y, self.device), len(part), len(index)
 
     def lr(self, group: str) -> float:
         return float(self.opts[group].param_groups[0]["lr"])
@@ -310,8 +331,7 @@ class _Run:
     def run(self, bar) -> None:
         cfg = self.cfg
         start = time.perf_counter() - self.seconds
-        log: dict[str, list[float]] = {g: [] for g in self.groups}
-        since_eval: dict[str, list[float]] = {g: [] for g in self.groups}
+        log, since_eval = self.acc["log"], self.acc["eval"]  # group -> [Σ loss, updates]
         update_no = self.stream.pos
         while self.step < self.total:
             lrs = {g: self.lr(g) for g in self.groups}
@@ -319,8 +339,9 @@ class _Run:
                 for _ in range(k):
                     v = self.update(g, update_no)
                     update_no += 1
-                    log[g].append(v)
-                    since_eval[g].append(v)
+                    for acc in (log[g], since_eval[g]):
+                        acc[0] += v
+                        acc[1] += 1
             for s in self.scheds.values():
                 s.step()
             self.step += 1
@@ -335,17 +356,15 @@ class _Run:
                 if self.n:
                     record["epoch"] = round(self.stream.epoch, 6)
                 for g in self.groups:
-                    if log[g]:
-                        record[self.key("loss", g)] = sum(log[g]) / len(log[g])
+                    if log[g][1]:
+                        record[self.key("loss", g)] = log[g][0] / log[g][1]
                     record[self.key("lr", g)] = lrs[g]
-                    log[g] = []
+                    log[g] = [0.0, 0]
                 if evaluate:
                     for g in self.groups:
-                        if since_eval[g]:
-                            record[self.key("train_loss", g)] = sum(since_eval[g]) / len(
-                                since_eval[g]
-                            )
-                        since_eval[g] = []
+                        if since_eval[g][1]:
+                            record[self.key("train_loss", g)] = since_eval[g][0] / since_eval[g][1]
+                        since_eval[g] = [0.0, 0]
                     if self.val is not None:
                         record.update(self.evaluate())
                     if self.on_eval is not None:
