@@ -179,3 +179,32 @@ def test_a_nan_in_a_batch_stops_at_its_step_and_keeps_the_last_good_checkpoint(t
     with pytest.raises(NonFiniteLoss, match="step 4: the loss of group 'model' is inf") as err:
         train(model(0), data, config=cfg)
     assert err.value.step == 4 and "last good checkpoint, step 2" in str(err.value)
+
+
+def test_progress_bar_shows_live_metrics_only_on_a_terminal(monkeypatch, capsys):
+    cfg = _config(steps=3, quiet=False, desc="fitting")
+    train(model(0), regression_data(), config=cfg)
+    assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
+    import tqdm.auto
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    bar = tqdm.auto.tqdm  # redrawn at every step (not every 0.1 s) so the test sees each one
+    monkeypatch.setattr(tqdm.auto, "tqdm", lambda *a, **k: bar(*a, mininterval=0, **k))
+    train(model(0), regression_data(), config=cfg)
+    err = capsys.readouterr().err
+    assert "fitting" in err and "3/3" in err and "loss=" in err
+    train(model(0), regression_data(), config=_config(steps=3, quiet=True))
+    assert capsys.readouterr().err == ""
+
+
+def test_a_loss_that_is_not_a_scalar_and_unknown_groups_are_errors():
+    class PerRow(type(model(0))):
+        def loss(self, x, y=None, *, group=None):
+            return -self.log_prob(x, y)  # (B,)
+
+    with pytest.raises(ValueError, match=r"model.loss must return a scalar tensor, got \(16,\)"):
+        train(PerRow(), regression_data(), config=_config(steps=1))
+    with pytest.raises(ValueError, match=r"group_steps names groups \['critic'\]"):
+        train(model(0), regression_data(), config=_config(steps=1, group_steps={"critic": 5}))
+    with pytest.raises(ValueError, match="patience needs eval_every"):
+        train(model(0), regression_data(), config=_config(steps=1, patience=2))
