@@ -99,10 +99,11 @@ def test_a_killed_training_process_resumes_to_the_uninterrupted_parameters(tmp_p
             proc.kill()
     killed_at = load_checkpoint(run)[1]["step"]
     assert 30 <= killed_at < 200 and not (run / "final.safetensors").exists()
+    val = rd.regression_data(30, seed=4)
     resumed = rd.model(0)
-    train(resumed, rd.regression_data(), config=rd.config(run, 200), resume=run)
+    train(resumed, rd.regression_data(), val, config=rd.config(run, 200), resume=run)
     whole = rd.model(0)
-    train(whole, rd.regression_data(), config=rd.config(None, 200))
+    train(whole, rd.regression_data(), val, config=rd.config(None, 200))
     for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
     assert load_checkpoint(run)[1]["step"] == 200

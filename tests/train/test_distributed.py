@@ -3,6 +3,7 @@ process on the same global batches."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -38,9 +39,18 @@ def test_torchrun_two_processes_equal_one_process_with_the_same_global_batch(tmp
     assert done.returncode == 0, done.stderr[-3000:]
     ddp = load_file(str(tmp_path / "final.safetensors"))
     one = rd.model(0)
-    train(one, rd.regression_data(), config=rd.config(None, 30))
+    history = train(
+        one, rd.regression_data(), rd.regression_data(30, 4), config=rd.config(None, 30)
+    )
     for name, p in one.state_dict().items():
         torch.testing.assert_close(ddp[name], p, atol=1e-6, rtol=0)
+    # the held-out metrics, each rank on its half of every held-out batch, agree too
+    lines = (tmp_path / "history.jsonl").read_text().splitlines()
+    ddp_history = [json.loads(line) for line in lines]
+    assert len(ddp_history) == len(history.records) == 30
+    for a, b in zip(ddp_history, history.records, strict=True):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], abs=1e-6)
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-6)
     # the checkpoint holds both ranks' RNG states
     tensors, meta = load_checkpoint(tmp_path)
     assert meta["world_size"] == 2 and meta["step"] == 30
