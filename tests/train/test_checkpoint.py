@@ -108,3 +108,18 @@ def test_a_killed_training_process_resumes_to_the_uninterrupted_parameters(tmp_p
         assert torch.equal(a, b)
     assert load_checkpoint(run)[1]["step"] == 200
     assert set(load_file(str(run / "checkpoint.safetensors"))) > {"rng/loop", "rng/torch/0"}
+
+
+def test_a_run_directory_describes_itself(tmp_path, monkeypatch):
+    from bayesgen.generative.base import PARADIGMS, load_model
+    from bayesgen.train import load_run
+
+    monkeypatch.setitem(PARADIGMS, "regression_density", rd.RegressionDensity)
+    trained = rd.model(0, hidden=6)
+    train(trained, rd.regression_data(), config=_config(tmp_path, steps=10))
+    saved = load_model(tmp_path / "model.json")  # the final (moving-average) weights
+    rebuilt, config = load_run(tmp_path)
+    assert config == _config(tmp_path, steps=10) and rebuilt.hidden == 6
+    train(rebuilt, rd.regression_data(), config=config, resume=tmp_path)  # already finished
+    for a, b, c in zip(trained.parameters(), saved.parameters(), rebuilt.parameters(), strict=True):
+        assert torch.equal(a, b) and torch.equal(a, c)

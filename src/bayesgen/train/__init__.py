@@ -4,10 +4,12 @@
 A run directory (``config.out``) holds ``config.json`` (the training config and the model's
 paradigm and config), ``checkpoint.safetensors`` with ``checkpoint.json`` (weights, moving
 average, optimizer and scheduler state, RNG states, step), ``history.jsonl`` and
-``history.png``; ``train(..., resume=RUN)`` continues it.
+``history.png`` and, for a generative paradigm, the trained model (``model.json`` +
+``model.safetensors``, read by :func:`~bayesgen.generative.base.load_model`).
+``train(..., resume=RUN)`` continues a run; :func:`load_run` rebuilds its model and config.
 """
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, load_run
 from .config import SGD, Adagrad, Adam, AdamW, RMSprop, Schedule, TrainConfig, make_optimizer
 from .history import History
 from .loop import NonFiniteLoss, train
@@ -25,4 +27,5 @@ __all__ = [
     "Schedule",
     "make_optimizer",
     "load_checkpoint",
+    "load_run",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "write_config",
     "run_state",
     "restore_run",
+    "load_run",
 ]
 
 FORMAT = "bayesgen.train/1"
@@ -106,6 +107,25 @@ def load_optimizer(
             g["betas"] = tuple(g["betas"])
         groups.append(g)
     opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def load_run(run: str | Path):
+    """(model, config) of a run directory, rebuilt from RUN/config.json: the model of the
+    registered paradigm with fresh weights and the TrainConfig, ready for
+    ``train(model, data, config=config, resume=run)``."""
+    from ..generative.base import build
+
+    path = Path(run) / "config.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a bayesgen run config ({err})") from None
+    if "paradigm" not in meta or "model_config" not in meta:
+        raise ValueError(
+            f"{path}: the run's model is a {meta.get('model')!r}, not a generative paradigm "
+            "saved with its config; rebuild it yourself and pass resume="
+        )
+    return build(meta["paradigm"], **meta["model_config"]), TrainConfig.from_json(meta["train"])
 
 
 # ---------------------------------------------------------------------- a run's state

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..generative.base import GenerativeModel
 from .checkpoint import fingerprint, restore_run, run_state, save_checkpoint, write_config
 from .config import Schedule, TrainConfig, make_optimizer
 from .distributed import World, world
@@ -94,6 +95,8 @@ def _bad_row(x: Any) -> int | None:
         rows = [r for r in (_bad_row(v) for v in x.values()) if r is not None]
         return min(rows) if rows else None
     if isinstance(x, Tensor) and x.is_floating_point() and x.numel():
+        if torch.isfinite(x.sum()):  # one pass; NaN and inf propagate through the sum
+            return None
         bad = ~torch.isfinite(x.reshape(len(x), -1)).all(1) if x.dim() else ~torch.isfinite(x)
         if bool(bad.any()):
             return int(bad.nonzero()[0]) if x.dim() else 0
@@ -425,6 +428,8 @@ class _Run:
         if self.out is not None and self.world.main:
             self.history.to_jsonl(self.out / "history.jsonl")
             self.history.plot(self.out / "history.png")
+            if isinstance(self.model, GenerativeModel):  # the trained model, loadable alone
+                self.model.save(self.out / "model.json")
 
 
 def train(
@@ -456,7 +461,7 @@ def train(
     state = _Run(model, data, val, config, on_eval)
     if state.out is not None and state.world.main:
         state.out.mkdir(parents=True, exist_ok=True)
-        if resume is None:
+        if resume is None or not (state.out / "config.json").is_file():
             write_config(state.out, model, config)
     devices = [state.device] if state.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
