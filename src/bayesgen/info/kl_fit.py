@@ -100,6 +100,18 @@ def _reparam_kl(loc: Tensor, scale: Tensor, target: Distribution, n: int) -> Ten
     return (log_q - target.log_prob(x)).mean(0)
 
 
+class _ReverseKL(nn.Module):
+    """The Monte Carlo KL(q, p) summed over the starts, as a model for the training loop."""
+
+    def __init__(self, loc: nn.Parameter, raw: nn.Parameter, to_scale, target, n: int):
+        super().__init__()
+        self.loc, self.raw = loc, raw
+        self.to_scale, self.target, self.n = to_scale, target, n
+
+    def loss(self, x=None, y=None, *, group: str | None = None) -> Tensor:
+        return _reparam_kl(self.loc, self.to_scale(self.raw), self.target, self.n).sum()
+
+
 def fit_gaussian_reverse_kl(
     target: Distribution,
     *,
@@ -187,15 +199,23 @@ def fit_gaussian_reverse_kl(
         with torch.no_grad():
             kl = reverse_kl(Normal(loc, to_scale(raw)), target, n_nodes=n_nodes)  # (R,)
     else:
+        from ..train import TrainConfig, train
+
         n = check_n_samples(n_samples)
-        opt = torch.optim.Adam([loc, raw], lr=lr)
-        # cosine decay to lr / 100 so the last iterates average out the Monte Carlo noise
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_steps, eta_min=lr / 100)
-        for _ in range(n_steps):
-            opt.zero_grad()
-            _reparam_kl(loc, to_scale(raw), target, n).sum().backward()
-            opt.step()
-            sched.step()
+        # Adam with a cosine decay to lr / 100, so the last iterates average out the Monte
+        # Carlo noise; the seed comes from torch's global generator
+        config = TrainConfig(
+            steps=n_steps,
+            lr=lr,
+            optimizer="adam",
+            schedule="cosine",
+            min_lr=0.01,
+            seed=int(torch.randint(2**62, ())),
+            device=str(loc.device),
+            distributed=False,
+            desc="reverse KL",
+        )
+        train(_ReverseKL(loc, raw, to_scale, target, n), None, config=config)
         with torch.no_grad():
             kl = _reparam_kl(loc, to_scale(raw), target, max(n, 4096))  # (R,)
     if not torch.isfinite(kl).any():

@@ -7,9 +7,10 @@ same objective serves full-batch and stochastic training. A prior enters as the 
 mean loss (eq. 27): ``Gaussian(λ)`` gives R = λ/2 ‖θ‖², exactly torch's ``weight_decay=λ``;
 ``Laplace(b)`` gives R = ‖θ‖₁ / b (the LASSO).
 
-:class:`Trainer` is the loop: optimizer choice, shuffling and a validation split from one seed,
-a progress bar, the loss history, tracked quantities, early stopping with the best parameters
-restored.
+:class:`Trainer` poses the problem (weighted rows, priors, a validation split from one seed,
+tracked quantities) and runs it through the project's training loop, :func:`bayesgen.train.train`
+(full batch or minibatches, shuffling, a progress bar, early stopping with the best parameters
+restored).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 __all__ = ["Trainer", "penalty", "make_optimizer", "OPTIMIZERS"]
 
@@ -228,23 +229,19 @@ class Trainer:
                 raise ValueError("weights must be finite and >= 0")
         call = (lambda b: loss_fn(b["x"])) if single else loss_fn
 
-        rng = torch.random.fork_rng(devices=[])
-        with rng:
-            if self.seed is not None:
-                torch.manual_seed(self.seed)
-            generator = torch.Generator()
-            generator.manual_seed(self.seed if self.seed is not None else int(torch.seed() % 2**62))
-            train_idx, val_idx = self._split(n, generator)
-            self._run(call, params, columns, weights, train_idx, val_idx, generator)
+        seed = self.seed if self.seed is not None else int(torch.seed() % 2**62)
+        train_idx, val_idx = self._split(n, torch.Generator().manual_seed(seed))
+        self._run(call, params, columns, weights, train_idx, val_idx, seed)
         return self
 
-    def _run(self, call, params, columns, weights, train_idx, val_idx, generator) -> None:
-        from tqdm.auto import tqdm
+    def _run(self, call, params, columns, weights, train_idx, val_idx, seed) -> None:
+        from ..train import TrainConfig, train
 
-        opt = make_optimizer(self.optimizer, params, self.lr, **self.optimizer_kwargs)
-        groups = self._groups(self.prior, params)
         n_train = train_idx.shape[0]
         bs = n_train if self.batch_size is None else min(self.batch_size, n_train)
+        # the whole data in its order: the loss gets the very column tensors (cached plans)
+        full = n_train == _rows(columns) and bs == n_train
+        objective = _Objective(call, params, self._groups(self.prior, params))
         history: dict[str, list[float]] = {"loss": []}
         if self.prior is not None:
             history["penalty"] = []
@@ -252,76 +249,96 @@ class Trainer:
             history["val_loss"] = []
         for name in self.track:
             history[name] = []
-        full = train_idx.shape[0] == _rows(columns) and bs == n_train
-        val_batch = _take(columns, val_idx) if val_idx is not None else None
-        val_w = weights[val_idx] if (weights is not None and val_idx is not None) else None
 
-        best = math.inf
-        best_state: list[Tensor] | None = None
-        self.best_epoch_ = 0
-        self.stopped_early_ = False
-        wait = 0
-        bar = tqdm(range(self.epochs), desc=self.desc, disable=not self._show(), leave=False)
-        epoch = -1
-        for epoch in bar:
-            order = (
-                train_idx[torch.randperm(n_train, generator=generator)]
-                if (self.shuffle and bs < n_train)
-                else train_idx
-            )
-            total = 0.0
-            seen = 0.0
-            pen_value = 0.0
-            for start in range(0, n_train, bs):
-                idx = order[start : start + bs]
-                batch = columns if full else _take(columns, idx)
-                w = None if weights is None else weights[idx].to(next(iter(batch.values())).device)
-                nll = self._mean(call(batch), w)
-                pen = sum(penalty(p, ps) for p, ps in groups)
-                loss = nll + pen
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.clip_grad is not None:
-                    nn.utils.clip_grad_norm_(params, self.clip_grad)
-                opt.step()
-                size = float(idx.shape[0] if w is None else w.sum())
-                total += float(nll.detach()) * size
-                seen += size
-                pen_value = float(pen.detach()) if isinstance(pen, Tensor) else float(pen)
-            epoch_loss = total / max(seen, 1e-300)
+        def on_epoch(record: dict[str, Any]) -> None:
+            epoch_loss, pen = objective.epoch()
             history["loss"].append(epoch_loss)
             if self.prior is not None:
-                history["penalty"].append(pen_value)
-            monitored = epoch_loss + pen_value
-            if val_batch is not None:
-                with torch.no_grad():
-                    val = float(self._mean(call(val_batch), val_w))
-                history["val_loss"].append(val)
-                monitored = val
+                history["penalty"].append(pen)
+            monitored = epoch_loss + pen
+            if val_idx is not None:
+                monitored = record["val_loss"]
+                history["val_loss"].append(monitored)
             for name, fn in self.track.items():
                 with torch.no_grad():
                     history[name].append(float(fn()))
-            if not math.isfinite(epoch_loss):
-                raise FloatingPointError(
-                    f"the training loss became {epoch_loss} at epoch {epoch}; lower lr "
-                    f"(got {self.lr}) or clip gradients"
-                )
-            bar.set_postfix(loss=f"{epoch_loss:.4g}", refresh=False)
-            if monitored < best - self.min_delta:
-                best = monitored
-                self.best_epoch_ = epoch
-                wait = 0
-                if self.restore_best and (val_batch is not None or self.patience is not None):
-                    best_state = [p.detach().clone() for p in params]
-            else:
-                wait += 1
-                if self.patience is not None and wait >= self.patience:
-                    self.stopped_early_ = True
-                    break
-        bar.close()
-        if best_state is not None:
-            with torch.no_grad():
-                for p, v in zip(params, best_state, strict=True):
-                    p.copy_(v)
+            record["objective"] = monitored
+            record["epoch_index"] = len(history["loss"]) - 1
+
+        config = TrainConfig(
+            epochs=self.epochs,
+            batch_size=bs,
+            lr=self.lr,
+            optimizer=lambda ps, lr: make_optimizer(
+                self.optimizer, ps, lr, **self.optimizer_kwargs
+            ),
+            schedule="constant",
+            clip_grad=self.clip_grad,
+            eval_every=math.ceil(n_train / bs),
+            eval_batch_size=None if val_idx is None else int(val_idx.shape[0]),
+            patience=self.patience,
+            monitor="objective",
+            min_delta=self.min_delta,
+            restore_best=self.restore_best and (val_idx is not None or self.patience is not None),
+            seed=seed,
+            device=str(params[0].device),
+            quiet=not self._show(),
+            shuffle=self.shuffle and bs < n_train,
+            check_data=False,  # NaN may mark missing values
+            distributed=False,
+            desc=self.desc,
+        )
+        data = _Rows(columns, weights, train_idx, full)
+        val = None if val_idx is None else _Rows(columns, weights, val_idx, False)
+        result = train(objective, data, val, config=config, on_eval=on_epoch)
         self.history_ = history
-        self.n_epochs_ = epoch + 1
+        self.n_epochs_ = len(history["loss"])
+        self.best_epoch_ = int(result.best["epoch_index"]) if result.best is not None else 0
+        self.stopped_early_ = result.stopped_early
+
+
+class _Rows:
+    """The Trainer's rows as a BatchSource: x is the batch of columns, y the row weights."""
+
+    def __init__(self, columns: dict[str, Tensor], weights: Tensor | None, index: Tensor, full):
+        self.columns, self.weights, self.index, self.full = columns, weights, index, full
+        self.device = next(iter(columns.values())).device
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def batch(self, i: Tensor, generator: torch.Generator | None = None):
+        rows = self.index[i]
+        x = self.columns if self.full else _take(self.columns, rows)
+        w = None if self.weights is None else self.weights[rows].to(self.device)
+        return x, w
+
+
+class _Objective:
+    """The Trainer's problem for the training loop: the weighted mean of the per-row loss plus
+    the prior penalty; it sums the epoch's loss for the history."""
+
+    def __init__(self, call, params: list[Tensor], groups):
+        self.call, self.params, self.groups = call, params, groups
+        self.total = self.seen = self.pen = 0.0
+
+    def parameter_groups(self) -> dict[str, list[Tensor]]:
+        return {"model": self.params}
+
+    def loss(self, x, w, *, group: str | None = None) -> Tensor:
+        nll = Trainer._mean(self.call(x), w)
+        pen = sum(penalty(p, ps) for p, ps in self.groups)
+        size = float(_rows(x) if w is None else w.sum())
+        self.total += float(nll.detach()) * size
+        self.seen += size
+        self.pen = float(pen.detach()) if isinstance(pen, Tensor) else float(pen)
+        return nll + pen
+
+    def metrics(self, x, w) -> dict[str, Tensor]:
+        return {"loss": Trainer._mean(self.call(x), w)}
+
+    def epoch(self) -> tuple[float, float]:
+        """(the epoch's weighted mean loss, the last penalty); starts the next epoch."""
+        mean = self.total / max(self.seen, 1e-300)
+        self.total = self.seen = 0.0
+        return mean, self.pen

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..._checks import check_int, check_real
+from ...data.source import TensorData
+from ...train import TrainConfig, train
 from .covariance import cov_chol_from_prec_chol, eye, from_full, prec_chol_from_cov_chol
 from .errors import ConvergenceWarning
 
@@ -40,6 +42,45 @@ def _widen_point_init(model: GaussianMixture, X: Tensor, w: Tensor) -> None:
     cov = (xc * w[:, None]).T @ xc / w.sum() + model.reg_covar * eye(d, X)  # (D, D)
     new = from_full(cov, model.covariance_type, k)
     model._set_state(model.weights_, model.means_, new, warn=False)
+
+
+class _MixtureNLL:
+    """−Σ_i w_i log Σ_k w_k N(x_i; μ_k, Σ_k) / Σ_i w_i of a batch, for the training loop; it
+    sums each epoch's loss."""
+
+    def __init__(self, model, logits, means, raw, floor: float):
+        self.logits, self.means, self.raw = logits, means, raw
+        self.gm, self.floor = model, floor
+        self.total = self.seen = 0.0
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"mixture": [self.logits, self.means, self.raw]}
+
+    def params(self) -> tuple[Tensor, Tensor, Tensor]:
+        """(covariance, precision Cholesky, covariance Cholesky or σ) from the raw parameters."""
+        raw, floor = self.raw, self.floor
+        if self.gm.covariance_type in ("full", "tied"):
+            L = torch.tril(raw, -1) + torch.diag_embed(
+                F.softplus(raw.diagonal(dim1=-2, dim2=-1)) + floor
+            )
+            return L @ L.mT, prec_chol_from_cov_chol(L), L
+        sd = F.softplus(raw) + floor
+        return sd.square(), sd.reciprocal(), sd
+
+    def loss(self, xb: Tensor, wb: Tensor, *, group: str | None = None) -> Tensor:
+        cov, u, _ = self.params()
+        lp = self.gm._component_log_prob(xb, self.means, cov, u) + torch.log_softmax(
+            self.logits, 0
+        )  # (B, K)
+        loss = -(wb * torch.logsumexp(lp, 1)).sum() / wb.sum()
+        self.total += loss.item() * float(wb.sum())
+        self.seen += float(wb.sum())
+        return loss
+
+    def epoch(self) -> float:
+        mean = self.total / self.seen
+        self.total = self.seen = 0.0
+        return mean
 
 
 def fit_gradient(
@@ -78,46 +119,34 @@ def fit_gradient(
     else:
         raw0 = softplus_inv(model.precisions_cholesky_.reciprocal())
     raw = nn.Parameter(raw0.clone())
-    opt = torch.optim.Adam([logits, means, raw], lr=lr)
-
-    def params() -> tuple[Tensor, Tensor, Tensor]:
-        if ct in ("full", "tied"):
-            L = torch.tril(raw, -1) + torch.diag_embed(
-                F.softplus(raw.diagonal(dim1=-2, dim2=-1)) + floor
-            )
-            return L @ L.mT, prec_chol_from_cov_chol(L), L
-        sd = F.softplus(raw) + floor
-        return sd.square(), sd.reciprocal(), sd
-
-    def nll(xb: Tensor, wb: Tensor) -> Tensor:
-        cov, u, _ = params()
-        lp = model._component_log_prob(xb, means, cov, u) + torch.log_softmax(logits, 0)
-        return -(wb * torch.logsumexp(lp, 1)).sum() / wb.sum()
-
+    objective = _MixtureNLL(model, logits, means, raw, floor)
     curve: list[float] = []
-    prev = math.inf
-    converged = False
-    epochs = 0
-    while epochs < max_epochs:
-        epochs += 1
-        if batch_size is None or batch_size >= n:
-            batches = [slice(None)]
-        else:
-            perm = torch.randperm(n, generator=gen, device=model.device)
-            batches = [perm[a : a + batch_size] for a in range(0, n, batch_size)]
-        total = 0.0
-        for idx in batches:
-            opt.zero_grad(set_to_none=True)
-            loss = nll(X[idx], w[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * float(w[idx].sum())
-        cur = total / float(w.sum())
-        curve.append(cur)
-        if abs(prev - cur) < tol:
-            converged = True
-            break
-        prev = cur
+
+    def converged(record: dict) -> bool:
+        """After each epoch: the weighted mean loss, and |Δ| < tol."""
+        curve.append(objective.epoch())
+        return len(curve) > 1 and abs(curve[-2] - curve[-1]) < tol
+
+    full = batch_size is None or batch_size >= n
+    seed = int(torch.randint(2**62, (), generator=gen, device=gen.device))
+    config = TrainConfig(
+        epochs=max_epochs,
+        batch_size=n if full else batch_size,
+        lr=lr,
+        optimizer="adam",
+        schedule="constant",
+        eval_every=1 if full else math.ceil(n / batch_size),
+        seed=seed,
+        device=str(model.device),
+        shuffle=not full,
+        check_data=False,  # NaN features are missing values
+        distributed=False,
+        desc="fit_gradient",
+    )
+    history = train(objective, TensorData(X, w), config=config, on_eval=converged)
+    epochs = len(curve)
+    converged = history.stopped_early
+    params = objective.params
     with torch.no_grad():
         cov, _, _ = params()
         model._set_state(

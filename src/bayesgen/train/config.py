@@ -1,0 +1,356 @@
+"""The training configuration, the optimizers and the learning-rate schedule.
+
+The schedule multiplies each group's base rate η by a factor of the step s (0-based, the number
+of completed steps), with W warm-up steps, T steps in all and floor m = ``min_lr``:
+
+    warm-up    f(s) = (s + 1) / W                                        s < W
+    cosine     f(s) = m + (1 − m) · ½ (1 + cos(π (s − W) / (T − W)))     W ≤ s < T
+    constant   f(s) = 1                                                  W ≤ s
+
+so the first update after warm-up uses η and the rate decays to m·η at the end of the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "TrainConfig",
+    "Adam",
+    "AdamW",
+    "SGD",
+    "RMSprop",
+    "Adagrad",
+    "Schedule",
+    "make_optimizer",
+]
+
+
+# ---------------------------------------------------------------------- optimizer options
+@dataclass(frozen=True)
+class Adam:
+    """torch.optim.Adam's settings (weight decay is the config's, added to the gradient: L2)."""
+
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    amsgrad: bool = False
+
+    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
+        return torch.optim.Adam(
+            params,
+            lr=lr,
+            betas=self.betas,
+            eps=self.eps,
+            amsgrad=self.amsgrad,
+            weight_decay=weight_decay,
+            foreach=False,
+        )
+
+
+@dataclass(frozen=True)
+class AdamW:
+    """torch.optim.AdamW's settings (decoupled weight decay)."""
+
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    amsgrad: bool = False
+
+    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
+        return torch.optim.AdamW(
+            params,
+            lr=lr,
+            betas=self.betas,
+            eps=self.eps,
+            amsgrad=self.amsgrad,
+            weight_decay=weight_decay,
+            foreach=False,
+        )
+
+
+@dataclass(frozen=True)
+class SGD:
+    """torch.optim.SGD's settings: momentum (0: plain gradient descent) and Nesterov."""
+
+    momentum: float = 0.0
+    nesterov: bool = False
+    dampening: float = 0.0
+
+    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
+        return torch.optim.SGD(
+            params,
+            lr=lr,
+            momentum=self.momentum,
+            nesterov=self.nesterov,
+            dampening=self.dampening,
+            weight_decay=weight_decay,
+            foreach=False,
+        )
+
+
+@dataclass(frozen=True)
+class RMSprop:
+    """torch.optim.RMSprop's settings."""
+
+    alpha: float = 0.99
+    eps: float = 1e-8
+    momentum: float = 0.0
+
+    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
+        return torch.optim.RMSprop(
+            params,
+            lr=lr,
+            alpha=self.alpha,
+            eps=self.eps,
+            momentum=self.momentum,
+            weight_decay=weight_decay,
+            foreach=False,
+        )
+
+
+@dataclass(frozen=True)
+class Adagrad:
+    """torch.optim.Adagrad's settings."""
+
+    eps: float = 1e-10
+
+    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
+        return torch.optim.Adagrad(
+            params, lr=lr, eps=self.eps, weight_decay=weight_decay, foreach=False
+        )
+
+
+OPTIONS = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad}
+_OPTION_TYPES = tuple(OPTIONS.values())
+
+Optimizer = str | Adam | AdamW | SGD | RMSprop | Adagrad | Callable[..., torch.optim.Optimizer]
+
+
+def make_optimizer(
+    optimizer: Optimizer, params: Iterable[Tensor], lr: float, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """An optimizer from a name (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``,
+    ``"adagrad"``), an option object (``Adam(betas=(0.5, 0.9))``) or a callable
+    ``optimizer(params, lr=lr)`` returning a torch optimizer."""
+    if isinstance(optimizer, str):
+        if optimizer.lower() not in OPTIONS:
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIONS)} or an optimizer class, "
+                f"got {optimizer!r}"
+            )
+        optimizer = OPTIONS[optimizer.lower()]()
+    if isinstance(optimizer, _OPTION_TYPES):
+        return optimizer.build(params, lr, weight_decay)
+    if callable(optimizer):
+        if weight_decay:
+            return optimizer(params, lr=lr, weight_decay=weight_decay)
+        return optimizer(params, lr=lr)
+    raise TypeError(
+        f"optimizer must be a name, an option object or a callable, got {type(optimizer).__name__}"
+    )
+
+
+# ---------------------------------------------------------------------- schedule
+@dataclass
+class Schedule:
+    """The learning-rate factor f(s) of the module docstring, a callable for ``LambdaLR``
+    (its fields are the scheduler's saved state)."""
+
+    kind: str
+    warmup: int
+    total: int
+    min_lr: float = 0.0
+
+    def __call__(self, s: int) -> float:
+        if s < self.warmup:
+            return (s + 1) / self.warmup
+        if self.kind == "constant":
+            return 1.0
+        if self.kind == "cosine":
+            span = max(self.total - self.warmup, 1)
+            t = min(s - self.warmup, span) / span
+            return self.min_lr + (1 - self.min_lr) * 0.5 * (1 + math.cos(math.pi * t))
+        raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.kind!r}")
+
+
+# ---------------------------------------------------------------------- the config
+def _positive_int(name: str, value: Any, optional: bool = True, low: int = 1) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(
+            f"{name} must be {'None or ' if optional else ''}an int >= {low}, got {value!r}"
+        )
+
+
+def _positive_real(name: str, value: Any, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(
+            f"{name} must be {'None or ' if optional else ''}a positive number, got {value!r}"
+        )
+
+
+@dataclass
+class TrainConfig:
+    """How :func:`~bayesgen.train.train` trains.
+
+    Length: ``steps`` (steps in all; each draws a fresh minibatch without replacement) or
+    ``epochs`` (passes over the data in a fresh random order, the last batch of a pass may be
+    short). A step updates every parameter group in turn, group g ``group_steps[g]`` times
+    (default 1; e.g. ``{"discriminator": 5, "generator": 1}``), each update on its own batch.
+    ``batch_size`` None: the whole data set (full batch). ``shuffle`` False keeps the order.
+
+    Optimisation: ``optimizer`` (name, option object or callable), ``lr`` (one rate, or a
+    dict group -> rate), ``weight_decay``, ``warmup`` steps then ``schedule`` ("cosine" down to
+    ``min_lr`` × lr, or "constant"), ``clip_grad`` (maximum gradient norm per group), ``ema``
+    (decay d of the moving average θ̄ ← d θ̄ + (1 − d) θ after every update, or None).
+
+    Evaluation: every ``eval_every`` steps (and at the end) on the held-out source, batches of
+    ``eval_batch_size`` (None: ``batch_size``); early stopping after ``patience`` evaluations
+    whose ``monitor`` (a key of the records: default ``val_loss``, or ``train_loss``, the mean
+    training loss since the last evaluation, without held-out data) did not improve by
+    ``min_delta``; ``restore_best`` (default: with patience) ends on the best evaluated weights.
+
+    Bookkeeping: ``seed``, ``device``, ``quiet`` (no progress bar; it is also hidden when
+    stderr is not a terminal), ``out`` (the run directory or None), ``checkpoint_every`` steps
+    (None: only at the end), ``log_every`` (a history record every so many steps),
+    ``check_data`` (stop on a batch holding NaN or inf; off for data whose NaN mean missing),
+    ``distributed`` (None: data parallel when started by torchrun; False: this process alone),
+    ``desc`` (the progress bar's label).
+    """
+
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int | None = 128
+    lr: float | Mapping[str, float] = 1e-3
+    optimizer: Optimizer = "adam"
+    weight_decay: float = 0.0
+    warmup: int = 0
+    schedule: str = "cosine"
+    min_lr: float = 0.0
+    clip_grad: float | None = None
+    ema: float | None = None
+    eval_every: int | None = None
+    eval_batch_size: int | None = None
+    patience: int | None = None
+    restore_best: bool | None = None
+    monitor: str | None = None
+    min_delta: float = 0.0
+    seed: int = 0
+    device: str = "cpu"
+    quiet: bool = True
+    out: str | None = None
+    checkpoint_every: int | None = None
+    log_every: int = 1
+    group_steps: Mapping[str, int] | None = None
+    shuffle: bool = True
+    check_data: bool = True
+    distributed: bool | None = None
+    desc: str = "train"
+
+    def __post_init__(self):
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError(
+                f"give exactly one of steps and epochs, got steps={self.steps!r}, "
+                f"epochs={self.epochs!r}"
+            )
+        _positive_int("steps", self.steps)
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch_size", self.batch_size)
+        if isinstance(self.lr, Mapping):
+            for g, v in self.lr.items():
+                _positive_real(f"lr[{g!r}]", v)
+        else:
+            _positive_real("lr", self.lr)
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        _positive_int("warmup", self.warmup, optional=False, low=0)
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if not (isinstance(self.min_lr, (int, float)) and 0 <= self.min_lr <= 1):
+            raise ValueError(f"min_lr must be a fraction in [0, 1], got {self.min_lr!r}")
+        _positive_real("clip_grad", self.clip_grad, optional=True)
+        if self.ema is not None and not (isinstance(self.ema, (int, float)) and 0 <= self.ema < 1):
+            raise ValueError(f"ema must be None or a decay in [0, 1), got {self.ema!r}")
+        _positive_int("eval_every", self.eval_every)
+        _positive_int("eval_batch_size", self.eval_batch_size)
+        _positive_int("patience", self.patience)
+        if not (isinstance(self.min_delta, (int, float)) and self.min_delta >= 0):
+            raise ValueError(f"min_delta must be a number >= 0, got {self.min_delta!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+        _positive_int("checkpoint_every", self.checkpoint_every)
+        _positive_int("log_every", self.log_every, optional=False)
+        if self.group_steps is not None:
+            for g, k in self.group_steps.items():
+                _positive_int(f"group_steps[{g!r}]", k, optional=False)
+        if isinstance(self.optimizer, str) and self.optimizer.lower() not in OPTIONS:
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIONS)} or an optimizer class, "
+                f"got {self.optimizer!r}"
+            )
+        if isinstance(self.optimizer, _OPTION_TYPES) and not dataclasses.is_dataclass(
+            self.optimizer
+        ):  # pragma: no cover - the option types are dataclasses
+            raise TypeError("optimizer options must be dataclasses")
+
+    # ------------------------------------------------------------------ JSON
+    def to_json(self) -> dict[str, Any]:
+        """The fields as JSON values (an optimizer given as a callable is named, not stored)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name == "optimizer":
+                if isinstance(v, _OPTION_TYPES):
+                    v = {"name": type(v).__name__.lower(), **_plain(dataclasses.asdict(v))}
+                elif not isinstance(v, str):
+                    v = {"callable": getattr(v, "__qualname__", repr(v))}
+            out[f.name] = _plain(v)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """The config written by :meth:`to_json` (an optimizer callable cannot come back)."""
+        data = dict(data)
+        opt = data.get("optimizer")
+        if isinstance(opt, dict):
+            if "callable" in opt:
+                raise ValueError(
+                    f"the run used the optimizer callable {opt['callable']!r}, which a JSON "
+                    "config cannot rebuild; pass it again in a TrainConfig"
+                )
+            opt = dict(opt)
+            name = opt.pop("name")
+            if name not in OPTIONS:
+                raise ValueError(f"optimizer must be one of {sorted(OPTIONS)}, got {name!r}")
+            data["optimizer"] = OPTIONS[name](
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in opt.items()}
+            )
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}")
+        return cls(**data)
+
+    def group_lr(self, group: str) -> float:
+        if isinstance(self.lr, Mapping):
+            if group not in self.lr:
+                raise ValueError(f"lr has no rate for parameter group {group!r}: {dict(self.lr)}")
+            return float(self.lr[group])
+        return float(self.lr)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
