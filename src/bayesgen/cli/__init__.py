@@ -15,7 +15,7 @@ from importlib import import_module
 
 __all__ = ["main"]
 
-COMMANDS = ("query", "sample", "show", "fit", "tag", "tour")
+COMMANDS = ("query", "sample", "show", "fit", "tag", "train", "evaluate", "tour")
 
 
 def build_parser() -> argparse.ArgumentParser:
