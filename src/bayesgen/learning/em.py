@@ -32,6 +32,7 @@ from torch import Tensor
 
 from ..factors import LinearGaussian, Table
 from ..variables import Discrete
+from .em_loop import RelativeImprovement, run_em
 from .fit import (
     add_summaries,
     log_prior,
@@ -368,62 +369,77 @@ class EM:
         if bad:
             raise ValueError(f"EM needs closed-form factors; {bad} are not (fit them by gradient)")
         priors = dict(priors or {})
-        best = None
-        for restart in range(self.n_init):  # keep the run with the highest final objective
-            self._initialize(net, nodes, restart)
-            self._run(net, values, weights, nodes, priors, context, estimate)
-            if best is None or self.objective_[-1] > best[0]:
-                state = {n: {k: b.clone() for k, b in net[n]._buffers.items()} for n in nodes}
-                best = (self.objective_[-1], state, dict(self.__dict__))
-        if self.n_init > 1:
-            _, state, attrs = best
-            self.__dict__.update(attrs)
-            with torch.no_grad():
-                for n, bufs in state.items():
-                    for k, b in bufs.items():
-                        net[n]._buffers[k].copy_(b)
-        return self
-
-    def _run(self, net, values, weights, nodes, priors, context, estimate) -> None:
         import sys
 
         from tqdm.auto import tqdm
 
         show = self.verbose if self.verbose is not None else sys.stderr.isatty()
-        self.log_likelihood_: list[float] = []
-        self.objective_: list[float] = []
-        self.converged_ = False
-        self.n_iter_ = 0
-
-        def expect(fitted: Sequence[str]) -> tuple[dict[str, Any], float]:
-            """The E-step at the current parameters: statistics of ``fitted`` and ℓ."""
-            return expected_statistics(
-                net,
-                values,
-                weights,
-                fitted,
-                e_step=self.e_step,
-                context=context,
-                max_configs=self.max_configs,
-            )
-
+        problem = _NetworkEM(self, net, values, weights, nodes, priors, context, estimate)
         bar = tqdm(total=self.max_iter, desc="EM", disable=not show, leave=False)
         try:
-            for _ in range(self.max_iter):
-                stats, ll = expect(nodes)
-                obj = ll + log_prior(net, priors, estimate)
-                self.log_likelihood_.append(ll)
-                self.objective_.append(obj)
-                bar.set_postfix(loglik=f"{ll:.6g}", refresh=False)
-                if len(self.objective_) > 1 and obj - self.objective_[-2] <= self.tol * abs(obj):
-                    self.converged_ = True
-                    break
-                update(net, stats, priors, estimate)
-                self.n_iter_ += 1
-                bar.update()
-            else:
-                _, ll = expect([])  # ℓ after the last M-step
-                self.log_likelihood_.append(ll)
-                self.objective_.append(ll + log_prior(net, priors, estimate))
+            run = run_em(
+                problem,
+                max_iter=self.max_iter,
+                stop=RelativeImprovement(self.tol),
+                n_init=self.n_init,
+                step_after_convergence=False,
+                evaluate_last=True,
+                on_iteration=lambda r, it, obj: bar.update(),
+            )
         finally:
             bar.close()
+        self.objective_, self.converged_, self.n_iter_ = run.history, run.converged, run.n_iter
+        self.log_likelihood_ = problem.log_likelihoods[run.restart]
+        return self
+
+
+class _NetworkEM:
+    """A network's closed-form factors ``nodes`` as an
+    :class:`~bayesgen.learning.em_loop.EMProblem`: the objective is ℓ + log p(θ) of the tables'
+    priors; the statistics are the expected counts (or moments) of :func:`expected_statistics`.
+    ``log_likelihoods[r]`` keeps ℓ of every E-step of start r."""
+
+    def __init__(self, em: EM, net, values, weights, nodes, priors, context, estimate):
+        self.em, self.net, self.values, self.weights = em, net, values, weights
+        self.nodes, self.priors, self.context, self.estimate = nodes, priors, context, estimate
+        self.log_likelihoods: list[list[float]] = []
+
+    def _expect(self, fitted: Sequence[str]) -> tuple[dict[str, Any], float]:
+        em = self.em
+        return expected_statistics(
+            self.net,
+            self.values,
+            self.weights,
+            fitted,
+            e_step=em.e_step,
+            context=self.context,
+            max_configs=em.max_configs,
+        )
+
+    def initialize(self, restart: int) -> float:
+        self.em._initialize(self.net, self.nodes, restart)
+        self.log_likelihoods.append([])
+        return -math.inf
+
+    def _record(self, ll: float) -> float:
+        self.log_likelihoods[-1].append(ll)
+        return ll + log_prior(self.net, self.priors, self.estimate)
+
+    def summarize(self) -> tuple[dict[str, Any], float]:
+        stats, ll = self._expect(self.nodes)
+        return stats, self._record(ll)
+
+    def objective(self) -> float:
+        return self._record(self._expect([])[1])  # ℓ after the last M-step
+
+    def from_summaries(self, stats) -> None:
+        update(self.net, stats, self.priors, self.estimate)
+
+    def snapshot(self):
+        return {n: {k: b.clone() for k, b in self.net[n]._buffers.items()} for n in self.nodes}
+
+    def restore(self, state) -> None:
+        with torch.no_grad():
+            for n, bufs in state.items():
+                for k, b in bufs.items():
+                    self.net[n]._buffers[k].copy_(b)
