@@ -309,3 +309,22 @@ def test_generate_text():
         generate_text(model, vocab, "abz", 3)
     with pytest.raises(ValueError, match="vocab has 3 tokens"):
         generate_text(model, "abc", "a", 3)
+
+
+def test_stream_log_probs_scores_every_token_with_context():
+    """Token n is scored by the first window (starts 0, 4, ..., 28, 29) that ends after it."""
+    from bayesgen.generative.arm import stream_log_probs
+
+    torch.manual_seed(0)
+    model = ARM(8, vocab_size=4, backbone=Transformer(1, 2, 16))
+    tokens = torch.randint(0, 4, (37,))
+    lp = stream_log_probs(model, tokens, stride=4)
+    starts = [*range(0, 30, 4), 29]
+    with torch.no_grad():
+        windows = model.token_log_probs(torch.stack([tokens[s : s + 8] for s in starts]))
+    want = []
+    for n in range(37):  # brute force, token by token
+        j = next(j for j, s in enumerate(starts) if s + 8 > n)
+        want.append(windows[j, n - starts[j]])
+    torch.testing.assert_close(lp, torch.stack(want).double())
+    assert lp.shape == (37,)

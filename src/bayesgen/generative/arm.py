@@ -38,6 +38,7 @@ __all__ = [
     "MADE",
     "PixelCNN",
     "generate_text",
+    "stream_log_probs",
 ]
 
 
@@ -379,3 +380,39 @@ def generate_text(
         0, len(prompt) :
     ]
     return prompt + "".join(itos[i] for i in ids.tolist())
+
+
+def stream_log_probs(
+    model: ARM, tokens: Tensor, *, stride: int | None = None, batch_size: int = 64
+) -> Tensor:
+    """log p(x_n | up to T previous tokens) for every token of one long sequence (N,).
+
+    Windows of the model's length T start every ``stride`` tokens (default T/2); the first
+    window scores all its tokens, each later one only the tokens after the previous window's
+    end, so every token (but those of the first window) sees at least T − stride tokens of
+    context. Returns (N,) float64."""
+    tokens = torch.as_tensor(tokens)
+    if tokens.dim() != 1 or tokens.is_floating_point():
+        raise ValueError(f"tokens must be one sequence of ids (N,), got {tokens!r}")
+    if model.vocab_size is None or len(model.event_shape) != 1:
+        raise ValueError("stream_log_probs needs a token model with event_shape (T,)")
+    T, N = model.T, len(tokens)
+    stride = stride or max(T // 2, 1)
+    if not isinstance(stride, int) or not 1 <= stride <= T:
+        raise ValueError(f"stride must be an int in [1, {T}], got {stride!r}")
+    if N < T:
+        raise ValueError(f"tokens must hold at least T={T} tokens, got {N}")
+    starts = torch.arange(0, N - T + 1, stride)
+    if int(starts[-1]) != N - T:
+        starts = torch.cat([starts, torch.tensor([N - T])])
+    # window j scores its tokens after the end of window j − 1 (all of them for j = 0)
+    keep_from = torch.cat([torch.zeros(1, dtype=torch.long), starts[:-1] + T - starts[1:]])
+    out = torch.empty(N, dtype=torch.float64)
+    offsets = torch.arange(T)
+    with torch.no_grad():
+        for i in range(0, len(starts), batch_size):  # batches of windows
+            s = starts[i : i + batch_size]
+            lp = model.token_log_probs(tokens[s[:, None] + offsets].to(model.device))  # (b, T)
+            keep = offsets[None, :] >= keep_from[i : i + batch_size, None]  # (b, T)
+            out[(s[:, None] + offsets)[keep]] = lp.cpu().double()[keep]
+    return out
