@@ -4,6 +4,7 @@ backbone (autograd), exact normalisation by enumeration, temperature and top-k, 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 
 import pytest
@@ -328,3 +329,28 @@ def test_stream_log_probs_scores_every_token_with_context():
         want.append(windows[j, n - starts[j]])
     torch.testing.assert_close(lp, torch.stack(want).double())
     assert lp.shape == (37,)
+
+
+@pytest.mark.parametrize("kind", ["transformer", "made"])
+def test_training_reaches_the_entropy_of_a_deterministic_chain(kind):
+    """x_1 uniform, then x_t = x_{t-1} + 1 (mod V): H(x) = log V exactly; a hundred Adam
+    steps bring the held-out NLL to within 0.05 nats of it."""
+    torch.manual_seed(0)
+    V, T = (3, 5) if kind == "transformer" else (2, 8)
+    model = tiny(kind, T=T)
+    g = torch.Generator().manual_seed(0)
+
+    def batch(n):
+        first = torch.randint(0, V, (n, 1), generator=g)
+        x = (first + torch.arange(T)) % V
+        return x if model.tokens else x.float()
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(100):
+        loss = model.loss(batch(32))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        nll = float(-model.log_prob(batch(500)).mean())
+    assert abs(nll - math.log(V)) < 0.05, nll
