@@ -354,3 +354,11 @@ def test_training_reaches_the_entropy_of_a_deterministic_chain(kind):
     with torch.no_grad():
         nll = float(-model.log_prob(batch(500)).mean())
     assert abs(nll - math.log(V)) < 0.05, nll
+
+
+def test_sampling_runs_without_dropout_and_restores_the_mode():
+    torch.manual_seed(0)
+    model = ARM(6, vocab_size=4, backbone=Transformer(1, 2, 16, dropout=0.5)).train()
+    a = model.sample(5, temperature=0)
+    b = model.sample(5, temperature=0)
+    assert torch.equal(a, b) and model.training

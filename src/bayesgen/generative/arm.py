@@ -14,11 +14,12 @@ are exactly its receptive field). The backbone is an option object from
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from math import prod
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Categorical, Distribution
 from torch.nn import functional as F
 
@@ -40,6 +41,17 @@ __all__ = [
     "generate_text",
     "stream_log_probs",
 ]
+
+
+@contextmanager
+def _evaluating(module: nn.Module):
+    """The module in eval mode (no dropout) inside the block, its mode restored after."""
+    was = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was)
 
 
 def _check_sampling(temperature: float, top_k: int | None) -> None:
@@ -202,7 +214,7 @@ class ARM(GenerativeModel, paradigm="arm"):
             raise ValueError(f"n must be a positive int, got {n!r}")
         _check_sampling(temperature, top_k)
         c = self.context(y, n)
-        with torch.no_grad():
+        with torch.no_grad(), _evaluating(self):
             if self.option.sequential:
                 empty = torch.zeros(n, 0, dtype=torch.long, device=self.device)
                 codes = self._generate(empty, self.T, c, temperature, top_k, generator, True)
@@ -243,7 +255,7 @@ class ARM(GenerativeModel, paradigm="arm"):
         if prefix.numel() and (int(prefix.min()) < 0 or int(prefix.max()) >= self.card):
             raise ValueError(f"prefix must hold ids in [0, {self.card})")
         c = self.context(y, len(prefix))
-        with torch.no_grad():
+        with torch.no_grad(), _evaluating(self):
             new = self._generate(prefix.long(), n_new, c, temperature, top_k, generator, use_cache)
         return torch.cat([prefix.long(), new], dim=1)
 
@@ -409,7 +421,7 @@ def stream_log_probs(
     keep_from = torch.cat([torch.zeros(1, dtype=torch.long), starts[:-1] + T - starts[1:]])
     out = torch.empty(N, dtype=torch.float64)
     offsets = torch.arange(T)
-    with torch.no_grad():
+    with torch.no_grad(), _evaluating(model):
         for i in range(0, len(starts), batch_size):  # batches of windows
             s = starts[i : i + batch_size]
             lp = model.token_log_probs(tokens[s[:, None] + offsets].to(model.device))  # (b, T)
