@@ -16,3 +16,42 @@ from bayesgen.generative import GenerativeModel
 Example = tuple[GenerativeModel, torch.Tensor, torch.Tensor | None]
 
 EXAMPLES: dict[str, Callable[[], Example]] = {}
+
+
+# ---------------------------------------------------------------------------- ARM (eq. 15)
+def _arm_transformer() -> Example:
+    from bayesgen.generative.arm import ARM, Transformer
+
+    model = ARM(6, vocab_size=5, backbone=Transformer(n_layer=2, n_head=2, n_embd=16))
+    return model, torch.randint(0, 5, (16, 6)), None
+
+
+def _arm_made() -> Example:
+    from bayesgen.generative.arm import ARM, MADE
+
+    model = ARM(8, backbone=MADE(hidden=(32, 32)))
+    return model, torch.randint(0, 2, (16, 8)).float(), None
+
+
+def _arm_pixelcnn() -> Example:
+    from bayesgen.generative.arm import ARM, PixelCNN
+
+    model = ARM((4, 4), backbone=PixelCNN(channels=8, n_layers=1, kernel=3, first_kernel=3))
+    return model, torch.randint(0, 2, (16, 4, 4)).float(), None
+
+
+def _arm_gru_conditional() -> Example:
+    from bayesgen.generative.arm import ARM, GRU
+
+    model = ARM(6, vocab_size=5, backbone=GRU(n_embd=8, hidden=16), num_classes=3)
+    return model, torch.randint(0, 5, (16, 6)), torch.arange(16) % 3
+
+
+EXAMPLES.update(
+    {
+        "arm-transformer": _arm_transformer,
+        "arm-made": _arm_made,
+        "arm-pixelcnn": _arm_pixelcnn,
+        "arm-gru-conditional": _arm_gru_conditional,
+    }
+)

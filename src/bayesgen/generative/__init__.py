@@ -5,6 +5,7 @@ Every model follows :class:`~bayesgen.generative.base.GenerativeModel`: ``loss``
 ``encode``/``decode`` for latent models. ``PARADIGMS`` maps a paradigm's name to its class.
 """
 
+from .arm import ARM
 from .base import PARADIGMS, GenerativeModel, build, load_model
 
-__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model"]
+__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model", "ARM"]
