@@ -257,16 +257,16 @@ class VAE(GenerativeModel, paradigm="vae"):
     def _flat(self, x: Tensor) -> Tensor:
         return x.reshape(len(x), -1)  # (B, D)
 
-    def check_x(self, x: Tensor) -> Tensor:
-        x = super().check_x(x)
+    def _check_binary(self, x: Tensor) -> Tensor:
+        """x checked to be 0/1 where the decoder is Bernoulli (its density needs it; the encoder
+        accepts any x, e.g. grey levels)."""
         if self.likelihood == "bernoulli":
-            if not ((x == 0) | (x == 1)).all():
-                bad = ~((x == 0) | (x == 1)).reshape(len(x), -1).all(1)
+            bad = ~((x == 0) | (x == 1)).reshape(len(x), -1).all(1)
+            if bad.any():
                 raise ValueError(
                     f"x must be binary (0/1) for a Bernoulli decoder; row {int(bad.nonzero()[0])}"
                     " is not"
                 )
-            x = x.to(self.dtype)
         return x
 
     def _terms(
@@ -274,7 +274,7 @@ class VAE(GenerativeModel, paradigm="vae"):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """For k draws z ~ q(z | x): log p(x | z), log p(z) − log q(z | x), each (B, k), and the
         analytic KL(q ‖ p) (B,)."""
-        x = self.check_x(x)
+        x = self._check_binary(self.check_x(x))
         B = len(x)
         c = self.context(y, B)
         q = self.encoder(self._flat(x), c)
@@ -430,7 +430,7 @@ class VAE(GenerativeModel, paradigm="vae"):
         self, x: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
     ) -> tuple[dict[str, Tensor], Tensor]:
         """z ~ q(z | x, y) and log p(z) + log p(x | z, y) (B,)."""
-        x = self.check_x(x)
+        x = self._check_binary(self.check_x(x))
         z = self.encode(x, y, sample=True, generator=generator)  # (B, L)
         c = self.context(y, len(x))
         return {"z": z, "x": x}, self.prior().log_prob(z) + self.decoder(z, c).log_prob(x)
