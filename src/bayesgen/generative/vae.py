@@ -270,27 +270,36 @@ class VAE(GenerativeModel, paradigm="vae"):
         return x
 
     def _terms(
-        self, x: Tensor, y: Tensor | None, k: int, generator: torch.Generator | None
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """For k draws z ~ q(z | x): log p(x | z), log p(z) − log q(z | x), each (B, k), and the
-        analytic KL(q ‖ p) (B,)."""
+        self,
+        x: Tensor,
+        y: Tensor | None,
+        k: int,
+        generator: torch.Generator | None,
+        *,
+        ratio: bool = True,
+    ) -> tuple[Tensor, Tensor | None, Tensor]:
+        """For k draws z ~ q(z | x): log p(x | z) (B, k), log p(z) − log q(z | x) (B, k) (None
+        without ``ratio``), and the analytic KL(q ‖ p) (B,)."""
         x = self._check_binary(self.check_x(x))
         B = len(x)
         c = self.context(y, B)
         q = self.encoder(self._flat(x), c)
+        loc, scale = q.base_dist.loc[:, None], q.base_dist.scale[:, None]  # (B, 1, L)
         eps = torch.randn((B, k, self.latent_dim), generator=generator, dtype=x.dtype)
-        base = q.base_dist
-        z = base.loc[:, None] + base.scale[:, None] * eps.to(x.device)  # (B, k, L)
+        z = loc + scale * eps.to(x.device)  # (B, k, L)
         rec = self.decoder(z, c).log_prob(x[:, None])  # (B, k)
+        kl = kl_divergence(q, self.prior())  # (B,)
+        if not ratio:
+            return rec, None, kl
         lpz = self.prior().log_prob(z)  # (B, k)
-        lqz = Independent(Normal(base.loc[:, None], base.scale[:, None]), 1).log_prob(z)
-        return rec, lpz - lqz, kl_divergence(q, self.prior())
+        lqz = Independent(Normal(loc, scale, validate_args=False), 1).log_prob(z)  # (B, k)
+        return rec, lpz - lqz, kl
 
     def elbo(
         self, x: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
     ) -> Tensor:
         """E_q[log p(x | z)] − KL(q(z | x) ‖ p(z)) per row (B,), one reparameterised draw."""
-        rec, _, kl = self._terms(x, y, 1, generator)
+        rec, _, kl = self._terms(x, y, 1, generator, ratio=False)
         return rec[:, 0] - kl
 
     def iwae(
