@@ -226,3 +226,33 @@ def test_conditional_vae_learns_each_class():
         s = vae.sample(n, torch.full((n,), c), generator=torch.Generator().manual_seed(c))
         err = (s.mean(0) - probs[c]).abs()
         assert (err < 4 * (probs[c] * (1 - probs[c]) / n).sqrt() + 0.05).all(), (c, err)
+
+
+def test_short_training_on_the_swiss_roll_captures_both_coordinates():
+    """500 Adam steps on the swiss roll in R³ with L = 2: the held-out ELBO rises by over 100
+    nats from the initial model and dec(enc(x)) reproduces every coordinate with under a quarter
+    of its variance left (measured at most 0.15 over seeds 0–3), so z determines the point on the
+    sheet, position along the roll and height. (A short run does not unroll the sheet: the
+    latent coordinates themselves are not monotone in t; see the benchmark.)"""
+    from sklearn.datasets import make_swiss_roll
+
+    x, _ = make_swiss_roll(2000, noise=0.1, random_state=0)
+    x = torch.tensor((x - x.mean(0)) / x.std(0), dtype=torch.float32)
+    train, held = x[:1500], x[1500:]
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    vae = VAE(3, latent_dim=2, hidden=[64, 64], likelihood="gaussian-per-dim", scale=0.1)
+    with torch.no_grad():
+        before = vae.elbo(held, generator=g).mean()
+    opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
+    for _ in range(500):
+        idx = torch.randint(0, len(train), (128,), generator=g)
+        loss = vae.loss(train[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = vae.elbo(held, generator=g).mean()
+        residual = ((vae.decode(vae.encode(held)) - held) ** 2).mean(0) / held.var(0)  # (3,)
+    assert after - before > 100, (float(before), float(after))
+    assert (residual < 0.25).all(), residual
