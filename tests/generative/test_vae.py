@@ -256,3 +256,20 @@ def test_short_training_on_the_swiss_roll_captures_both_coordinates():
         residual = ((vae.decode(vae.encode(held)) - held) ** 2).mean(0) / held.var(0)  # (3,)
     assert after - before > 100, (float(before), float(after))
     assert (residual < 0.25).all(), residual
+
+
+def test_feature_conditioning_by_cross_attention():
+    """y as real features (B, C) entering both networks by cross-attention: the bounds, samples
+    and codes have their shapes, and the decoder's output depends on y."""
+    torch.manual_seed(0)
+    vae = VAE(5, latent_dim=2, hidden=[16, 16], context_size=3, conditioning="attention")
+    x, y = torch.bernoulli(torch.full((4, 5), 0.5)), torch.randn(4, 3)
+    assert vae.elbo(x, y).shape == vae.iwae(x, y, k=3).shape == (4,)
+    assert vae.sample(4, y, generator=torch.Generator().manual_seed(0)).shape == (4, 5)
+    assert vae.encode(x, y).shape == (4, 2)
+    for block in vae.decoder.net.blocks:  # attention starts as the identity: perturb it
+        torch.nn.init.normal_(block.proj.weight)
+    z = torch.zeros(4, 2)
+    assert not torch.allclose(vae.decode(z, y), vae.decode(z, y.flip(0)))
+    with pytest.raises(ValueError, match="shape"):
+        vae.elbo(x, torch.randn(4, 2))
