@@ -219,18 +219,14 @@ class VAE(GenerativeModel, paradigm="vae"):
             )
         cond = as_conditioning(conditioning)  # checks the name
         act = _activation(activation)
-        self.latent_dim, self.hidden, self.likelihood, self.scale = (
-            latent_dim,
-            hidden,
-            likelihood,
-            scale,
-        )
-        self.activation, self.objective, self.k, self.conditioning = (
-            activation,
-            objective,
-            k,
-            conditioning,
-        )
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.likelihood = likelihood
+        self.scale = scale
+        self.activation = activation
+        self.objective = objective
+        self.k = k
+        self.conditioning = conditioning
         C = self.context_features
         D = prod(self.event_shape)
         self.encoder = GaussianEncoder(
