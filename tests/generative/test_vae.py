@@ -202,6 +202,8 @@ def test_bad_options_are_clear_errors():
     with pytest.raises(ValueError, match="k must be"):
         VAE(3).iwae(torch.zeros(2, 3), k=0)
     assert "gaussian-per-dim" in LIKELIHOODS
+    with pytest.raises(TypeError, match="no exact log-likelihood; use its bound \\(elbo, iwae\\)"):
+        VAE(3, likelihood="gaussian-fixed").log_prob(torch.zeros(2, 3))
 
 
 def test_conditional_vae_learns_each_class():
