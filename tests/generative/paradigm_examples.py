@@ -37,7 +37,11 @@ def _vae_gaussian() -> Example:
     from bayesgen.generative import VAE
 
     x = torch.randn(16, 3)
-    return VAE(3, latent_dim=2, hidden=[16], likelihood="gaussian-per-dim", k=4), x, None
+    return (
+        VAE(3, latent_dim=2, hidden=[16], likelihood="gaussian-per-dim", objective="iwae", k=4),
+        x,
+        None,
+    )
 
 
 EXAMPLES.update({"vae": _vae, "vae-conditional": _vae_conditional, "vae-gaussian": _vae_gaussian})
