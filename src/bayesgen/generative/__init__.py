@@ -7,5 +7,6 @@ Every model follows :class:`~bayesgen.generative.base.GenerativeModel`: ``loss``
 
 from .arm import ARM
 from .base import PARADIGMS, GenerativeModel, build, load_model
+from .vae import VAE
 
-__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model", "ARM"]
+__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model", "ARM", "VAE"]
