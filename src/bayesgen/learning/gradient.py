@@ -229,7 +229,10 @@ class Trainer:
                 raise ValueError("weights must be finite and >= 0")
         call = (lambda b: loss_fn(b["x"])) if single else loss_fn
 
-        seed = self.seed if self.seed is not None else int(torch.seed() % 2**62)
+        seed = self.seed
+        if seed is None:  # a fresh seed; the caller's global generator is left as it was
+            with torch.random.fork_rng(devices=[]):
+                seed = int(torch.seed() % 2**62)
         train_idx, val_idx = self._split(n, torch.Generator().manual_seed(seed))
         self._run(call, params, columns, weights, train_idx, val_idx, seed)
         return self

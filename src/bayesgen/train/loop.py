@@ -216,8 +216,9 @@ class _Run:
         if source is None:
             return None, None, 1, 1
         part = self.world.part(index)
-        g = torch.Generator(device=_storage(source)).manual_seed(seed % 2**63)
-        x, y = source.batch(part, g)
+        where = _storage(source)
+        g = torch.Generator(device=where).manual_seed(seed % 2**63)
+        x, y = source.batch(part.to(where), g)
         return _to(x, self.device), _to(y, self.device), len(part), len(index)
 
     def lr(self, group: str) -> float:
