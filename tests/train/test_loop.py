@@ -12,15 +12,18 @@ from regression_density import model, regression_data
 from torch import nn
 
 from bayesgen.data.source import TensorData
-from bayesgen.train import NonFiniteLoss, TrainConfig, load_checkpoint, train
+from bayesgen.train import SGD, AdamW, NonFiniteLoss, TrainConfig, load_checkpoint, train
 
 
-def _reference(m, data, steps, *, lr, batch, seed, clip=None, ema=None, plan=None):
-    """Adam by hand on the loop's documented minibatches: randperm(N)[:B] per update from a
-    generator seeded with ``seed``; groups of ``plan`` (name -> (params, updates)) in turn."""
+def _reference(m, data, steps, *, lr, batch, seed, clip=None, ema=None, plan=None, opt=None):
+    """Adam (or ``opt(params, lr)``) by hand on the loop's documented minibatches:
+    randperm(N)[:B] per update from a generator seeded with ``seed``; groups of ``plan``
+    (name -> (params, updates)) in turn; ``lr`` a number or a dict group -> rate."""
     gen = torch.Generator().manual_seed(seed)
     plan = plan or {"model": (list(m.parameters()), 1)}
-    opts = {g: torch.optim.Adam(ps, lr=lr, foreach=False) for g, (ps, _) in plan.items()}
+    opt = opt or (lambda ps, lr: torch.optim.Adam(ps, lr=lr, foreach=False))
+    rate = lr if isinstance(lr, dict) else dict.fromkeys(plan, lr)
+    opts = {g: opt(ps, rate[g]) for g, (ps, _) in plan.items()}
     params = list(m.parameters())
     shadow = [p.detach().clone() for p in params]
     trace = []
@@ -59,6 +62,31 @@ def test_steps_equal_a_hand_written_adam_loop_on_the_same_minibatches():
     assert not _same(ours, model(1))  # it did train
     assert [r["step"] for r in history.records] == list(range(1, 13))
     assert history.records[-1]["epoch"] == pytest.approx(12 / 6)
+
+
+@pytest.mark.parametrize(
+    "option, torch_opt",
+    [
+        (SGD(momentum=0.9, nesterov=True), dict(cls=torch.optim.SGD, momentum=0.9, nesterov=True)),
+        (AdamW(betas=(0.5, 0.9)), dict(cls=torch.optim.AdamW, betas=(0.5, 0.9))),
+    ],
+)
+def test_sgd_and_adamw_with_weight_decay_equal_torch(option, torch_opt):
+    data = regression_data()
+    ours, ref = model(7), model(7)
+    train(ours, data, config=_config(optimizer=option, weight_decay=0.01))
+    kw = dict(torch_opt)
+    cls = kw.pop("cls")
+    _reference(
+        ref,
+        data,
+        12,
+        lr=0.02,
+        batch=16,
+        seed=5,
+        opt=lambda ps, lr: cls(ps, lr=lr, weight_decay=0.01, foreach=False, **kw),
+    )
+    assert _same(ours, ref)
 
 
 def test_gradient_clipping_equals_torch_clip_grad_norm():
@@ -100,14 +128,17 @@ def test_ema_is_the_moving_average_formula_on_two_steps(tmp_path):
 def test_two_parameter_groups_are_stepped_in_turn():
     data = regression_data()
     ours, ref = model(4, groups=2), model(4, groups=2)
-    history = train(ours, data, config=_config(steps=4, group_steps={"first": 2, "rest": 1}))
+    rates = {"first": 0.02, "rest": 0.005}
+    cfg = _config(steps=4, lr=rates, group_steps={"first": 2, "rest": 1})
+    history = train(ours, data, config=cfg)
     ps = list(ref.parameters())
     _, trace = _reference(
-        ref, data, 4, lr=0.02, batch=16, seed=5, plan={"first": (ps[:2], 2), "rest": (ps[2:], 1)}
+        ref, data, 4, lr=rates, batch=16, seed=5, plan={"first": (ps[:2], 2), "rest": (ps[2:], 1)}
     )
     assert trace[:3] == ["first", "first", "rest"]
     assert _same(ours, ref)
     assert {"loss/first", "loss/rest", "lr/first", "lr/rest"} <= set(history.records[0])
+    assert history.records[0]["lr/rest"] == 0.005
 
 
 def test_same_seed_same_result_and_another_seed_differs():
