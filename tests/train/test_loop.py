@@ -177,6 +177,10 @@ def test_evaluation_and_early_stopping_restore_the_best_weights(tmp_path):
     with torch.no_grad():  # the model holds the best weights again: same held-out loss
         again = float(m.metrics(val.x, val.y)["loss"])
     assert again == pytest.approx(best["val_loss"], rel=1e-6)
+    # resuming a run that stopped early trains no further and ends on the same best weights
+    other = model(9, hidden=32)
+    resumed = train(other, train_set, val, config=cfg, resume=tmp_path)
+    assert resumed.stopped_early and resumed.steps == history.steps and _same(other, m)
     # the history files: JSON lines equal to the records, and the curves
     lines = (tmp_path / "history.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == history.records

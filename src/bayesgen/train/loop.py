@@ -337,7 +337,7 @@ class _Run:
         start = time.perf_counter() - self.seconds
         log, since_eval = self.acc["log"], self.acc["eval"]  # group -> [Σ loss, updates]
         update_no = self.stream.pos
-        while self.step < self.total:
+        while self.step < self.total and not self.history.stopped_early:
             lrs = {g: self.lr(g) for g in self.groups}
             for g, k in self.group_steps.items():
                 for _ in range(k):
