@@ -4,6 +4,7 @@ NaN batch or a non-finite loss; the history files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -243,3 +244,33 @@ def test_a_loss_that_is_not_a_scalar_and_unknown_groups_are_errors():
         train(model(0), regression_data(), config=_config(steps=1, group_steps={"critic": 5}))
     with pytest.raises(ValueError, match="patience needs eval_every"):
         train(model(0), regression_data(), config=_config(steps=1, patience=2))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_on_the_gpu_matches_the_cpu_and_resumes(tmp_path):
+    data, val = regression_data(), regression_data(32, seed=4)  # on the CPU: moved per batch
+    cpu, gpu = model(8), model(8)
+    cfg = _config(steps=30, ema=0.9, eval_every=5, checkpoint_every=10)
+    train(cpu, data, val, config=cfg)
+    history = train(gpu, data, val, config=dataclasses.replace(cfg, device="cuda"))
+    assert next(gpu.parameters()).is_cuda and history.last["val_loss"] > 0
+    for a, b in zip(cpu.parameters(), gpu.parameters(), strict=True):
+        torch.testing.assert_close(a, b.cpu(), atol=1e-4, rtol=1e-4)
+    # checkpoints written on the GPU (CUDA RNG state included) resume there
+    run = dataclasses.replace(cfg, device="cuda", out=str(tmp_path))
+    whole = model(8)
+    train(whole, data, val, config=run)
+    assert "rng/cuda/0" in load_checkpoint(tmp_path)[0]
+    (tmp_path / "again").mkdir()
+    cut = dataclasses.replace(run, out=str(tmp_path / "again"))
+
+    def interrupt(record):
+        if record["step"] == 15:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(model(8), data, val, config=cut, on_eval=interrupt)
+    resumed = model(0)
+    train(resumed, data, val, config=cut, resume=tmp_path / "again")
+    for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
