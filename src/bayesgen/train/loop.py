@@ -382,6 +382,17 @@ def train(
     With ``ema``, evaluation uses the moving average and the model ends with it (the raw
     weights stay in the checkpoint); with ``patience`` it ends with the best evaluated weights.
     Returns the :class:`History`.
+
+    Randomness: the minibatches come from a generator seeded with ``config.seed``; torch's
+    global generator (noise drawn inside ``model.loss``) is seeded with seed + rank for the run
+    and given back to the caller unchanged afterwards; evaluation draws from its own fork.
+    Failures: a batch holding NaN or inf (``ValueError``) or a non-finite loss
+    (:class:`NonFiniteLoss`) stops the run before the update, naming the step; the last good
+    checkpoint stays on disk. Each update reads the loss back (one device sync per update).
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank runs this function with the same
+    arguments; the result equals one process's when the loss is a mean over rows and the
+    data source draws no random numbers of its own.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
