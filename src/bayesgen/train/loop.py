@@ -141,8 +141,8 @@ class _Run:
         """This rank's part of the batch at a global index, on the training device; the
         source's own randomness (e.g. dynamic binarization) from a generator on the source's
         device seeded by (seed, update, rank). Returns x, y, rows here, rows in all."""
-        if source is None:
-            return None, None, 1, 1
+        if source is None:  # a loss without data: each rank's loss counts 1 / world size
+            return None, None, 1, self.world.size
         part = self.world.part(index)
         where = storage(source)
         g = torch.Generator(device=where).manual_seed(seed % 2**63)
@@ -223,18 +223,19 @@ class _Run:
             raise ValueError(
                 f"step {step}: the batch has a NaN or inf{where}; training stopped" + self._kept()
             )
-        loss = self.model.loss(x, y, group=group)
-        if not isinstance(loss, Tensor) or loss.dim() != 0:
+        # a rank whose slice of a short last batch is empty adds nothing but still takes part
+        loss = self.model.loss(x, y, group=group) if rows else None
+        if loss is not None and (not isinstance(loss, Tensor) or loss.dim() != 0):
             raise ValueError(
                 f"model.loss must return a scalar tensor, got "
                 f"{tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__}"
             )
         share = rows / total
-        value = (
-            float(world.all_sum(loss.detach() * share))
-            if world.distributed
-            else float(loss.detach())
-        )
+        if world.distributed:
+            local = torch.zeros((), device=self.device) if loss is None else loss.detach()
+            value = float(world.all_sum(local * share))
+        else:
+            value = float(loss.detach())
         if not math.isfinite(value):
             raise NonFiniteLoss(
                 f"step {step}: the loss of group {group!r} is {value}; lower lr (got "
@@ -244,7 +245,8 @@ class _Run:
         params = self.groups[group]
         opt = self.opts[group]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss is not None:
+            loss.backward()
         world.sum_gradients(params, share)
         if cfg.clip_grad is not None:
             nn.utils.clip_grad_norm_(params, cfg.clip_grad)
