@@ -91,6 +91,11 @@ class _Run:
             raise ValueError("data is empty: no rows to train on")
         if data is None and config.epochs is not None:
             raise ValueError("epochs needs data; give steps for a loss without data")
+        if val is not None and len(val) < self.world.size:
+            raise ValueError(
+                f"val has {len(val)} rows, fewer than the {self.world.size} processes that "
+                "share its evaluation"
+            )
         self.batch = min(config.batch_size or self.n, self.n) if self.n else 0
         self.gen = torch.Generator().manual_seed(config.seed)
         self.stream = Stream(
