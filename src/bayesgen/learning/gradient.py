@@ -106,7 +106,7 @@ class Trainer:
         ``min_delta`` before stopping (on the validation loss, or the training loss without a
         split); ``restore_best`` puts back the parameters of the best epoch.
     seed: seeds the split, the shuffling and the random numbers drawn inside the loss.
-    verbose: progress bar (``None``: only when stderr is a terminal). track: name -> callable
+    verbose: progress bar (shown only on a terminal; ``False`` hides it). track: name -> callable
         returning a number, recorded after every epoch (e.g. a parameter of interest).
     clip_grad: maximum gradient norm (``None``: no clipping).
 
