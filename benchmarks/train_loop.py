@@ -133,10 +133,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         plain = TrainConfig(steps=steps, batch_size=128, lr=1e-3, schedule="constant", seed=0)
         full = TrainConfig(
-            steps=steps, batch_size=128, lr=1e-3, warmup=steps // 10, clip_grad=100.0,
-            ema=0.99, eval_every=100, eval_batch_size=len(val), checkpoint_every=500, seed=0,
+            steps=steps,
+            batch_size=128,
+            lr=1e-3,
+            warmup=steps // 10,
+            clip_grad=100.0,
+            ema=0.99,
+            eval_every=100,
+            eval_batch_size=len(val),
+            checkpoint_every=500,
+            seed=0,
             out=str(Path(tmp) / "run"),
-        )  # fmt: skip
+        )
         for name, cfg in (("plain", plain), ("full", full)):
             torch.manual_seed(0)
             ours = PixelsGivenLabel()
@@ -152,12 +160,19 @@ def main() -> None:
             )
             with torch.no_grad():
                 nll = float(ours.loss(val.x, val.y))
-            rows.append({
-                "config": name, "steps": steps, "ours (s)": t_ours, "by hand (s)": t_ref,
-                "× by hand": t_ours / t_ref, "steps/s ours": steps / t_ours,
-                "max |Δθ|": diff, "held-out NLL (nats)": nll,
-                "last loss": history.last.get("loss"),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "config": name,
+                    "steps": steps,
+                    "ours (s)": t_ours,
+                    "by hand (s)": t_ref,
+                    "× by hand": t_ours / t_ref,
+                    "steps/s ours": steps / t_ours,
+                    "max |Δθ|": diff,
+                    "held-out NLL (nats)": nll,
+                    "last loss": history.last.get("loss"),
+                }
+            )
     print_table(rows, title="bayesgen.train against a hand-written torch loop (MNIST p(x | y))")
     print(
         "plain: parameters identical (Δθ = 0). full: the model ends on the EMA weights, the "

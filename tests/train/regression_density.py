@@ -87,11 +87,12 @@ def model(seed: int = 0, **kwargs) -> RegressionDensity:
     return RegressionDensity(**kwargs)
 
 
-def config(run: Path | None, steps: int) -> TrainConfig:
+def config(run: Path | None, steps: int, epochs: int | None = None) -> TrainConfig:
     """The run of the subprocess tests: Adam with warm-up and cosine decay, an EMA, a
-    checkpoint every 10 steps."""
+    checkpoint every 10 steps (``epochs``: passes over the data instead of ``steps``)."""
     return TrainConfig(
-        steps=steps,
+        steps=None if epochs else steps,
+        epochs=epochs,
         batch_size=16,
         lr=0.01,
         seed=3,
@@ -104,8 +105,9 @@ def config(run: Path | None, steps: int) -> TrainConfig:
 
 
 def main(argv: list[str]) -> None:
-    """Train (``--slow``: 20 ms pause per step, so a test can kill it mid-run), then write
-    the final parameters to RUN/final.safetensors."""
+    """Train (``--slow``: 20 ms pause per step, so a test can kill it mid-run; ``--epochs``:
+    STEPS is a number of epochs over 97 rows, whose last batch has one row), then write the
+    final parameters to RUN/final.safetensors."""
     import os
     import time
 
@@ -117,7 +119,9 @@ def main(argv: list[str]) -> None:
     m = model(0)
     pause = (lambda record: time.sleep(0.02)) if "--slow" in argv else None
     val = regression_data(30, seed=4)  # 30 rows: 15 per rank under torchrun
-    train(m, regression_data(), val, config=config(run, steps), resume=resume, on_eval=pause)
+    epochs = steps if "--epochs" in argv else None
+    data = regression_data(97 if epochs else 96)
+    train(m, data, val, config=config(run, steps, epochs), resume=resume, on_eval=pause)
     if int(os.environ.get("RANK", "0")) == 0:
         state = {k: v.contiguous() for k, v in m.state_dict().items()}
         save_file(state, str(run / "final.safetensors"))

@@ -4,6 +4,7 @@ NaN batch or a non-finite loss; the history files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -12,15 +13,18 @@ from regression_density import model, regression_data
 from torch import nn
 
 from bayesgen.data.source import TensorData
-from bayesgen.train import NonFiniteLoss, TrainConfig, load_checkpoint, train
+from bayesgen.train import SGD, AdamW, NonFiniteLoss, TrainConfig, load_checkpoint, train
 
 
-def _reference(m, data, steps, *, lr, batch, seed, clip=None, ema=None, plan=None):
-    """Adam by hand on the loop's documented minibatches: randperm(N)[:B] per update from a
-    generator seeded with ``seed``; groups of ``plan`` (name -> (params, updates)) in turn."""
+def _reference(m, data, steps, *, lr, batch, seed, clip=None, ema=None, plan=None, opt=None):
+    """Adam (or ``opt(params, lr)``) by hand on the loop's documented minibatches:
+    randperm(N)[:B] per update from a generator seeded with ``seed``; groups of ``plan``
+    (name -> (params, updates)) in turn; ``lr`` a number or a dict group -> rate."""
     gen = torch.Generator().manual_seed(seed)
     plan = plan or {"model": (list(m.parameters()), 1)}
-    opts = {g: torch.optim.Adam(ps, lr=lr, foreach=False) for g, (ps, _) in plan.items()}
+    opt = opt or (lambda ps, lr: torch.optim.Adam(ps, lr=lr, foreach=False))
+    rate = lr if isinstance(lr, dict) else dict.fromkeys(plan, lr)
+    opts = {g: opt(ps, rate[g]) for g, (ps, _) in plan.items()}
     params = list(m.parameters())
     shadow = [p.detach().clone() for p in params]
     trace = []
@@ -59,6 +63,31 @@ def test_steps_equal_a_hand_written_adam_loop_on_the_same_minibatches():
     assert not _same(ours, model(1))  # it did train
     assert [r["step"] for r in history.records] == list(range(1, 13))
     assert history.records[-1]["epoch"] == pytest.approx(12 / 6)
+
+
+@pytest.mark.parametrize(
+    "option, torch_opt",
+    [
+        (SGD(momentum=0.9, nesterov=True), dict(cls=torch.optim.SGD, momentum=0.9, nesterov=True)),
+        (AdamW(betas=(0.5, 0.9)), dict(cls=torch.optim.AdamW, betas=(0.5, 0.9))),
+    ],
+)
+def test_sgd_and_adamw_with_weight_decay_equal_torch(option, torch_opt):
+    data = regression_data()
+    ours, ref = model(7), model(7)
+    train(ours, data, config=_config(optimizer=option, weight_decay=0.01))
+    kw = dict(torch_opt)
+    cls = kw.pop("cls")
+    _reference(
+        ref,
+        data,
+        12,
+        lr=0.02,
+        batch=16,
+        seed=5,
+        opt=lambda ps, lr: cls(ps, lr=lr, weight_decay=0.01, foreach=False, **kw),
+    )
+    assert _same(ours, ref)
 
 
 def test_gradient_clipping_equals_torch_clip_grad_norm():
@@ -100,14 +129,17 @@ def test_ema_is_the_moving_average_formula_on_two_steps(tmp_path):
 def test_two_parameter_groups_are_stepped_in_turn():
     data = regression_data()
     ours, ref = model(4, groups=2), model(4, groups=2)
-    history = train(ours, data, config=_config(steps=4, group_steps={"first": 2, "rest": 1}))
+    rates = {"first": 0.02, "rest": 0.005}
+    cfg = _config(steps=4, lr=rates, group_steps={"first": 2, "rest": 1})
+    history = train(ours, data, config=cfg)
     ps = list(ref.parameters())
     _, trace = _reference(
-        ref, data, 4, lr=0.02, batch=16, seed=5, plan={"first": (ps[:2], 2), "rest": (ps[2:], 1)}
+        ref, data, 4, lr=rates, batch=16, seed=5, plan={"first": (ps[:2], 2), "rest": (ps[2:], 1)}
     )
     assert trace[:3] == ["first", "first", "rest"]
     assert _same(ours, ref)
     assert {"loss/first", "loss/rest", "lr/first", "lr/rest"} <= set(history.records[0])
+    assert history.records[0]["lr/rest"] == 0.005
 
 
 def test_same_seed_same_result_and_another_seed_differs():
@@ -146,6 +178,10 @@ def test_evaluation_and_early_stopping_restore_the_best_weights(tmp_path):
     with torch.no_grad():  # the model holds the best weights again: same held-out loss
         again = float(m.metrics(val.x, val.y)["loss"])
     assert again == pytest.approx(best["val_loss"], rel=1e-6)
+    # resuming a run that stopped early trains no further and ends on the same best weights
+    other = model(9, hidden=32)
+    resumed = train(other, train_set, val, config=cfg, resume=tmp_path)
+    assert resumed.stopped_early and resumed.steps == history.steps and _same(other, m)
     # the history files: JSON lines equal to the records, and the curves
     lines = (tmp_path / "history.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == history.records
@@ -208,3 +244,33 @@ def test_a_loss_that_is_not_a_scalar_and_unknown_groups_are_errors():
         train(model(0), regression_data(), config=_config(steps=1, group_steps={"critic": 5}))
     with pytest.raises(ValueError, match="patience needs eval_every"):
         train(model(0), regression_data(), config=_config(steps=1, patience=2))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_on_the_gpu_matches_the_cpu_and_resumes(tmp_path):
+    data, val = regression_data(), regression_data(32, seed=4)  # on the CPU: moved per batch
+    cpu, gpu = model(8), model(8)
+    cfg = _config(steps=30, ema=0.9, eval_every=5, checkpoint_every=10)
+    train(cpu, data, val, config=cfg)
+    history = train(gpu, data, val, config=dataclasses.replace(cfg, device="cuda"))
+    assert next(gpu.parameters()).is_cuda and history.last["val_loss"] > 0
+    for a, b in zip(cpu.parameters(), gpu.parameters(), strict=True):
+        torch.testing.assert_close(a, b.cpu(), atol=1e-4, rtol=1e-4)
+    # checkpoints written on the GPU (CUDA RNG state included) resume there
+    run = dataclasses.replace(cfg, device="cuda", out=str(tmp_path))
+    whole = model(8)
+    train(whole, data, val, config=run)
+    assert "rng/cuda/0" in load_checkpoint(tmp_path)[0]
+    (tmp_path / "again").mkdir()
+    cut = dataclasses.replace(run, out=str(tmp_path / "again"))
+
+    def interrupt(record):
+        if record["step"] == 15:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(model(8), data, val, config=cut, on_eval=interrupt)
+    resumed = model(0)
+    train(resumed, data, val, config=cut, resume=tmp_path / "again")
+    for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)

@@ -106,7 +106,7 @@ class Trainer:
         ``min_delta`` before stopping (on the validation loss, or the training loss without a
         split); ``restore_best`` puts back the parameters of the best epoch.
     seed: seeds the split, the shuffling and the random numbers drawn inside the loss.
-    verbose: progress bar (``None``: only when stderr is a terminal). track: name -> callable
+    verbose: progress bar (shown only on a terminal; ``False`` hides it). track: name -> callable
         returning a number, recorded after every epoch (e.g. a parameter of interest).
     clip_grad: maximum gradient norm (``None``: no clipping).
 
@@ -229,7 +229,10 @@ class Trainer:
                 raise ValueError("weights must be finite and >= 0")
         call = (lambda b: loss_fn(b["x"])) if single else loss_fn
 
-        seed = self.seed if self.seed is not None else int(torch.seed() % 2**62)
+        seed = self.seed
+        if seed is None:  # a fresh seed; the caller's global generator is left as it was
+            with torch.random.fork_rng(devices=[]):
+                seed = int(torch.seed() % 2**62)
         train_idx, val_idx = self._split(n, torch.Generator().manual_seed(seed))
         self._run(call, params, columns, weights, train_idx, val_idx, seed)
         return self

@@ -189,6 +189,7 @@ def run_state(state) -> tuple[dict[str, Tensor], dict[str, Any]]:
         "seconds": state.seconds,
         "best_value": state.best_value if math.isfinite(state.best_value) else None,
         "wait": state.wait,
+        "stopped_early": state.history.stopped_early,
         "accumulators": state.acc,
         "best_step": state.history.best["step"] if state.history.best else None,
         "world_size": state.world.size,
@@ -261,5 +262,6 @@ def _restore(state, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
     state.seconds = float(meta["seconds"])
     state.best_value = math.inf if meta["best_value"] is None else float(meta["best_value"])
     state.wait = int(meta["wait"])
+    state.history.stopped_early = bool(meta["stopped_early"])
     state.acc = {k: {g: list(v) for g, v in d.items()} for k, d in meta["accumulators"].items()}
     state.checkpoint_step = state.step

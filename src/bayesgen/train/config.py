@@ -7,7 +7,7 @@ of completed steps), with W warm-up steps, T steps in all and floor m = ``min_lr
     cosine     f(s) = m + (1 − m) · ½ (1 + cos(π (s − W) / (T − W)))     W ≤ s < T
     constant   f(s) = 1                                                  W ≤ s
 
-so the first update after warm-up uses η and the rate decays to m·η at the end of the run.
+so the first update after warm-up uses η and the rate decays towards m·η (reached at s = T).
 """
 
 from __future__ import annotations
@@ -297,10 +297,6 @@ class TrainConfig:
                 f"optimizer must be one of {sorted(OPTIONS)} or an optimizer class, "
                 f"got {self.optimizer!r}"
             )
-        if isinstance(self.optimizer, _OPTION_TYPES) and not dataclasses.is_dataclass(
-            self.optimizer
-        ):  # pragma: no cover - the option types are dataclasses
-            raise TypeError("optimizer options must be dataclasses")
 
     # ------------------------------------------------------------------ JSON
     def to_json(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ..generative.base import GenerativeModel
+from .batches import Stream, bad_row, storage, to_device
 from .checkpoint import fingerprint, restore_run, run_state, save_checkpoint, write_config
 from .config import Schedule, TrainConfig, make_optimizer
 from .distributed import World, world
@@ -63,79 +64,6 @@ def _groups(model) -> dict[str, list[Tensor]]:
     return groups
 
 
-def _rows(x: Any) -> int:
-    if isinstance(x, Tensor):
-        return int(x.shape[0])
-    if isinstance(x, Mapping) and x:
-        return _rows(next(iter(x.values())))
-    return 1
-
-
-def _storage(source) -> torch.device:
-    """The device a BatchSource keeps its tensors on (TensorData's x, Windows' tokens)."""
-    for name in ("x", "tokens"):
-        t = getattr(source, name, None)
-        if isinstance(t, Tensor):
-            return t.device
-    return torch.device("cpu")
-
-
-def _to(x: Any, device: torch.device) -> Any:
-    """A tensor, or a mapping of them, on ``device``."""
-    if isinstance(x, Tensor):
-        return x.to(device, non_blocking=True)
-    if isinstance(x, Mapping):
-        return {k: _to(v, device) for k, v in x.items()}
-    return x
-
-
-def _bad_row(x: Any) -> int | None:
-    """The first row of x (a tensor or a mapping of them) holding a NaN or inf, else None."""
-    if isinstance(x, Mapping):
-        rows = [r for r in (_bad_row(v) for v in x.values()) if r is not None]
-        return min(rows) if rows else None
-    if isinstance(x, Tensor) and x.is_floating_point() and x.numel():
-        if torch.isfinite(x.sum()):  # one pass; NaN and inf propagate through the sum
-            return None
-        bad = ~torch.isfinite(x.reshape(len(x), -1)).all(1) if x.dim() else ~torch.isfinite(x)
-        if bool(bad.any()):
-            return int(bad.nonzero()[0]) if x.dim() else 0
-    return None
-
-
-class _Stream:
-    """Minibatch indices of the global batch: per epoch a permutation (``epochs``), per step a
-    draw of B of the N items without replacement (``steps``)."""
-
-    def __init__(self, n: int, batch: int, by_epoch: bool, shuffle: bool, gen: torch.Generator):
-        self.n, self.batch, self.by_epoch, self.shuffle, self.gen = n, batch, by_epoch, shuffle, gen
-        self.per_epoch = math.ceil(n / batch) if n else 1
-        self.pos = 0  # batches drawn so far
-        self.perm: Tensor | None = None
-
-    def next(self) -> Tensor | None:
-        if self.n == 0:
-            self.pos += 1
-            return None
-        j = self.pos % self.per_epoch
-        self.pos += 1
-        if self.by_epoch:
-            if j == 0 or self.perm is None:
-                self.perm = (
-                    torch.randperm(self.n, generator=self.gen)
-                    if self.shuffle
-                    else torch.arange(self.n)
-                )
-            return self.perm[j * self.batch : (j + 1) * self.batch]
-        if self.shuffle:
-            return torch.randperm(self.n, generator=self.gen)[: self.batch]
-        return (torch.arange(self.batch) + (self.pos - 1) * self.batch) % self.n
-
-    @property
-    def epoch(self) -> float:
-        return self.pos / self.per_epoch
-
-
 class _Run:
     """The state of one training run (one call of :func:`train`)."""
 
@@ -163,9 +91,14 @@ class _Run:
             raise ValueError("data is empty: no rows to train on")
         if data is None and config.epochs is not None:
             raise ValueError("epochs needs data; give steps for a loss without data")
+        if val is not None and len(val) < self.world.size:
+            raise ValueError(
+                f"val has {len(val)} rows, fewer than the {self.world.size} processes that "
+                "share its evaluation"
+            )
         self.batch = min(config.batch_size or self.n, self.n) if self.n else 0
         self.gen = torch.Generator().manual_seed(config.seed)
-        self.stream = _Stream(
+        self.stream = Stream(
             self.n, self.batch, config.epochs is not None, config.shuffle, self.gen
         )
         updates = sum(self.group_steps.values())
@@ -213,12 +146,13 @@ class _Run:
         """This rank's part of the batch at a global index, on the training device; the
         source's own randomness (e.g. dynamic binarization) from a generator on the source's
         device seeded by (seed, update, rank). Returns x, y, rows here, rows in all."""
-        if source is None:
-            return None, None, 1, 1
+        if source is None:  # a loss without data: each rank's loss counts 1 / world size
+            return None, None, 1, self.world.size
         part = self.world.part(index)
-        g = torch.Generator(device=_storage(source)).manual_seed(seed % 2**63)
-        x, y = source.batch(part, g)
-        return _to(x, self.device), _to(y, self.device), len(part), len(index)
+        where = storage(source)
+        g = torch.Generator(device=where).manual_seed(seed % 2**63)
+        x, y = source.batch(part.to(where), g)
+        return to_device(x, self.device), to_device(y, self.device), len(part), len(index)
 
     def lr(self, group: str) -> float:
         return float(self.opts[group].param_groups[0]["lr"])
@@ -288,24 +222,25 @@ class _Run:
             self.data, index, cfg.seed * 1_000_003 + update_no * 4099 + world.rank
         )
         if cfg.check_data and world.broadcast_flag(
-            (row := _bad_row(x)) is not None or _bad_row(y) is not None
+            (row := bad_row(x)) is not None or bad_row(y) is not None
         ):
             where = f" (row {row} of the batch)" if row is not None else ""
             raise ValueError(
                 f"step {step}: the batch has a NaN or inf{where}; training stopped" + self._kept()
             )
-        loss = self.model.loss(x, y, group=group)
-        if not isinstance(loss, Tensor) or loss.dim() != 0:
+        # a rank whose slice of a short last batch is empty adds nothing but still takes part
+        loss = self.model.loss(x, y, group=group) if rows else None
+        if loss is not None and (not isinstance(loss, Tensor) or loss.dim() != 0):
             raise ValueError(
                 f"model.loss must return a scalar tensor, got "
                 f"{tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__}"
             )
         share = rows / total
-        value = (
-            float(world.all_sum(loss.detach() * share))
-            if world.distributed
-            else float(loss.detach())
-        )
+        if world.distributed:
+            local = torch.zeros((), device=self.device) if loss is None else loss.detach()
+            value = float(world.all_sum(local * share))
+        else:
+            value = float(loss.detach())
         if not math.isfinite(value):
             raise NonFiniteLoss(
                 f"step {step}: the loss of group {group!r} is {value}; lower lr (got "
@@ -315,7 +250,8 @@ class _Run:
         params = self.groups[group]
         opt = self.opts[group]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss is not None:
+            loss.backward()
         world.sum_gradients(params, share)
         if cfg.clip_grad is not None:
             nn.utils.clip_grad_norm_(params, cfg.clip_grad)
@@ -336,7 +272,7 @@ class _Run:
         start = time.perf_counter() - self.seconds
         log, since_eval = self.acc["log"], self.acc["eval"]  # group -> [Σ loss, updates]
         update_no = self.stream.pos
-        while self.step < self.total:
+        while self.step < self.total and not self.history.stopped_early:
             lrs = {g: self.lr(g) for g in self.groups}
             for g, k in self.group_steps.items():
                 for _ in range(k):
@@ -453,6 +389,17 @@ def train(
     With ``ema``, evaluation uses the moving average and the model ends with it (the raw
     weights stay in the checkpoint); with ``patience`` it ends with the best evaluated weights.
     Returns the :class:`History`.
+
+    Randomness: the minibatches come from a generator seeded with ``config.seed``; torch's
+    global generator (noise drawn inside ``model.loss``) is seeded with seed + rank for the run
+    and given back to the caller unchanged afterwards; evaluation draws from its own fork.
+    Failures: a batch holding NaN or inf (``ValueError``) or a non-finite loss
+    (:class:`NonFiniteLoss`) stops the run before the update, naming the step; the last good
+    checkpoint stays on disk. Each update reads the loss back (one device sync per update).
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank runs this function with the same
+    arguments; the result equals one process's when the loss is a mean over rows and the
+    data source draws no random numbers of its own.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
