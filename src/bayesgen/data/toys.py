@@ -155,8 +155,8 @@ def _moons(n: int, g: Generator) -> Tensor:
 
 @cache
 def _moon_nodes() -> tuple[Tensor, Tensor]:
-    # panels of arc length 2 · 0.5 = σ along each moon (radius 2)
-    edges = torch.linspace(0, math.pi, 2 * math.ceil(2 * math.pi / _MOON_SIGMA) + 1, dtype=_F64)
+    # panels of arc length at most 2σ along each moon (radius 2, length 2π)
+    edges = torch.linspace(0, math.pi, math.ceil(math.pi / _MOON_SIGMA) + 1, dtype=_F64)
     theta, w = gauss_legendre(edges)  # (J,)
     log_w = torch.log(w / math.pi / 2).repeat(2)  # each moon has weight 1/2
     return _moon_points(theta).reshape(-1, 2), log_w
@@ -219,8 +219,8 @@ def _two_spirals(n: int, g: Generator) -> Tensor:
 
 @cache
 def _spiral_nodes() -> tuple[Tensor, Tensor]:
-    # the curve is the spiral (t cos t, t sin t) / 3 mirrored: panels 2σ long along it
-    t, w = gauss_legendre(spiral_edges(0.0, _SPIRAL_END, 3 * 2 * _SPIRAL_SIGMA))
+    # the curve is the spiral (t cos t, t sin t) / 3 mirrored: panels 3σ long along it
+    t, w = gauss_legendre(spiral_edges(0.0, _SPIRAL_END, 3 * 3 * _SPIRAL_SIGMA))
     return _spiral_curve(t), torch.log(w * 2 * t / _SPIRAL_END**2 / 2)  # weight 1/2 per arm
 
 
