@@ -73,14 +73,19 @@ def test_importance_errors():
 
 
 class GaussModel(torch.nn.Module):
-    """A model with an exact log_prob and a named bound (log_prob - 1)."""
+    """A model with an exact log_prob and a named bound (log_prob - 1); conditional: the
+    label y shifts the mean by y."""
 
-    def __init__(self):
+    def __init__(self, conditional=False):
         super().__init__()
         self.loc = torch.nn.Parameter(torch.zeros(2))
+        self.conditional = conditional
 
     def log_prob(self, x, y=None):
-        return Normal(self.loc, 1.0).log_prob(x).sum(-1)
+        if (y is not None) != self.conditional:
+            raise ValueError("a condition y exactly when conditional")
+        loc = self.loc if y is None else self.loc + y[:, None]
+        return Normal(loc, 1.0).log_prob(x).sum(-1)
 
     def elbo(self, x, y=None):
         return self.log_prob(x) - 1.0
@@ -98,6 +103,12 @@ def test_nll_averages_over_the_source():
     )
     with pytest.raises(ValueError, match="bound must name a method"):
         nll(model, TensorData(x), bound="iwae")
+    # labelled data: an unconditional model ignores y, a conditional one gets it
+    y = torch.arange(1000) % 3
+    labelled = TensorData(x + y[:, None], y)
+    assert float(nll(model, labelled).value) > float(est.value) + 0.5
+    cond = nll(GaussModel(conditional=True), labelled, batch_size=100)
+    assert float(cond.value) == pytest.approx(float(ref.mean()), rel=1e-5)
 
 
 def test_distances_are_infos():

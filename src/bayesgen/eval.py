@@ -49,19 +49,23 @@ def nll(
     batch_size: int = 256,
     *,
     bound: str | None = None,
+    use_labels: bool | None = None,
     generator: torch.Generator | None = None,
 ) -> Estimate:
     """Held-out negative log-likelihood per row, -(1/N) Σ log p(x_i | y_i), and its standard
     error, over every item of ``source`` in order.
 
     ``bound`` names a method of the model giving a per-row lower bound (e.g. ``"elbo"``), whose
-    negative is an upper bound on the NLL; otherwise ``model.log_prob`` (exact). ``generator``
-    seeds the source's transform and any sampling inside the bound.
+    negative is an upper bound on the NLL; otherwise ``model.log_prob`` (exact). The source's
+    labels y are passed on when ``use_labels`` (default: when the model is ``conditional``), so
+    an unconditional model scores labelled data. ``generator`` seeds the source's transform.
     """
     batch_size = check_int("batch_size", batch_size, low=1)
     fn = model.log_prob if bound is None else getattr(model, bound, None)
     if fn is None or not callable(fn):
         raise ValueError(f"bound must name a method of {type(model).__name__}, got {bound!r}")
+    if use_labels is None:
+        use_labels = bool(getattr(model, "conditional", False))
     n = len(source)
     if n == 0:
         raise ValueError("source must hold at least one item, got 0")
@@ -73,7 +77,7 @@ def nll(
         with torch.no_grad():
             for i in range(0, n, batch_size):
                 x, y = source.batch(torch.arange(i, min(i + batch_size, n)), generator)
-                lp = fn(x) if y is None else fn(x, y)  # (B,)
+                lp = fn(x, y) if use_labels else fn(x)  # (B,)
                 if lp.shape != (len(x),):
                     raise ValueError(
                         f"{'log_prob' if bound is None else bound} must return one value per "
