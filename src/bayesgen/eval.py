@@ -40,7 +40,11 @@ __all__ = [
     "mmd",
     "sliced_wasserstein",
     "mode_coverage",
+    "PACGAN_SAMPLES",
 ]
+
+#: the number of samples PacGAN's protocol scores for mode coverage
+PACGAN_SAMPLES = 2_500
 
 
 def nll(

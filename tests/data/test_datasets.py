@@ -124,6 +124,9 @@ def test_user_file_errors(tmp_path):
     np.save(tmp_path / "nan.npy", bad)
     with pytest.raises(ValueError, match="finite.*row 7"):
         load_dataset(tmp_path / "nan.npy")
+    (tmp_path / "inf.csv").write_text("inf,2\n1,2\n3,4\n")  # no header: inf is a number
+    with pytest.raises(ValueError, match="finite.*row 0"):
+        load_dataset(tmp_path / "inf.csv")
     (tmp_path / "ragged.csv").write_text("1,2,3\n4,5\n")
     with pytest.raises(ValueError, match="equal-length rows"):
         load_dataset(tmp_path / "ragged.csv")

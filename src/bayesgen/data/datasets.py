@@ -207,6 +207,15 @@ def _shakespeare(seed: int, n: int | None, root) -> Dataset:
 
 
 # ---------------------------------------------------------------------------- user files
+def _is_header(line: str) -> bool:
+    """A first CSV line is a header when one of its fields is not a number."""
+    try:
+        [float(field) for field in line.split(",")]
+    except ValueError:
+        return True
+    return False
+
+
 def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     suffix = path.suffix.lower()
     try:
@@ -220,9 +229,9 @@ def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
                         f"(labels), got arrays {sorted(f.files)}"
                     )
                 return f["x"], (f["y"] if "y" in f.files else None)
-        first = path.open(encoding="utf-8").readline()
-        header = any(c.isalpha() and c not in "eE" for c in first.replace("nan", ""))
-        return np.loadtxt(path, delimiter=",", ndmin=2, skiprows=int(header)), None
+        with path.open(encoding="utf-8") as f:
+            first = f.readline()
+        return np.loadtxt(path, delimiter=",", ndmin=2, skiprows=int(_is_header(first))), None
     except ValueError as err:
         if "must hold an array" in str(err):
             raise
