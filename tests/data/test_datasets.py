@@ -35,6 +35,8 @@ def test_mixtures_expose_modes(name):
     d = load_dataset(name, n=100)
     assert d.extras["modes"].shape == ((8, 2) if name == "ring8" else (25, 2))
     assert d.extras["sigma"] == (0.01 if name == "ring8" else 0.05)
+    assert d.modes is d.extras["modes"] and d.sigma == d.extras["sigma"]
+    assert load_dataset("moons", n=10).modes is None
 
 
 def test_digits_binary_and_real():

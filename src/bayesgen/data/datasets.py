@@ -89,6 +89,16 @@ class Dataset:
     def entropy_se(self) -> float | None:
         return None if self.entropy_fn is None else self.entropy_fn()[1]
 
+    @property
+    def modes(self) -> Tensor | None:
+        """The mixture's modes (K, D) (ring8, grid25, 8gaussians), else None."""
+        return self.extras.get("modes")
+
+    @property
+    def sigma(self) -> float | None:
+        """The mixture's per-axis standard deviation (ring8, grid25, 8gaussians), else None."""
+        return self.extras.get("sigma")
+
     def windows(self, length: int) -> tuple[Windows, Windows]:
         """Training and held-out windows of ``length`` consecutive tokens (text only)."""
         if self.kind != "tokens":
