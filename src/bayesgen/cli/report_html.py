@@ -55,8 +55,8 @@ td.pre { white-space: pre-wrap; font-family: ui-monospace, "DejaVu Sans Mono", m
   font-size: 0.85rem; }
 figure { margin: 1.5rem 0; text-align: center; }
 figure img { max-width: 100%; height: auto; }
-figcaption { font-size: 0.92rem; color: var(--muted); max-width: 46rem; margin: 0.4rem auto 0;
-  text-align: left; }
+figcaption { font-size: 0.92rem; color: var(--muted); width: fit-content; max-width: 46rem;
+  margin: 0.4rem auto 0; text-align: left; }
 figcaption b { color: var(--ink); }
 footer { color: var(--muted); font-size: 0.85rem; margin-top: 3rem; }
 """

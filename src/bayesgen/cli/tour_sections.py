@@ -250,19 +250,19 @@ def naive_bayes_section(out: Path, data: Path | None) -> Section:
         ],
     )
     cp = nb.class_prior_
-    params = [
-        [f"y={c}", "—", float(prior[c]), float(cp[c]), "", "", "", ""] for c in range(3)
-    ]  # fmt: skip
-    for c, d in itertools.product(range(3), range(3)):
-        params.append(
-            [f"y={c}", f"x{d + 1}", "", "", float(mu[c, d]), float(nb.theta_[c, d]),
-             float(sd[c, d]), float(nb.var_[c, d].sqrt())]
-        )  # fmt: skip
-    table = ResultTable(
-        "p(y) and p(x_d | y) = N(μ, σ²), true and learnt",
-        ["class", "feature", "true p(y)", "learnt p(y)", "true μ", "learnt μ", "true σ",
-         "learnt σ"],
-        params,
+    prior_table = ResultTable(
+        "The class prior p(y)",
+        ["class", "true", "learnt"],
+        [[f"y={c}", float(prior[c]), float(cp[c])] for c in range(3)],
+    )
+    features = ResultTable(
+        "The features' factors p(x_d | y) = N(x_d; μ, σ²)",
+        ["class", "feature", "true μ", "learnt μ", "true σ", "learnt σ"],
+        [
+            [f"y={c}", f"x{d + 1}", float(mu[c, d]), float(nb.theta_[c, d]), float(sd[c, d]),
+             float(nb.var_[c, d].sqrt())]
+            for c, d in itertools.product(range(3), range(3))
+        ],
     )  # fmt: skip
     fig = _draw_dag(nb.network, out / "naive_bayes_dag.png")
     return Section(
@@ -273,7 +273,7 @@ def naive_bayes_section(out: Path, data: Path | None) -> Section:
         "Π_d p(x_d | y), and classifies by Bayes' rule, p(y | x) ∝ p(x, y). The data here "
         "follow that assumption, so the learnt classifier approaches the best possible one.",
         figures=[Figure(fig, "The DAG of the Naive Bayes classifier: y → x1, x2, x3.", "3")],
-        tables=[accuracy, table],
+        tables=[accuracy, prior_table, features],
     )
 
 
@@ -313,7 +313,7 @@ def markov_section(out: Path, data: Path | None) -> Section:
         f"(normalized transition counts) from 200 sampled sequences of 50 days; scored on 200 "
         f"more ({steps:,} transitions).",
         "A first-order chain assumes the future is independent of the past given the present, "
-        "p(x_{t+1} | x_1, …, x_t) = p(x_{t+1} | x_t), with one transition matrix shared by every "
+        "p(xₜ₊₁ | x₁, …, xₜ) = p(xₜ₊₁ | xₜ), with one transition matrix shared by every "
         "step (a homogeneous chain).",
         figures=[
             Figure(
@@ -322,7 +322,7 @@ def markov_section(out: Path, data: Path | None) -> Section:
         ],
         tables=[
             ResultTable(
-                "Transition probabilities p(x_{t+1} | x_t)",
+                "Transition probabilities p(xₜ₊₁ | xₜ)",
                 ["from", "to", "true", "learnt", "transitions seen"],
                 trans,
             ),
@@ -409,22 +409,23 @@ def hmm_section(out: Path, data: Path | None) -> Section:
         "A hidden Markov model (§2.1.3.4)",
         "Baum–Welch (EM, 4 restarts) on 20 sequences of 300 rolls sampled from the occasionally "
         "dishonest casino (a fair die and a loaded one), then Viterbi decoding of the dice.",
-        "The hidden state z_t (which die is in use) is a Markov chain; each roll x_t depends only "
-        "on z_t. The learnt states are matched to the true ones by the probability of a six.",
+        "The hidden state zₜ (which die is in use) is a Markov chain; each roll xₜ depends only "
+        "on zₜ. The learnt states are matched to the true ones by the probability of a six.",
         figures=[
             Figure(
                 fig,
-                "The DAG of a hidden Markov model over four steps: z1 → z2 → z3 → z4, and zt → xt.",
+                "The DAG of a hidden Markov model over four steps: the hidden chain z1 → z2 → z3 → "
+                "z4, and each zt → xt.",
                 "5",
             )
         ],
         tables=[
             ResultTable("Fit and decoding", ["parameters", "log p(X)", "Viterbi accuracy"], scores),
             ResultTable(
-                "Transition probabilities p(z_{t+1} | z_t)", ["from", "to", "true", "learnt"], trans
+                "Transition probabilities p(zₜ₊₁ | zₜ)", ["from", "to", "true", "learnt"], trans
             ),
             ResultTable(
-                "Emission probabilities p(x_t | z_t)",
+                "Emission probabilities p(xₜ | zₜ)",
                 ["face", "fair, true", "fair, learnt", "loaded, true", "loaded, learnt"],
                 emission,
             ),
@@ -483,7 +484,7 @@ def kde_section(out: Path, data: Path | None) -> Section:
         "Kernel density estimation (§2.2.1)",
         "Gaussian kernel density estimates of 5 points drawn uniformly on [0, 1] (D = 1) and on "
         "[0, 1]² (D = 2), at three bandwidths each.",
-        "KDE(x) = (1/K) Σ_k N(x; x^k, h² I) puts a Gaussian bump on each data point: a small h "
+        "KDE(x) = (1/K) Σₖ N(x; xᵏ, h² I) puts a Gaussian bump on each data point: a small h "
         "puts a spike on each point (overfitting), a large h one broad bump (underfitting).",
         figures=[
             Figure(one, "KDE in D = 1, at bandwidths h = 0.03, 0.1 and 0.3.", "6"),
