@@ -144,12 +144,15 @@ def test_only_merges_into_the_report_and_removes_stale_figures(tmp_path, capsys)
     assert "A Markov chain" in capsys.readouterr().out
 
 
-def test_bad_data_folder_is_an_error(tmp_path, capsys):
+def test_bad_data_folder_is_an_error(tmp_path, capsys, monkeypatch):
     missing = tmp_path / "nonexistent"
     assert main(["tour", "--out", str(tmp_path / "r"), "--data", str(missing)]) == 2
     err = capsys.readouterr().err
     assert "--data must be an existing folder" in err and "nonexistent" in err
     assert not (tmp_path / "r" / "index.html").exists()
+    monkeypatch.setenv("BAYESGEN_DATA", str(missing))
+    assert main(["tour", "--out", str(tmp_path / "r"), "--only", "student"]) == 2
+    assert "(from $BAYESGEN_DATA)" in capsys.readouterr().err
 
 
 def test_a_broken_manifest_is_an_error(tmp_path, capsys):

@@ -163,7 +163,9 @@ def run(args) -> int:
     registry = section_registry()
     data = Path(args.data) if args.data else None
     if data is not None and not data.is_dir():
-        raise ValueError(f"--data must be an existing folder, got {str(data)!r}")
+        env = os.environ.get("BAYESGEN_DATA")
+        where = " (from $BAYESGEN_DATA)" if env and Path(env) == data else ""
+        raise ValueError(f"--data must be an existing folder, got {str(data)!r}{where}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     chosen = list(dict.fromkeys(args.only)) if args.only else list(registry)

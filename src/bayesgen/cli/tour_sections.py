@@ -577,9 +577,9 @@ def neural_section(out: Path, data: Path | None) -> Section:
         f"({steps} full-batch steps at each of {len(sweep)} learning rates) from "
         f"{len(x):,} samples drawn with r = {nm.TRUE_R}.",
         f"The exact maximum-likelihood estimate on these samples is r̂ = {mle.r:.4f} ± "
-        f"{mle.stderr:.4f} (standard error from the observed information); SGD on the mean "
-        "negative log-likelihood reaches it at moderate learning rates, creeps towards it at "
-        "small ones and oscillates at large ones.",
+        f"{mle.stderr:.4f} (standard error from the observed information). Whether SGD on the "
+        "mean negative log-likelihood reaches it within the steps depends on the learning rate "
+        "(figure 18 and the table).",
         figures=[
             Figure(
                 density,
