@@ -39,7 +39,7 @@ def test_a_saved_figure_is_shown_at_its_printed_size(tmp_path):
     fig, ax = plt.subplots(figsize=(4, 2))
     ax.plot([0, 1])
     name = save_figure(ax, tmp_path / "f.png")
-    assert name == "f.png" and not plt.get_fignums()
+    assert name == "f.png" and not plt.fignum_exists(fig.number)
     w, h, dpi = png_size(tmp_path / "f.png")
     assert dpi == pytest.approx(DPI, abs=0.1) and h < w <= 4 * DPI
     page = render_page(
