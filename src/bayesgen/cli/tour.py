@@ -34,7 +34,11 @@ __all__ = [
     "write_report",
 ]
 
-#: the modules of this package whose ``SECTIONS`` lists make up the tour, in page order
+#: The modules of this package whose ``SECTIONS`` lists make up the tour, in page order. Each
+#: section is a function ``name_section(out: Path, data: Path | None) -> report.Section`` (run
+#: by ``--only name``) that writes its figures into ``out`` with :func:`report.save_figure`
+#: under file names no other section uses, gives a chapter figure its number
+#: (``Figure(file, caption, "9")``) and others none, and puts its results in ``ResultTable``s.
 SECTION_MODULES = ("tour_sections",)
 #: the file in the report folder recording every section shown, so ``--only`` can merge
 MANIFEST = "tour.json"

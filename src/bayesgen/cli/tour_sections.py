@@ -195,7 +195,7 @@ def mixture_section(out: Path, data: Path | None) -> Section:
                 params,
             )
         )
-    dag = save_figure(draw_dag(best.network), out / "mixture_dag.png")
+    dag = save_figure(draw_dag(best.network, observed=["x"]), out / "mixture_dag.png")
     ax = plot_mixture_density(best, X)
     ax.figure.set_size_inches(8, 4.5)
     density = save_figure(ax, out / "mixture.png")
@@ -206,7 +206,11 @@ def mixture_section(out: Path, data: Path | None) -> Section:
         "A mixture draws a component z from a categorical distribution and then x from that "
         "component: p(x) = Σ_k p(z = k) N(x; μ_k, σ_k²).",
         figures=[
-            Figure(dag, "The DAG of a mixture: the latent component z → the observation x.", "2"),
+            Figure(
+                dag,
+                "The DAG of a mixture: the latent component z → the observation x (shaded).",
+                "2",
+            ),
             Figure(
                 density,
                 f"The mixture chosen by BIC (K = {k_best}) over a histogram of the 3,000 points; "
@@ -404,7 +408,7 @@ def hmm_section(out: Path, data: Path | None) -> Section:
         ["learnt by Baum–Welch", float(fitted.score(X)),
          float((inverse[guess] == Z).double().mean())],
     ]  # fmt: skip
-    fig = _draw_dag(casino.network, out / "hmm_dag.png")
+    fig = _draw_dag(casino.network, out / "hmm_dag.png", observed=[f"x{t}" for t in range(1, 5)])
     return Section(
         "A hidden Markov model (§2.1.3.4)",
         "Baum–Welch (EM, 4 restarts) on 20 sequences of 300 rolls sampled from the occasionally "
@@ -415,7 +419,7 @@ def hmm_section(out: Path, data: Path | None) -> Section:
             Figure(
                 fig,
                 "The DAG of a hidden Markov model over four steps: the hidden chain z1 → z2 → z3 → "
-                "z4, and each zt → xt.",
+                "z4, and each zt → xt (the observations, shaded).",
                 "5",
             )
         ],
