@@ -58,7 +58,7 @@ def test_page_escapes_text_and_makes_anchors_unique():
         "ran <i>",
         "first paragraph\nwrapped\n\nsecond",
         figures=[Figure("a.png", "cap <1>", "4"), Figure("b.png", "cap 2", "4")],
-        tables=[ResultTable("t & u", ["k", "v"], [["<x>", 0.5], ["long\ntext", 3]])],
+        tables=[ResultTable("t & u", ["k", "v"], [["<x>", 0.5], ["long\ntext", 3], ["z", "—"]])],
         seconds=1.23,
     )
     page = render_page([("sec", s), ("sec", s)])
@@ -66,6 +66,7 @@ def test_page_escapes_text_and_makes_anchors_unique():
     assert page.count("<p>first paragraph wrapped</p>") == 2
     assert "id='sec'" in page and "id='sec-2'" in page
     assert "id='fig-4'" in page and "id='fig-4-2'" in page and "id='fig-4-3'" in page
+    assert "<th scope='col'>k</th><th scope='col' class='num'>v</th>" in page
     assert "<td class='num'>0.5000</td>" in page and "<td class='pre'>long\ntext</td>" in page
     assert "<span class='time'>1.2 s</span>" in page
     text = render_text(s)

@@ -50,7 +50,7 @@ th, td { padding: 0.3rem 0.75rem; border-bottom: 1px solid var(--rule); text-ali
   vertical-align: top; }
 thead th { border-bottom: 2px solid #9aa4ae; background: var(--shade); }
 tbody tr:nth-child(even) td { background: #fafbfc; }
-td.num { text-align: right; white-space: nowrap; }
+td.num, th.num { text-align: right; white-space: nowrap; }
 td.pre { white-space: pre-wrap; font-family: ui-monospace, "DejaVu Sans Mono", monospace;
   font-size: 0.85rem; }
 figure { margin: 1.5rem 0; text-align: center; }
@@ -123,16 +123,33 @@ def _seconds(s: Section) -> str:
     return f"{s.seconds:.1f} s" if s.seconds < 60 else f"{s.seconds / 60:.1f} min"
 
 
+_BLANK = ("", "—", "-")
+
+
 def _table_html(t: ResultTable) -> str:
     e = html.escape
-    head = "".join(f"<th scope='col'>{e(str(c))}</th>" for c in t.columns)
+
+    def numeric(v: object) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+    def column(j: int) -> list[object]:
+        return [r[j] for r in t.rows if j < len(r)]
+
+    right = [  # a column of numbers (or blanks) has its heading over them, on the right
+        any(numeric(v) for v in column(j)) and all(numeric(v) or v in _BLANK for v in column(j))
+        for j in range(len(t.columns))
+    ]
+    num = " class='num'"
+    head = "".join(
+        f"<th scope='col'{num if r else ''}>{e(str(c))}</th>"
+        for c, r in zip(t.columns, right, strict=True)
+    )
     body = []
     for row in t.rows:
         cells = []
         for v in row:
             text = format_cell(v)
-            numeric = isinstance(v, numbers.Real) and not isinstance(v, bool)
-            cls = " class='num'" if numeric else " class='pre'" if "\n" in text else ""
+            cls = " class='num'" if numeric(v) else " class='pre'" if "\n" in text else ""
             cells.append(f"<td{cls}>{e(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
