@@ -147,9 +147,10 @@ def _table_html(t: ResultTable) -> str:
     body = []
     for row in t.rows:
         cells = []
-        for v in row:
+        for j, v in enumerate(row):
             text = format_cell(v)
-            cls = " class='num'" if numeric(v) else " class='pre'" if "\n" in text else ""
+            right_j = numeric(v) or (j < len(right) and right[j])
+            cls = num if right_j else " class='pre'" if "\n" in text else ""
             cells.append(f"<td{cls}>{e(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (

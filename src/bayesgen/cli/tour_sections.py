@@ -204,7 +204,7 @@ def mixture_section(out: Path, data: Path | None) -> Section:
         "EM fits of 1-D Gaussian mixtures with K = 1, …, 4 components (3 restarts each) to 3,000 "
         "points sampled from 0.3 N(−2, 0.5²) + 0.7 N(1.5, 1); BIC chooses K.",
         "A mixture draws a component z from a categorical distribution and then x from that "
-        "component: p(x) = Σ_k p(z = k) N(x; μ_k, σ_k²).",
+        "component: p(x) = Σₖ p(z = k) N(x; μₖ, σₖ²).",
         figures=[
             Figure(
                 dag,
