@@ -4,8 +4,9 @@ prose, numbered figures with captions, and tables of results."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["Figure", "ResultTable", "Section"]
+__all__ = ["DPI", "Figure", "ResultTable", "Section", "save_figure"]
 
 
 @dataclass
@@ -38,3 +39,24 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     tables: list[ResultTable] = field(default_factory=list)
     seconds: float | None = None
+
+
+#: the resolution of the report's figures; the page shows each at its printed size
+DPI = 150
+
+
+def save_figure(fig_or_ax, path: Path, *, dpi: int = DPI) -> str:
+    """Save a matplotlib Figure (or the figure of an Axes / of a sequence of Axes) as ``path``
+    at the report's resolution, close it, and return its file name (for :class:`Figure`)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure as MplFigure
+
+    obj = fig_or_ax
+    if isinstance(obj, list | tuple) and obj:
+        obj = obj[0]
+    fig = obj if isinstance(obj, MplFigure) else getattr(obj, "figure", None)
+    if not isinstance(fig, MplFigure):
+        raise TypeError(f"fig_or_ax must be a matplotlib Figure or Axes, got {fig_or_ax!r}")
+    fig.savefig(path, bbox_inches="tight", dpi=dpi)
+    plt.close(fig)
+    return Path(path).name

@@ -54,7 +54,7 @@ def default_config(paradigm: str, data, *, condition: str | None = None) -> dict
     if paradigm == "vae":
         if tokens:
             raise ValueError("the VAE models real or binary rows, not token sequences")
-        cfg["likelihood"] = "bernoulli" if binary else "gaussian"
+        cfg["likelihood"] = "bernoulli" if binary else "gaussian-per-dim"
         cfg["latent_dim"] = 2 if size <= 3 else (50 if size >= 400 else 16)
         cfg["hidden"] = [200, 200] if size >= 400 else [128, 128]
         cfg["activation"] = "tanh" if size >= 400 else "relu"

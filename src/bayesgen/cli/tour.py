@@ -1,28 +1,72 @@
-"""``bayesgen tour``: the seed's chapter run on built-in data, written to a folder.
+"""``bayesgen tour``: the chapter run on built-in data, written to a folder as a report.
 
 The student network of §2.1.1 answers its questions and draws its DAG; its tables are learnt
-back from samples (MLE, BDeu, EM with a hidden column); KDE draws figures 6 and 7; a Gaussian
-mixture and an HMM are learnt back from their own samples; forward and reverse KL draw figure
-16 and SGD on a neural factor figure 18. With ``--data DIR`` (the data folder holding
+back from samples (MLE, BDeu, EM with a hidden column); a Gaussian mixture, a Naive Bayes
+classifier, a Markov chain and an HMM are learnt back from their own samples and draw their DAGs
+(figures 2-5); KDE draws figures 6 and 7; forward and reverse KL draw figure 16 and SGD on a
+neural factor figures 17 and 18. With ``--data DIR`` (the data folder holding
 ``text/tinyshakespeare.txt`` and ``ud/UD_English-EWT``) the character n-grams and the
-part-of-speech HMM run on the real corpora too. ``index.html`` collects text and figures.
+part-of-speech HMM run on the real corpora too. ``index.html`` collects the sections with their
+tables and numbered figures; ``--only`` re-runs some sections into an existing report and keeps
+the others.
 """
 
 from __future__ import annotations
 
-import html
+import json
 import os
 import time
+from collections.abc import Callable
+from dataclasses import asdict
+from importlib import import_module
 from pathlib import Path
 
-from .tour_sections import SECTIONS, Section
+from .report import Figure, ResultTable, Section
+from .report_html import figure_labels, render_page, render_text
 
-__all__ = ["register", "run", "write_page"]
+__all__ = [
+    "MANIFEST",
+    "SECTION_MODULES",
+    "load_manifest",
+    "register",
+    "run",
+    "section_registry",
+    "write_report",
+]
 
-_NAMES = {f.__name__.removesuffix("_section"): f for f in SECTIONS}
+#: The modules of this package whose ``SECTIONS`` lists make up the tour, in page order. Each
+#: section is a function ``name_section(out: Path, data: Path | None) -> report.Section`` (run
+#: by ``--only name``) that writes its figures into ``out`` with :func:`report.save_figure`
+#: under file names no other section uses, gives a chapter figure its number
+#: (``Figure(file, caption, "9")``) and others none, and puts its results in ``ResultTable``s.
+SECTION_MODULES = ("tour_sections", "tour_vae", "tour_arm")
+#: the file in the report folder recording every section shown, so ``--only`` can merge
+MANIFEST = "tour.json"
+
+_INTRO = """The chapter on Bayesian networks and generative models, run live: every number
+below is computed by the library when the report is made, and every figure is drawn from the
+fitted objects. Figures numbered as in the chapter reproduce the chapter's figures; figures
+numbered A.1, A.2, ... are the report's own."""
+
+SectionFn = Callable[[Path, "Path | None"], Section]
+
+
+def section_registry() -> dict[str, SectionFn]:
+    """Every section function of :data:`SECTION_MODULES`, by name (the function's name less
+    ``_section``), in page order."""
+    out: dict[str, SectionFn] = {}
+    for mod in SECTION_MODULES:
+        module = import_module(f".{mod}", __package__)
+        for f in module.SECTIONS:
+            name = f.__name__.removesuffix("_section")
+            if name in out:
+                raise ValueError(f"two tour sections are named {name!r} ({mod} and another)")
+            out[name] = f
+    return out
 
 
 def register(sub) -> None:
+    names = list(section_registry())
     p = sub.add_parser(
         "tour", help="run the chapter on built-in data and write a report", description=__doc__
     )
@@ -37,38 +81,112 @@ def register(sub) -> None:
     p.add_argument(
         "--only",
         nargs="+",
-        choices=list(_NAMES),
+        choices=names,
         metavar="SECTION",
-        help=f"run only these sections ({', '.join(_NAMES)})",
+        help=f"run only these sections and merge them into the report ({', '.join(names)})",
     )
     p.set_defaults(func=run)
 
 
-def write_page(sections: list[Section], path: Path) -> None:
-    """One HTML page: a heading, the text and the figures of each section."""
-    page = ["<html><head><meta charset='utf-8'><title>bayesgen tour</title></head><body>"]
-    for s in sections:
-        page.append(f"<h2>{html.escape(s.title)}</h2><pre>{html.escape(s.text)}</pre>")
-        page += [f"<img src='{img}' style='max-width:45%'>" for img in s.images]
-    page.append("</body></html>")
-    path.write_text("\n".join(page), encoding="utf-8")
+# ---------------------------------------------------------------------- the manifest
+def _plain(v: object) -> object:
+    """A table cell as a JSON value: numbers stay numbers (numpy/torch scalars unwrapped)."""
+    if isinstance(v, bool | int | float | str) or v is None:
+        return v
+    item = getattr(v, "item", None)
+    if callable(item):
+        try:
+            v = item()
+        except (ValueError, RuntimeError):
+            return str(v)
+        if isinstance(v, bool | int | float):
+            return v
+    return str(v)
 
 
+def _to_json(s: Section) -> dict:
+    d = asdict(s)
+    for t in d["tables"]:
+        t["rows"] = [[_plain(v) for v in row] for row in t["rows"]]
+        t["columns"] = [str(c) for c in t["columns"]]
+    return d
+
+
+def _from_json(d: dict) -> Section:
+    return Section(
+        title=d["title"],
+        summary=d["summary"],
+        text=d.get("text", ""),
+        figures=[Figure(**f) for f in d.get("figures", [])],
+        tables=[ResultTable(**t) for t in d.get("tables", [])],
+        seconds=d.get("seconds"),
+    )
+
+
+def load_manifest(out: Path) -> dict[str, Section]:
+    """The sections recorded in ``out``'s manifest (empty when there is none)."""
+    path = Path(out) / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {name: _from_json(d) for name, d in raw["sections"].items()}
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"{path} is not a tour manifest ({err}); remove it or pick another --out"
+        ) from err
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_report(out: Path, sections: dict[str, Section], order: list[str]) -> Path:
+    """Write the manifest and ``index.html`` of ``sections`` (by name), the names of ``order``
+    first, in that order, then any others the folder held. Returns the page's path."""
+    names = [n for n in order if n in sections] + [n for n in sections if n not in order]
+    owner: dict[str, str] = {}
+    for n in names:
+        for f in sections[n].figures:
+            if owner.setdefault(f.file, n) != n:
+                raise ValueError(f"sections {owner[f.file]!r} and {n!r} both write {f.file!r}")
+    manifest = {"sections": {n: _to_json(sections[n]) for n in names}}
+    _write_atomic(out / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    page = render_page([(n, sections[n]) for n in names], intro=_INTRO, folder=out)
+    _write_atomic(out / "index.html", page)
+    return out / "index.html"
+
+
+# ---------------------------------------------------------------------- the command
 def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    registry = section_registry()
+    data = Path(args.data) if args.data else None
+    if data is not None and not data.is_dir():
+        env = os.environ.get("BAYESGEN_DATA")
+        where = " (from $BAYESGEN_DATA)" if env and Path(env) == data else ""
+        raise ValueError(f"--data must be an existing folder, got {str(data)!r}{where}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = Path(args.data) if args.data else None
-    chosen = [_NAMES[n] for n in args.only] if args.only else SECTIONS
-    sections = []
-    for make in chosen:
+    chosen = list(dict.fromkeys(args.only)) if args.only else list(registry)
+    sections = load_manifest(out)
+    previous = {n: sections[n] for n in chosen if n in sections}
+    for name in chosen:
         start = time.perf_counter()
-        s = make(out, data)
-        sections.append(s)
-        print(f"== {s.title} ({time.perf_counter() - start:.1f} s)\n\n{s.text}\n", flush=True)
-    write_page(sections, out / "index.html")
-    n_images = sum(len(s.images) for s in sections)
-    print(f"wrote {out / 'index.html'} and {n_images} figure(s)")
+        s = registry[name](out, data)
+        s.seconds = time.perf_counter() - start
+        sections[name] = s
+        print(render_text(s, figure_labels([s])[0]), flush=True)
+    kept = {f.file for s in sections.values() for f in s.figures}
+    for s in previous.values():  # figures a re-run section no longer draws
+        for f in s.figures:
+            if f.file not in kept and (out / f.file).is_file():
+                (out / f.file).unlink()
+    page = write_report(out, sections, list(registry))
+    n_figures = sum(len(s.figures) for s in sections.values())
+    print(f"wrote {page} ({len(sections)} sections, {n_figures} figures)")
     return 0

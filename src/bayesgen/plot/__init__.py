@@ -4,11 +4,12 @@ from .dag import draw_dag
 from .info import plot_kl_fits
 from .kde import plot_kde_1d, plot_kde_2d
 from .learning import plot_learning_rate_sweep, plot_training_curves
-from .mixture import plot_mixture_density
+from .mixture import plot_density_histogram, plot_mixture_density
 from .vae import plot_image_grid, plot_swiss_roll, plot_vae_networks
 
 __all__ = [
     "draw_dag",
+    "plot_density_histogram",
     "plot_kde_1d",
     "plot_kde_2d",
     "plot_kl_fits",

@@ -1,5 +1,5 @@
 """Draw the DAG of a network or model: the DAG's own layout where it has one (chains unrolled in
-time run left to right), else layered top-down, roots first, as in the seed's figures."""
+time run left to right), else layered top-down, roots first, as in the chapter's figures."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def draw_dag(
 
     Positions: ``pos``, else the DAG's ``layout``, else :func:`layered_layout`. An edge whose
     straight line would cross another node (x1 -> x3 in a chain) is drawn as an arc. Observed
-    nodes are shaded, as in the seed's figures. Returns the Axes; with ``path`` the
+    nodes are shaded, as in the chapter's figures. Returns the Axes; with ``path`` the
     figure is also saved there (PNG, SVG or PDF by extension).
     """
     import matplotlib

@@ -1,4 +1,4 @@
-"""Figure 16 of the seed: one Gaussian fitted to a bimodal target by forward and by reverse KL."""
+"""Figure 16 of the chapter: one Gaussian fitted to a bimodal target by forward and reverse KL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training curves: any metric history, and figure 18 of the seed (the learning-rate sweep).
+"""Training curves: any metric history, and figure 18 of the chapter (the learning-rate sweep).
 
 Figure 18: for each learning rate, the mean negative log-likelihood per iteration against the
 value at the true parameter (left), and the learned r per iteration against the true r (right).

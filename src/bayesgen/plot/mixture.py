@@ -1,7 +1,10 @@
-"""Figure 17 of the seed: a 1-D Gaussian mixture's density drawn over a histogram of samples.
+"""Figure 17 of the chapter: a 1-D density drawn over a histogram of samples.
 
-The curve is p(x) = Σ_k w_k N(x; μ_k, σ_k²) evaluated by the live model (its ``log_prob``); the
-dashed curves are the weighted components w_k N(x; μ_k, σ_k²), whose sum is the curve.
+:func:`plot_density_histogram` draws any 1-D torch distribution (the chapter's mixture, whose
+samples come from ancestral sampling). :func:`plot_mixture_density` draws a fitted
+``GaussianMixture``: the curve is p(x) = Σ_k w_k N(x; μ_k, σ_k²) evaluated by the live model (its
+``log_prob``); the dashed curves are the weighted components w_k N(x; μ_k, σ_k²), whose sum is the
+curve.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["plot_mixture_density"]
+__all__ = ["plot_density_histogram", "plot_mixture_density"]
 
 
 def _as_1d(data: Any) -> np.ndarray:
@@ -26,6 +29,45 @@ def _as_1d(data: Any) -> np.ndarray:
     if arr.size == 0:
         raise ValueError("data has no observed (non-NaN) value to draw")
     return arr
+
+
+def plot_density_histogram(
+    density: torch.distributions.Distribution,
+    data: Any,
+    ax: Any = None,
+    bins: int = 100,
+    n_points: int = 1000,
+    label: str = "p(x)",
+):
+    """Figure 17: the curve p(x) = exp(density.log_prob(x)) over [min(data), max(data)] with a
+    density histogram of ``data`` (the samples). Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(density, torch.distributions.Distribution) or density.event_shape != ():
+        raise ValueError(f"density must be a torch distribution over scalars, got {density!r}")
+    if density.batch_shape != ():
+        raise ValueError(f"density must have batch shape (), got {tuple(density.batch_shape)}")
+    if not isinstance(bins, int) or isinstance(bins, bool) or bins < 1:
+        raise ValueError(f"bins must be an int >= 1, got {bins!r}")
+    if not isinstance(n_points, int) or isinstance(n_points, bool) or n_points < 2:
+        raise ValueError(f"n_points must be an int >= 2, got {n_points!r}")
+    x = _as_1d(data)
+    lo, hi = float(x.min()), float(x.max())
+    if hi <= lo:
+        lo, hi = lo - 1.0, hi + 1.0
+    dtype = getattr(density, "mean", torch.zeros((), dtype=torch.float64)).dtype
+    grid = torch.linspace(lo, hi, n_points, dtype=dtype)  # (n_points,)
+    with torch.no_grad():
+        p = density.log_prob(grid).exp().cpu().numpy()  # (n_points,)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(grid.cpu().numpy(), p, color="C0", lw=2, label=label)
+    ax.hist(x, bins=bins, density=True, alpha=0.3, color="C0", label=f"samples (n={x.size})")
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
 
 
 def plot_mixture_density(
