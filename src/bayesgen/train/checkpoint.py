@@ -10,6 +10,7 @@ config). One file is one atomic rename, so a kill mid-write leaves the last good
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -37,7 +38,9 @@ __all__ = [
 FORMAT = "bayesgen.train/1"
 TENSORS, META = "checkpoint.safetensors", "checkpoint.json"
 #: TrainConfig fields that may change when a run is resumed
-RESUMABLE = {"quiet", "device", "out", "checkpoint_every", "desc"}
+#: config fields a resumed run may change: bookkeeping, and the run's length (a longer run
+#: continues its schedule over the new number of steps)
+RESUMABLE = {"quiet", "device", "out", "checkpoint_every", "desc", "steps", "epochs", "eval_every"}
 
 
 def save_checkpoint(run: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
@@ -251,7 +254,15 @@ def _restore(state, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
             state.best = [tensors[f"best/{i}"].to(p) for i, p in enumerate(state.params)]
     for g, o in state.opts.items():
         load_optimizer(g, o, tensors, meta["optimizers"][g])
-        state.scheds[g].load_state_dict(meta["schedulers"][g])
+        sched = state.scheds[g]
+        # LambdaLR's state holds its schedule's fields; keep this run's (its length may have
+        # grown) and set the rate it gives at the restored step
+        schedules = [copy.copy(f) for f in sched.lr_lambdas]
+        sched.load_state_dict(meta["schedulers"][g])
+        sched.lr_lambdas = schedules
+        for group, base, f in zip(o.param_groups, sched.base_lrs, schedules, strict=True):
+            group["lr"] = base * f(sched.last_epoch)
+        sched._last_lr = [group["lr"] for group in o.param_groups]
     state.gen.set_state(tensors["rng/loop"])
     torch.set_rng_state(tensors[f"rng/torch/{state.world.rank}"])
     if state.device.type == "cuda" and f"rng/cuda/{state.world.rank}" in tensors:
