@@ -16,3 +16,28 @@ from bayesgen.generative import GenerativeModel
 Example = tuple[GenerativeModel, torch.Tensor, torch.Tensor | None]
 
 EXAMPLES: dict[str, Callable[[], Example]] = {}
+
+
+def _vae() -> Example:
+    from bayesgen.generative import VAE
+
+    x = torch.bernoulli(torch.full((16, 8), 0.3))
+    return VAE(8, latent_dim=2, hidden=[16]), x, None
+
+
+def _vae_conditional() -> Example:
+    from bayesgen.generative import VAE
+
+    x = torch.bernoulli(torch.full((16, 8), 0.3))
+    y = torch.arange(16) % 3
+    return VAE(8, latent_dim=2, hidden=[16, 16], num_classes=3, conditioning="film"), x, y
+
+
+def _vae_gaussian() -> Example:
+    from bayesgen.generative import VAE
+
+    x = torch.randn(16, 3)
+    return VAE(3, latent_dim=2, hidden=[16], likelihood="gaussian-per-dim", k=4), x, None
+
+
+EXAMPLES.update({"vae": _vae, "vae-conditional": _vae_conditional, "vae-gaussian": _vae_gaussian})

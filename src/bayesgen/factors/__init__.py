@@ -3,6 +3,7 @@
 from .base import Factor
 from .categorical import ExactCategorical
 from .gaussian import Gaussian, LinearGaussian
+from .latent import Flat, ModuleFactor, StandardNormal
 from .neural import NeuralBernoulli, NeuralCategorical, NeuralFactor, NeuralNormal
 from .table import Table
 
@@ -16,4 +17,7 @@ __all__ = [
     "NeuralBernoulli",
     "NeuralCategorical",
     "NeuralNormal",
+    "StandardNormal",
+    "ModuleFactor",
+    "Flat",
 ]

@@ -5,6 +5,7 @@ from .info import plot_kl_fits
 from .kde import plot_kde_1d, plot_kde_2d
 from .learning import plot_learning_rate_sweep, plot_training_curves
 from .mixture import plot_mixture_density
+from .vae import plot_image_grid, plot_swiss_roll, plot_vae_networks
 
 __all__ = [
     "draw_dag",
@@ -14,4 +15,7 @@ __all__ = [
     "plot_learning_rate_sweep",
     "plot_mixture_density",
     "plot_training_curves",
+    "plot_image_grid",
+    "plot_swiss_roll",
+    "plot_vae_networks",
 ]
