@@ -6,6 +6,7 @@ Every model follows :class:`~bayesgen.generative.base.GenerativeModel`: ``loss``
 """
 
 from .base import PARADIGMS, GenerativeModel, build, load_model
+from .gan import GAN
 from .vae import VAE
 
-__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model", "VAE"]
+__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model", "VAE", "GAN"]
