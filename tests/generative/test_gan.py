@@ -83,7 +83,7 @@ def test_gradient_penalty_of_a_linear_critic():
     with torch.no_grad():
         lin.weight.copy_(torch.tensor([[1.0, 2.0, 2.0]]))  # ‖w‖ = 3
     real, fake = torch.randn(8, 3), torch.randn(8, 3)
-    assert float(model._gradient_penalty(real, fake, None)) == pytest.approx(4.0)
+    assert model._gradient_penalty(real, fake, None).item() == pytest.approx(4.0)
     assert isinstance(model.rule, WassersteinGP) and model.rule.gradient_penalty == 2.0
 
 
