@@ -82,3 +82,18 @@ def _vae_gaussian() -> Example:
 
 
 EXAMPLES.update({"vae": _vae, "vae-conditional": _vae_conditional, "vae-gaussian": _vae_gaussian})
+
+
+def _gan(**kw) -> Example:
+    from bayesgen.generative import GAN
+
+    x = torch.randn(16, 2)
+    y = torch.arange(16) % 3 if kw.get("num_classes") else None
+    return GAN(2, latent_dim=2, hidden=(16,), disc_hidden=(16,), **kw), x, y
+
+
+EXAMPLES["gan"] = _gan
+EXAMPLES["gan-wgan-gp-packed"] = lambda: _gan(objective="wgan-gp", pack=2, spectral_norm=True)
+EXAMPLES["gan-f-js-conditional"] = lambda: _gan(
+    objective="f-js", num_classes=3, conditioning="film"
+)

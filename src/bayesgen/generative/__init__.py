@@ -7,6 +7,7 @@ Every model follows :class:`~bayesgen.generative.base.GenerativeModel`: ``loss``
 
 from .arm import ARM
 from .base import PARADIGMS, GenerativeModel, build, load_model
+from .gan import GAN
 from .vae import VAE
 
-__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model", "ARM", "VAE"]
+__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model", "ARM", "GAN", "VAE"]
