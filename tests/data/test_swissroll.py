@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from knn_entropy import knn_entropy
 from scipy import stats
 from sklearn.datasets import make_swiss_roll
 
@@ -63,15 +64,15 @@ def test_2d_matches_ffjord_convention():
         assert stats.ks_2samp(ours[:, a], ref[:, a]).pvalue > 1e-3
 
 
-def test_entropy_agrees_with_nearest_neighbours_and_height_part(knn):
+def test_entropy_agrees_with_nearest_neighbours_and_height_part():
     value, se = swiss_roll_entropy(0.1)
     x = swiss_roll(30_000, 0.1, generator=gen(3))[0].double().numpy()
-    h_knn, knn_se = knn(x)
+    h_knn, knn_se = knn_entropy(x)
     assert abs(h_knn - value) < 4 * math.hypot(se, knn_se) + 0.03, (value, h_knn)
     # the density factorizes: spiral (x_1, x_3) times height x_2; the height's entropy is
     # close to log 21 (uniform on [0, 21] blurred by 0.1): the rest is the spiral's
     spiral = swiss_roll(30_000, 0.1, generator=gen(4))[0].double().numpy()[:, [0, 2]]
-    h_spiral = knn(spiral)[0]
+    h_spiral = knn_entropy(spiral)[0]
     assert abs(value - (h_spiral + math.log(21))) < 0.05
 
 

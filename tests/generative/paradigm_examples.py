@@ -55,6 +55,8 @@ EXAMPLES.update(
         "arm-gru-conditional": _arm_gru_conditional,
     }
 )
+
+
 def _vae() -> Example:
     from bayesgen.generative import VAE
 

@@ -1,12 +1,11 @@
-"""Fixtures of the data tests: the Kozachenko–Leonenko nearest-neighbour entropy estimate, an
-oracle for the data sets' entropies that uses nothing but samples."""
+"""The Kozachenko–Leonenko nearest-neighbour entropy estimate: an oracle for the data sets'
+entropies that uses nothing but samples (a helper of the data tests, imported by them)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import pytest
 from scipy.special import digamma, gammaln
 from sklearn.neighbors import KDTree
 
@@ -19,8 +18,3 @@ def knn_entropy(x: np.ndarray) -> tuple[float, float]:
     log_vd = 0.5 * d * math.log(math.pi) - gammaln(1 + d / 2)
     terms = d * np.log(eps)
     return float(digamma(n) - digamma(1) + log_vd + terms.mean()), float(terms.std() / math.sqrt(n))
-
-
-@pytest.fixture(scope="session")
-def knn():
-    return knn_entropy
