@@ -16,3 +16,23 @@ from bayesgen.generative import GenerativeModel
 Example = tuple[GenerativeModel, torch.Tensor, torch.Tensor | None]
 
 EXAMPLES: dict[str, Callable[[], Example]] = {}
+
+
+def _diffusion() -> Example:
+    from bayesgen.generative import Diffusion
+
+    model = Diffusion(2, timesteps=4, hidden=(32, 32), embedding=8)
+    return model, torch.randn(16, 2), None
+
+
+def _diffusion_conditional() -> Example:
+    from bayesgen.generative import Diffusion
+
+    model = Diffusion(
+        2, num_classes=3, timesteps=4, hidden=(32, 32), embedding=8, label_dropout=0.2
+    )
+    return model, torch.randn(16, 2), torch.arange(16) % 3
+
+
+EXAMPLES["diffusion"] = _diffusion
+EXAMPLES["diffusion-conditional"] = _diffusion_conditional

@@ -6,5 +6,15 @@ Every model follows :class:`~bayesgen.generative.base.GenerativeModel`: ``loss``
 """
 
 from .base import PARADIGMS, GenerativeModel, build, load_model
+from .diffusion import Diffusion
+from .schedules import CosineSchedule, LinearSchedule
 
-__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model"]
+__all__ = [
+    "GenerativeModel",
+    "PARADIGMS",
+    "build",
+    "load_model",
+    "Diffusion",
+    "LinearSchedule",
+    "CosineSchedule",
+]
