@@ -19,7 +19,8 @@ Objectives: the simplified ε-loss E_{t,ε} ||target − f_θ(z_t, t)||² (``los
 nats (``elbo``): E_q log p(x | z_1) − Σ_{t≥2} E_q KL(q(z_{t−1} | z_t, x) || p(z_{t−1} | z_t))
 − KL(q(z_T | x) || N(0, I)). Sampling: ancestral through p, or deterministic DDIM with fewer
 steps. ``log_prob`` is the exact likelihood of the probability-flow ODE
-dz/dt = −½ β(t) (z + ∇ log p_t(z)), integrated with the instantaneous change of variables.
+dz/dt = −½ β(t) (z + ∇ log p_t(z)), integrated with the instantaneous change of variables in
+DDIM's coordinates (x̄ = z/√ᾱ against log σ, σ² = (1 − ᾱ)/ᾱ), where it is smooth.
 """
 
 from __future__ import annotations
@@ -402,16 +403,24 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         return [k * ratio + 1 for k in range(steps - 1, -1, -1)]
 
     # ------------------------------------------------------------------ exact likelihood (ODE)
-    def drift(self, z: Tensor, t: Tensor, context: Tensor | None = None) -> Tensor:
-        """The probability-flow drift −½ β(t) (z + ∇ log p_t(z)) at real t ∈ (0, T], with
-        ∇ log p_t = −ε̂/√(1 − ᾱ(t)) and β(t) = −d log ᾱ/dt (constant between integer steps)."""
-        tt = t.expand(len(z)) if t.dim() == 0 else t
-        _, eps = self.to_x0_eps(self.output(z, tt, context), z, tt)
-        i = tt.detach().floor().clamp(0, self.timesteps - 1).long()
-        beta = (self.log_alphas_cumprod[i] - self.log_alphas_cumprod[i + 1]).unsqueeze(-1)
-        log_abar = self.log_alpha_bar(tt).unsqueeze(-1)
-        score = -eps / (-torch.expm1(log_abar)).sqrt()
-        return -0.5 * beta.to(z.dtype) * (z + score)
+    def time_of(self, log_abar: Tensor) -> Tensor:
+        """The real t ∈ [0, T] with log ᾱ(t) = ``log_abar`` (the inverse of the piecewise-linear
+        interpolation of :meth:`log_alpha_bar`)."""
+        L = self.log_alphas_cumprod  # (T + 1,), decreasing
+        k = torch.searchsorted(L.flip(0), log_abar.contiguous()).clamp(1, self.timesteps)
+        i = self.timesteps - k  # L[i + 1] < log_abar <= L[i]
+        return i.to(log_abar.dtype) + (L[i] - log_abar) / (L[i] - L[i + 1])
+
+    def flow(self, xbar: Tensor, u: Tensor, context: Tensor | None = None) -> Tensor:
+        """The probability-flow ODE in DDIM's coordinates x̄ = z/√ᾱ and u = log σ,
+        σ = √((1 − ᾱ)/ᾱ): dx̄/du = σ ε̂(√ᾱ x̄, t(σ)), smooth in u whatever the schedule.
+        (In z and t it is dz/dt = −½ β(t) (z + ∇ log p_t(z)), ∇ log p_t = −ε̂/√(1 − ᾱ).)"""
+        sigma = u.exp()
+        log_abar = -torch.log1p(sigma * sigma)  # ᾱ = 1/(1 + σ²)
+        t = self.time_of(log_abar.reshape(1)).expand(len(xbar))
+        z = (0.5 * log_abar).exp() * xbar
+        _, eps = self.to_x0_eps(self.output(z, t, context), z, t)
+        return sigma * eps  # (B, D)
 
     def log_prob(
         self,
@@ -426,11 +435,12 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         t_min: float = 1e-3,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """log p(x | y) of the probability-flow ODE, (B,): integrate z and ∫ div f dt from
-        t_min to T, log p(x) = log N(z_T; 0, I) + ∫ div f(z_t, t) dt. ``method``: 'dopri5'
-        (adaptive, ``rtol``/``atol``) or 'rk4' (``steps`` fixed steps). The divergence is
-        exact by autograd (``"exact"``; ``"auto"`` for D ≤ 16) or Hutchinson's estimate with
-        one Rademacher probe per row (``"hutchinson"``)."""
+        """log p(x | y) of the probability-flow ODE, (B,), by the instantaneous change of
+        variables: integrate x̄ and ∫ div f du from u(t_min) to u(T) (see :meth:`flow`), then
+        log p(x) = log N(z_T; 0, I) + D/2 log ᾱ_T + ∫ div f du − D/2 log ᾱ(t_min).
+        ``method``: 'dopri5' (adaptive, ``rtol``/``atol``) or 'rk4' (``steps`` fixed steps).
+        The divergence is exact by autograd (``"exact"``; ``"auto"`` for D ≤ 16) or
+        Hutchinson's estimate with one Rademacher probe per row (``"hutchinson"``)."""
         x = self._flat(self.check_x(x))
         B, D = x.shape
         c = self.context(y, B)
@@ -447,25 +457,31 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
             )
         if not 0 < t_min < 1:
             raise ValueError(f"t_min must be in (0, 1), got {t_min!r}")
+        log_a0 = self.log_alpha_bar(torch.tensor(t_min, dtype=self.log_alphas_cumprod.dtype))
+        log_a1 = self.log_alphas_cumprod[-1]
 
-        def field(t: Tensor, state: Tensor) -> Tensor:
-            f, div = divergence(lambda z: self.drift(z, t, c), state[:, :D], noise=probe)
+        def u_of(log_abar: Tensor) -> float:  # log σ = ½ log(1/ᾱ − 1)
+            return float(0.5 * torch.log(torch.expm1(-log_abar)))
+
+        def field(u: Tensor, state: Tensor) -> Tensor:
+            f, div = divergence(lambda xb: self.flow(xb, u, c), state[:, :D], noise=probe)
             return torch.cat([f, div.unsqueeze(-1)], dim=-1)  # (B, D + 1)
 
-        state = torch.cat([x, torch.zeros(B, 1, dtype=x.dtype, device=x.device)], dim=-1)
+        xbar = x * (-0.5 * log_a0).exp().to(x.dtype)
+        state = torch.cat([xbar, torch.zeros(B, 1, dtype=x.dtype, device=x.device)], dim=-1)
         end = odeint(
             field,
             state,
-            t_min,
-            float(self.timesteps),
+            u_of(log_a0),
+            u_of(log_a1),
             method=method,
             steps=steps,
             rtol=rtol,
             atol=atol,
         )
-        zT, delta = end[:, :D], end[:, D]
+        zT = end[:, :D] * (0.5 * log_a1).exp().to(x.dtype)
         prior = Normal(torch.zeros_like(zT), torch.ones_like(zT)).log_prob(zT).sum(-1)
-        return prior + delta
+        return prior + end[:, D] + 0.5 * D * float(log_a1 - log_a0)
 
     # ------------------------------------------------------------------ the networks
     def _var(self, t: int) -> Continuous:
