@@ -7,6 +7,7 @@ Every model follows :class:`~bayesgen.generative.base.GenerativeModel`: ``loss``
 
 from .base import PARADIGMS, GenerativeModel, build, load_model
 from .diffusion import Diffusion
+from .energy import EnergyModel
 from .schedules import CosineSchedule, LinearSchedule
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "build",
     "load_model",
     "Diffusion",
+    "EnergyModel",
     "LinearSchedule",
     "CosineSchedule",
 ]
