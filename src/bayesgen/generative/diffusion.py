@@ -359,7 +359,6 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         return {"loss": self.loss(x, y), "nelbo": -self.elbo(x, y).mean()}
 
     # ------------------------------------------------------------------ sampling
-    @torch.no_grad()
     def sample(
         self,
         n: int,
@@ -373,29 +372,53 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         """n draws (n, *event_shape): ``sampler="ancestral"`` through every factor of p (eq. 17),
         or ``"ddim"``, deterministic given z_T, on ``steps`` evenly spaced steps
         τ_k = k·⌊T/steps⌋ + 1 (default 50). ``guidance``: the classifier-free guidance weight."""
+        _, states = self.trajectory(
+            n, y, generator=generator, steps=steps, sampler=sampler, guidance=guidance, keep=(0,)
+        )
+        return states[0]
+
+    @torch.no_grad()
+    def trajectory(
+        self,
+        n: int,
+        y: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        steps: int | None = None,
+        sampler: str = "ancestral",
+        guidance: float | None = None,
+        keep: Sequence[int] = (),
+    ) -> tuple[list[int], dict[int, Tensor]]:
+        """Run the reverse chain as :meth:`sample` does; returns the steps visited (T first,
+        0 last) and the states z_t (n, *event_shape) at the visited steps listed in ``keep``."""
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
         c = self.context(y, n)
-        T, dev = self.timesteps, self.device
+        T, dev, keep = self.timesteps, self.device, set(keep)
         z = torch.randn(n, self.features, generator=generator, dtype=self.dtype).to(dev)
         if sampler == "ancestral":
             if steps is not None and steps != T:
                 raise ValueError(f"steps must be None or {T} for ancestral sampling, got {steps!r}")
-            for t in range(T, 0, -1):  # time steps, not rows
-                tt = torch.full((n,), t, dtype=torch.long, device=dev)
-                noise = torch.randn(n, self.features, generator=generator, dtype=z.dtype)
-                z = self.ancestral_step(self.output(z, tt, c, guidance), z, t, noise.to(dev))
+            visited = list(range(T, -1, -1))
         elif sampler == "ddim":
             steps = min(50, T) if steps is None else steps
             if not isinstance(steps, int) or not 1 <= steps <= T:
                 raise ValueError(f"steps must be an int in [1, {T}], got {steps!r}")
-            taus = self.ddim_timesteps(steps)
-            for t, t_prev in zip(taus, [*taus[1:], 0], strict=True):  # time steps, not rows
-                tt = torch.full((n,), t, dtype=torch.long, device=dev)
-                z = self.ddim_step(self.output(z, tt, c, guidance), z, t, t_prev)
+            visited = [*self.ddim_timesteps(steps), 0]
         else:
             raise ValueError(f"sampler must be 'ancestral' or 'ddim', got {sampler!r}")
-        return z.reshape(n, *self.event_shape)
+        states = {visited[0]: z.reshape(n, *self.event_shape)} if visited[0] in keep else {}
+        for t, t_prev in zip(visited[:-1], visited[1:], strict=True):  # time steps, not rows
+            tt = torch.full((n,), t, dtype=torch.long, device=dev)
+            out = self.output(z, tt, c, guidance)
+            if sampler == "ancestral":
+                noise = torch.randn(n, self.features, generator=generator, dtype=z.dtype)
+                z = self.ancestral_step(out, z, t, noise.to(dev))
+            else:
+                z = self.ddim_step(out, z, t, t_prev)
+            if t_prev in keep:
+                states[t_prev] = z.reshape(n, *self.event_shape)
+        return visited, states
 
     def ddim_timesteps(self, steps: int) -> list[int]:
         """The DDIM steps, descending: k·⌊T/steps⌋ + 1 for k = steps−1..0."""
