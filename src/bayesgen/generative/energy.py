@@ -257,9 +257,11 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
         steps: int | None = None,
         step_size: float | None = None,
         init: Tensor | None = None,
+        denoise: bool = False,
     ) -> Tensor:
         """n draws by ``sampler`` 'annealed' (the default for dsm) or 'langevin' (the default
-        for cd, at σ_L), started from ``init`` (n, *event_shape) or N(0, σ_1² I)."""
+        for cd, at σ_L), started from ``init`` (n, *event_shape) or N(0, σ_1² I); ``denoise``
+        ends annealed chains with Tweedie's step x + σ_L² s(x, σ_L)."""
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
         c = self.context(y, n)
@@ -279,6 +281,7 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
                 step_size=eta,
                 steps=steps,
                 generator=generator,
+                denoise=denoise,
             )
         elif sampler == "langevin":
             sigma = self.sigmas[-1]
