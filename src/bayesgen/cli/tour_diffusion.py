@@ -33,8 +33,8 @@ def _swissroll(n_train: int, n_test: int, seed: int = 0) -> tuple[torch.Tensor, 
     else:
         from sklearn.datasets import make_swiss_roll
 
-        raw = make_swiss_roll(n_train + n_test, noise=0.5, random_state=seed)[0][:, [0, 2]]
-        x, source = torch.as_tensor(raw), "scikit-learn's make_swiss_roll (noise 0.5)"
+        raw = make_swiss_roll(n_train + n_test, noise=0.1, random_state=seed)[0][:, [0, 2]]
+        x, source = torch.as_tensor(raw), "scikit-learn's make_swiss_roll (noise 0.1)"
     x = (x - x.mean(0)) / x.std(0)
     return x[:n_train].float(), x[n_train : n_train + n_test].float(), source
 

@@ -14,7 +14,8 @@ Objectives (``objective``):
 * ``"dsm"``, denoising score matching at every level: with x̃ = x + σ ε,
   ½ E_{σ, ε} ||σ s_θ(x̃, σ) + ε||² (the σ²-weighted Fisher divergence to the noised data);
 * ``"cd"``, contrastive divergence (energy only): E_θ(x⁺) − E_θ(x⁻) + α (E_θ(x⁺)² + E_θ(x⁻)²),
-  x⁻ from a short-run Langevin chain started at the data noised by σ_1, at the level σ_L.
+  x⁻ from a short-run Langevin chain started at N(0, σ_1² I), at the level σ_L; the same
+  short-run chain samples the trained model.
 
 Samplers: Langevin x ← x + (η/2) s(x) + √η ξ, and annealed Langevin (one run per level, step
 sizes η_i = η σ_i²/σ_L²).
@@ -119,8 +120,8 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
         step_size: float = 2e-5,
         steps: int = 100,
         cd_steps: int = 20,
-        cd_step_size: float = 1e-3,
-        cd_alpha: float = 0.1,
+        cd_step_size: float = 1e-2,
+        cd_alpha: float = 0.01,
     ):
         super().__init__(event_shape, num_classes=num_classes, context_size=context_size)
         if parameterization not in ("energy", "score"):
@@ -232,10 +233,11 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
         return 0.5 * (sigma * s + eps).pow(2).sum(-1).mean()
 
     def _cd(self, x: Tensor, c: Tensor | None) -> Tensor:
-        """E(x⁺) − E(x⁻) + α(E(x⁺)² + E(x⁻)²) at σ_L; x⁻ a short-run chain from the data
-        noised by σ_1 (no gradient through the chain)."""
+        """E(x⁺) − E(x⁻) + α(E(x⁺)² + E(x⁻)²) at σ_L; x⁻ from the short-run Langevin chain
+        that also samples the model (Nijkamp et al., 2019): ``cd_steps`` steps of size
+        ``cd_step_size`` from N(0, σ_1² I), no gradient through the chain."""
         sigma = self.sigmas[-1]
-        start = x.detach() + self.sigmas[0] * torch.randn_like(x)
+        start = self.sigmas[0] * torch.randn_like(x)
         neg = langevin(
             lambda v: self._score(v, sigma, c),
             start,
@@ -260,14 +262,19 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
         denoise: bool = False,
     ) -> Tensor:
         """n draws by ``sampler`` 'annealed' (the default for dsm) or 'langevin' (the default
-        for cd, at σ_L), started from ``init`` (n, *event_shape) or N(0, σ_1² I); ``denoise``
+        for cd, at σ_L: the short-run chain of training unless ``steps``/``step_size`` are
+        given), started from ``init`` (n, *event_shape) or N(0, σ_1² I); ``denoise``
         ends annealed chains with Tweedie's step x + σ_L² s(x, σ_L)."""
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
         c = self.context(y, n)
         sampler = sampler or ("annealed" if self.objective == "dsm" else "langevin")
-        steps = self.steps if steps is None else steps
-        eta = self.step_size if step_size is None else step_size
+        short_run = self.objective == "cd" and sampler == "langevin"  # the training chain
+        if steps is None:
+            steps = self.cd_steps if short_run else self.steps
+        if step_size is None:
+            step_size = self.cd_step_size if short_run else self.step_size
+        eta = step_size
         if init is None:
             noise = torch.randn(n, self.features, generator=generator, dtype=self.dtype)
             x = float(self.sigmas[0]) * noise.to(self.device)
