@@ -5,7 +5,8 @@ For each data set: our Diffusion (T = 1000, cosine schedule, ε-prediction) is t
 ``bayesgen.train``; its held-out NLL by the probability-flow ODE is compared with the data's
 entropy (the floor); 10,000 samples by ancestral sampling (1,000 steps) and by DDIM (50 steps)
 are scored by the energy distance to held-out data, as a ratio to the energy distance between
-two held-out halves of the same size (1 is the noise floor). The peer trains the same Denoiser
+two held-out halves of the same size (1 is the noise floor; ``ed_noise`` is the sd of the ratio
+from the spread of that floor over random splits). The peer trains the same Denoiser
 architecture with diffusers' DDPMScheduler.add_noise and samples it with DDPMScheduler.step
 (1,000 steps) and DDIMScheduler.step (50 steps). An EnergyModel (noise-conditional score, DSM,
 annealed Langevin) is scored the same way.
@@ -17,6 +18,7 @@ annealed Langevin) is scored the same way.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -41,6 +43,7 @@ COLUMNS = [
     "sampler",
     "steps",
     "ed_ratio",
+    "ed_noise",
     "sample_s",
     "nll",
     "entropy",
@@ -149,15 +152,21 @@ def run_one(name: str, cfg: dict) -> list[dict]:
     mean, std = train_x.mean(0), train_x.std(0)
     log_det = float(std.log().sum())  # NLL in data units = NLL standardized + Σ log σ_d
     tr, te = (train_x - mean) / std, (test_x - mean) / std
-    half_a, half_b = te[:n_s], te[n_s : 2 * n_s]
-    floor = energy_distance(half_a, half_b)
+    # the floor: two held-out halves; its spread over 3 random splits is the ratio's noise
+    g = torch.Generator().manual_seed(0)
+    floors = []
+    for _ in range(3):  # random splits, not rows
+        perm = torch.randperm(2 * n_s, generator=g)
+        floors.append(energy_distance(test_x[perm[:n_s]], test_x[perm[n_s:]]))
+    floor = energy_distance(test_x[:n_s], test_x[n_s : 2 * n_s])
+    noise = float(torch.tensor(floors).std() / floor)  # relative sd of an ED at this size
     rows = []
 
     def scored(model, sampler, steps, s, secs, **extra):
         s = s.double() * std + mean  # back to data units
         ratio = energy_distance(s, test_x[:n_s]) / floor
         return dict(data=name, model=model, sampler=sampler, steps=steps, ed_ratio=ratio,
-                    sample_s=secs, **extra)  # fmt: skip
+                    ed_noise=ratio * noise, sample_s=secs, **extra)  # fmt: skip
 
     # ours
     torch.manual_seed(0)
@@ -222,6 +231,21 @@ def run(quick: bool = False) -> list[dict]:
         worst = max(r["nll_gap"] for r in ok_nll)
         print(f"\nlargest NLL gap to the entropy floor: {worst:.3f} nats (target 0.10)")
     print(f"largest energy-distance ratio: {max(r['ed_ratio'] for r in rows):.2f} (target 1.5)")
+    for name in names:  # ours against diffusers, same sampler: equal within noise?
+        for sampler in ("ancestral", "ddim"):
+            a, b = (
+                next(r for r in rows if r["data"] == name and r["model"] == m
+                     and r["sampler"] == sampler)
+                for m in ("bayesgen", "diffusers")
+            )  # fmt: skip
+            noise = math.hypot(a["ed_noise"], b["ed_noise"])
+            verdict = (
+                "equal within noise"
+                if abs(a["ed_ratio"] - b["ed_ratio"]) <= 2 * noise
+                else "differ"
+            )
+            print(f"{name} {sampler}: ours {a['ed_ratio']:.2f} vs diffusers {b['ed_ratio']:.2f} "
+                  f"(2 sd noise {2 * noise:.2f}): {verdict}")  # fmt: skip
     out = write_json("generative_diffusion" + ("_quick" if quick else ""),
                      {"config": {k: list(v) if isinstance(v, tuple) else v
                                  for k, v in cfg.items()}, "rows": rows})  # fmt: skip

@@ -146,6 +146,14 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
     conditioning: how y enters the denoiser ('concat', 'film', 'attention').
     label_dropout: probability of dropping y in training (classifier-free guidance; the
         null condition is the all-zero context).
+
+    ``exact_likelihood`` is False: the chain's own likelihood is only bounded (``elbo``);
+    ``log_prob`` is the exact likelihood of the probability-flow ODE built on the same
+    denoiser (a continuous-time model), up to the solver's tolerance.
+
+    >>> model = Diffusion(2, timesteps=4, hidden=(8,))
+    >>> list(model.networks["p"].order)
+    ['z4', 'z3', 'z2', 'z1', 'x']
     """
 
     bounds = ("elbo",)
