@@ -217,3 +217,35 @@ def test_contrastive_divergence_learns_where_the_data_is():
     s = model.sample(2000, generator=torch.Generator().manual_seed(2))
     assert (s.mean(0) - centre).abs().max() < 0.1, s.mean(0)
     assert ((s.std(0) - 0.3).abs() < 0.15).all(), s.std(0)
+
+
+class ExactGaussianNet(torch.nn.Module):
+    """h(x, log σ) for data N(m, s² I): the score −(x − m)/(s² + σ²) as σ·score (score
+    parameterization) or the energy |x − m|²/(2(s² + σ²)) as σ·E (energy parameterization)."""
+
+    def __init__(self, m: torch.Tensor, s: float, energy: bool):
+        super().__init__()
+        self.m, self.s2, self.energy = m, s * s, energy
+
+    def forward(self, h: torch.Tensor, context=None) -> torch.Tensor:
+        x, sigma = h[:, :-1], h[:, -1:].exp()  # (B, D), (B, 1)
+        var = self.s2 + sigma**2
+        if self.energy:
+            return sigma * (x - self.m).pow(2).sum(-1, keepdim=True) / (2 * var)  # (B, 1)
+        return -sigma * (x - self.m) / var  # (B, D)
+
+
+@pytest.mark.parametrize("parameterization", ["score", "energy"])
+def test_dsm_loss_of_the_exact_score_is_its_closed_form_minimum(parameterization):
+    """With the exact noised score, ½ E||σ s(x + σε, σ) + ε||² = ½ D E_σ[s²/(s² + σ²)]."""
+    m, s, D = torch.tensor([1.0, -2.0, 0.5]), 0.7, 3
+    model = EnergyModel(D, parameterization=parameterization, sigma_max=2.0, sigma_min=0.05)
+    model = model.double()
+    model.net = ExactGaussianNet(m.double(), s, parameterization == "energy")
+    n = 200_000
+    x = m.double() + s * torch.randn(n, D, generator=torch.Generator().manual_seed(0)).double()
+    loss = float(seeded(lambda: model.loss(x)).detach())
+    r = s**2 / (s**2 + model.sigmas.pow(2))  # (L,)
+    want = 0.5 * D * float(r.mean())
+    # a row's loss is ½ r χ²_D (sd r √(D/2) ≤ 1.23) at a random level (sd of ½ D r ≤ 0.75)
+    assert abs(loss - want) < 4 * 1.5 / math.sqrt(n), (loss, want)
