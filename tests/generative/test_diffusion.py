@@ -266,6 +266,10 @@ def test_options_are_checked_and_saved(tmp_path):
         Diffusion(2, prediction="score")
     with pytest.raises(ValueError, match="schedule must be"):
         Diffusion(2, schedule="sigmoid")
+    with pytest.raises(ValueError, match="embedding must be"):
+        Diffusion(2, embedding=7)
+    with pytest.raises(ValueError, match="timesteps must be"):
+        Diffusion(2, timesteps=1)
     with pytest.raises(ValueError, match="beta_end must be"):
         LinearSchedule(0.02, 0.01)
     model = Diffusion(2, timesteps=10, schedule=LinearSchedule(0.01, 0.2), prediction="v")

@@ -181,6 +181,8 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
             raise ValueError(
                 f"conditioning must be 'concat', 'film' or 'attention', got {conditioning!r}"
             )
+        if not isinstance(embedding, int) or embedding < 2 or embedding % 2:
+            raise ValueError(f"embedding must be an even int >= 2, got {embedding!r}")
         if not isinstance(label_dropout, (int, float)) or not 0 <= label_dropout < 1:
             raise ValueError(f"label_dropout must be a float in [0, 1), got {label_dropout!r}")
         sched = as_schedule(schedule)

@@ -141,6 +141,8 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
         for name, value in (("steps", steps), ("cd_steps", cd_steps)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not isinstance(cd_alpha, (int, float)) or cd_alpha < 0:
+            raise ValueError(f"cd_alpha must be a float >= 0, got {cd_alpha!r}")
         self.objective, self.parameterization = objective, parameterization
         self.sigma_max, self.sigma_min, self.levels = float(sigma_max), float(sigma_min), levels
         self.hidden = tuple(hidden)
