@@ -99,3 +99,21 @@ EXAMPLES["gan-wgan-gp-packed"] = lambda: _gan(objective="wgan-gp", pack=2, spect
 EXAMPLES["gan-f-js-conditional"] = lambda: _gan(
     objective="f-js", num_classes=3, conditioning="film"
 )
+def _diffusion() -> Example:
+    from bayesgen.generative import Diffusion
+
+    model = Diffusion(2, timesteps=4, hidden=(32, 32), embedding=8)
+    return model, torch.randn(16, 2), None
+
+
+def _diffusion_conditional() -> Example:
+    from bayesgen.generative import Diffusion
+
+    model = Diffusion(
+        2, num_classes=3, timesteps=4, hidden=(32, 32), embedding=8, label_dropout=0.2
+    )
+    return model, torch.randn(16, 2), torch.arange(16) % 3
+
+
+EXAMPLES["diffusion"] = _diffusion
+EXAMPLES["diffusion-conditional"] = _diffusion_conditional

@@ -7,7 +7,22 @@ Every model follows :class:`~bayesgen.generative.base.GenerativeModel`: ``loss``
 
 from .arm import ARM
 from .base import PARADIGMS, GenerativeModel, build, load_model
+from .diffusion import Diffusion
+from .energy import EnergyModel
 from .gan import GAN
+from .schedules import CosineSchedule, LinearSchedule
 from .vae import VAE
 
-__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model", "ARM", "GAN", "VAE"]
+__all__ = [
+    "GenerativeModel",
+    "PARADIGMS",
+    "build",
+    "load_model",
+    "ARM",
+    "Diffusion",
+    "EnergyModel",
+    "GAN",
+    "VAE",
+    "LinearSchedule",
+    "CosineSchedule",
+]

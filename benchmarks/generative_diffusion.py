@@ -1,0 +1,268 @@
+"""Diffusion and energy models on the 2-D toys: bayesgen against the same denoiser run through
+diffusers' schedulers in a plain loop, on the same data in one process.
+
+For each data set: our Diffusion (T = 1000, cosine schedule, ε-prediction) is trained with
+``bayesgen.train``; its held-out NLL by the probability-flow ODE is compared with the data's
+entropy (the floor); 10,000 samples by ancestral sampling (1,000 steps) and by DDIM (50 steps)
+are scored by the energy distance to held-out data, as a ratio to the energy distance between
+two held-out halves of the same size (1 is the noise floor; ``ed_noise`` is the ratio's sd,
+from the spread of the energy distance over disjoint quarters of the samples). The peer trains
+the same Denoiser architecture with diffusers' DDPMScheduler.add_noise and samples it with
+DDPMScheduler.step (1,000 steps) and DDIMScheduler.step (50 steps). An EnergyModel
+(noise-conditional score, DSM, annealed Langevin) is scored the same way.
+
+    python benchmarks/generative_diffusion.py            # every toy, the issue's configuration
+    python benchmarks/generative_diffusion.py --quick    # moons and the swiss roll, small
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import print_table, write_json  # noqa: E402
+
+from bayesgen.data.source import TensorData  # noqa: E402
+from bayesgen.generative import Diffusion, EnergyModel  # noqa: E402
+from bayesgen.generative.diffusion import Denoiser  # noqa: E402
+
+__all__ = ["run"]
+
+FULL = ["8gaussians", "checkerboard", "moons", "pinwheel", "2spirals", "rings", "swissroll2d"]
+QUICK = ["moons", "swissroll2d"]
+COLUMNS = [
+    "data",
+    "model",
+    "sampler",
+    "steps",
+    "ed_ratio",
+    "ed_noise",
+    "sample_s",
+    "nll",
+    "entropy",
+    "nll_gap",
+    "train_s",
+]
+
+
+# ---------------------------------------------------------------------------- data
+def load(name: str, n_train: int, n_test: int, seed: int = 0):
+    """(train, test, entropy or None) as float64 tensors (N, 2)."""
+    try:
+        from bayesgen.data import load_dataset
+    except ImportError:
+        load_dataset = None
+    if load_dataset is not None:
+        ds = load_dataset(name, seed=seed, n=n_train + n_test)
+        x = torch.cat([ds.train.x, ds.test.x]).double()  # our own split, of the sizes asked
+        if len(x) < n_train + n_test:
+            raise ValueError(f"{name}: {len(x)} rows, the benchmark needs {n_train + n_test}")
+        return x[:n_train], x[len(x) - n_test :], ds.entropy
+    from sklearn.datasets import make_moons, make_swiss_roll
+
+    n = n_train + n_test
+    if name == "moons":
+        x, _ = make_moons(n, noise=0.05, random_state=seed)
+    elif name == "swissroll2d":
+        x = make_swiss_roll(n, noise=0.1, random_state=seed)[0][:, [0, 2]] / 5
+    else:
+        raise ValueError(f"data {name!r} needs bayesgen.data.load_dataset (not installed here)")
+    x = torch.as_tensor(x, dtype=torch.float64)
+    return x[:n_train], x[n_train:], None
+
+
+def energy_distance(a: torch.Tensor, b: torch.Tensor, chunk: int = 2048) -> float:
+    """2 E|a − b| − E|a − a'| − E|b − b'| (V-statistics), in chunks of rows."""
+
+    def mean_dist(u, v):
+        total = 0.0
+        for i in range(0, len(u), chunk):  # chunks of rows, for memory
+            total += float(torch.cdist(u[i : i + chunk], v).sum())
+        return total / (len(u) * len(v))
+
+    a, b = a.double(), b.double()
+    return 2 * mean_dist(a, b) - mean_dist(a, a) - mean_dist(b, b)
+
+
+def energy_distance_with_noise(a: torch.Tensor, b: torch.Tensor, k: int = 4):
+    """The energy distance of a and b, and its relative standard deviation estimated from k
+    disjoint quarters: sd(ED_i) / (mean(ED_i) √k). (Two models compared against the same
+    held-out floor differ by more than noise when their ratios differ by > 2 √(sd₁² + sd₂²).)"""
+    m = len(a) // k
+    parts = torch.tensor(
+        [energy_distance(a[i * m : (i + 1) * m], b[i * m : (i + 1) * m]) for i in range(k)]
+    )
+    return energy_distance(a, b), float(parts.std() / (parts.mean() * math.sqrt(k)))
+
+
+# ---------------------------------------------------------------------------- training
+def fit(model, x: torch.Tensor, steps: int, batch: int, lr: float, seed: int) -> float:
+    """Train with bayesgen.train (a plain Adam loop until it is installed); seconds."""
+    t0 = time.perf_counter()
+    try:
+        from bayesgen.train import TrainConfig, train
+    except ImportError:
+        train = None
+    if train is not None:
+        config = TrainConfig(steps=steps, batch_size=batch, lr=lr, seed=seed, quiet=True)
+        train(model, TensorData(x.float()), config=config)
+    else:
+        g = torch.Generator().manual_seed(seed)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+        for _ in range(steps):  # optimizer steps, not rows
+            loss = model.loss(x[torch.randint(0, len(x), (batch,), generator=g)].float())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    return time.perf_counter() - t0
+
+
+def fit_peer(net: Denoiser, scheduler, x, steps: int, batch: int, lr: float, seed: int) -> float:
+    """The same denoiser trained the diffusers way: add_noise at t ~ U{0..T−1}, ε-MSE."""
+    t0 = time.perf_counter()
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    T = scheduler.config.num_train_timesteps
+    x = x.float()
+    for _ in range(steps):  # optimizer steps, not rows
+        x0 = x[torch.randint(0, len(x), (batch,), generator=g)]
+        noise = torch.randn(x0.shape, generator=g)
+        t = torch.randint(0, T, (batch,), generator=g)
+        loss = (net(scheduler.add_noise(x0, noise, t), t.float()) - noise).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    return time.perf_counter() - t0
+
+
+@torch.no_grad()
+def sample_peer(net: Denoiser, scheduler, n: int, steps: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    scheduler.set_timesteps(steps)
+    z = torch.randn(n, 2, generator=g)
+    for t in scheduler.timesteps:  # time steps, not rows
+        out = net(z, t.float().expand(n))
+        z = scheduler.step(out, t, z, generator=g).prev_sample
+    return z
+
+
+# ---------------------------------------------------------------------------- one data set
+def run_one(name: str, cfg: dict) -> list[dict]:
+    import diffusers
+
+    n_s = cfg["samples"]
+    train_x, test_x, entropy = load(name, cfg["train"], 2 * n_s, seed=0)
+    mean, std = train_x.mean(0), train_x.std(0)
+    log_det = float(std.log().sum())  # NLL in data units = NLL standardized + Σ log σ_d
+    tr, te = (train_x - mean) / std, (test_x - mean) / std
+    floor = energy_distance(test_x[:n_s], test_x[n_s : 2 * n_s])  # two held-out halves
+    rows = []
+
+    def scored(model, sampler, steps, s, secs, **extra):
+        s = s.double() * std + mean  # back to data units
+        ed, rel_sd = energy_distance_with_noise(s, test_x[:n_s])
+        ratio = ed / floor
+        return dict(data=name, model=model, sampler=sampler, steps=steps, ed_ratio=ratio,
+                    ed_noise=ratio * rel_sd, sample_s=secs, **extra)  # fmt: skip
+
+    # ours
+    torch.manual_seed(0)
+    model = Diffusion(2, timesteps=1000, hidden=cfg["hidden"], embedding=32)
+    train_s = fit(model, tr, cfg["steps"], cfg["batch"], cfg["lr"], seed=0)
+    t0 = time.perf_counter()
+    nll = -float(model.log_prob(te[: cfg["nll_rows"]].float()).mean()) + log_det
+    nll_s = time.perf_counter() - t0
+    gap = None if entropy is None else nll - float(entropy)
+    for sampler, steps in (("ancestral", 1000), ("ddim", 50)):
+        t0 = time.perf_counter()
+        s = model.sample(n_s, generator=torch.Generator().manual_seed(1), sampler=sampler,
+                         steps=steps)  # fmt: skip
+        secs = time.perf_counter() - t0
+        extra = dict(nll=nll, entropy=entropy, nll_gap=gap, train_s=train_s, nll_s=nll_s)
+        rows.append(scored("bayesgen", sampler, steps, s, secs, **extra))
+
+    # the same denoiser through diffusers' schedulers
+    kw = dict(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=False)
+    ddpm = diffusers.DDPMScheduler(**kw, prediction_type="epsilon")
+    torch.manual_seed(0)
+    net = Denoiser(2, cfg["hidden"], embedding=32)
+    peer_s = fit_peer(net, ddpm, tr, cfg["steps"], cfg["batch"], cfg["lr"], seed=0)
+    for sampler, sched, steps in (
+        ("ancestral", ddpm, 1000),
+        ("ddim", diffusers.DDIMScheduler(**kw, prediction_type="epsilon"), 50),
+    ):
+        t0 = time.perf_counter()
+        s = sample_peer(net, sched, n_s, steps, seed=1)
+        secs = time.perf_counter() - t0
+        rows.append(scored("diffusers", sampler, steps, s, secs, train_s=peer_s))
+
+    # an energy (score) model by denoising score matching, annealed Langevin
+    torch.manual_seed(0)
+    energy = EnergyModel(2, parameterization="score", sigma_max=3.0, sigma_min=0.01,
+                         levels=10, hidden=cfg["hidden"], step_size=2e-5, steps=100)  # fmt: skip
+    e_s = fit(energy, tr, cfg["steps"], cfg["batch"], cfg["lr"], seed=0)
+    t0 = time.perf_counter()
+    s = energy.sample(n_s, generator=torch.Generator().manual_seed(1), denoise=True)
+    rows.append(scored("energy(dsm)", "annealed", 1000, s, time.perf_counter() - t0, train_s=e_s))
+    return rows
+
+
+def run(quick: bool = False) -> list[dict]:
+    torch.set_num_threads(1)  # tiny MLPs: a second thread only adds synchronisation
+    if quick:
+        cfg = dict(train=5000, samples=2000, steps=1500, batch=256, lr=2e-3,
+                   hidden=(128, 128, 128), nll_rows=200)  # fmt: skip
+        names = QUICK
+    else:
+        cfg = dict(train=50000, samples=10000, steps=20000, batch=512, lr=1e-3,
+                   hidden=(256, 256, 256), nll_rows=2000)  # fmt: skip
+        names = FULL
+    rows = []
+    for name in names:
+        t0 = time.perf_counter()
+        rows += run_one(name, cfg)
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    print_table(rows, COLUMNS, title="diffusion and energy models on the 2-D toys")
+    ok_nll = [r for r in rows if r.get("nll_gap") is not None]
+    if ok_nll:
+        worst = max(r["nll_gap"] for r in ok_nll)
+        print(f"\nlargest NLL gap to the entropy floor: {worst:.3f} nats (target 0.10)")
+    print(f"largest energy-distance ratio: {max(r['ed_ratio'] for r in rows):.2f} (target 1.5)")
+    for name in names:  # ours against diffusers, same sampler: equal within noise?
+        for sampler in ("ancestral", "ddim"):
+            a, b = (
+                next(r for r in rows if r["data"] == name and r["model"] == m
+                     and r["sampler"] == sampler)
+                for m in ("bayesgen", "diffusers")
+            )  # fmt: skip
+            noise = math.hypot(a["ed_noise"], b["ed_noise"])
+            verdict = (
+                "equal within noise"
+                if abs(a["ed_ratio"] - b["ed_ratio"]) <= 2 * noise
+                else "differ"
+            )
+            print(f"{name} {sampler}: ours {a['ed_ratio']:.2f} vs diffusers {b['ed_ratio']:.2f} "
+                  f"(2 sd noise {2 * noise:.2f}): {verdict}")  # fmt: skip
+    out = write_json("generative_diffusion" + ("_quick" if quick else ""),
+                     {"config": {k: list(v) if isinstance(v, tuple) else v
+                                 for k, v in cfg.items()}, "rows": rows})  # fmt: skip
+    print(f"wrote {out}")
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small run in under 2 minutes")
+    args = parser.parse_args()
+    run(quick=args.quick)
