@@ -6,5 +6,6 @@ Every model follows :class:`~bayesgen.generative.base.GenerativeModel`: ``loss``
 """
 
 from .base import PARADIGMS, GenerativeModel, build, load_model
+from .flow import Flow
 
-__all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model"]
+__all__ = ["Flow", "GenerativeModel", "PARADIGMS", "build", "load_model"]
