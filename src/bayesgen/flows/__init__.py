@@ -4,7 +4,7 @@ flow distribution x = T_K ∘ … ∘ T_1(z₀) with z₀ ~ N(0, I)."""
 from .autoregressive import AutoregressiveTransform, MaskedAutoregressive
 from .coupling import Coupling, CouplingTransform
 from .distribution import KINDS, Compose, FlowDistribution, make_steps
-from .spline import RQSplineTransform, Spline, spline_knots
+from .spline import ElementwiseSpline, RQSplineTransform, Spline, spline_knots
 from .transforms import (
     ActNorm,
     Affine,
@@ -29,6 +29,7 @@ __all__ = [
     "CouplingTransform",
     "ElementwiseAffine",
     "ElementwiseAffineTransform",
+    "ElementwiseSpline",
     "FlowDistribution",
     "FlowTransform",
     "KINDS",

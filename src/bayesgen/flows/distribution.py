@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import prod
 
+import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Transform, TransformedDistribution
 from torch.distributions.transforms import ComposeTransform, ReshapeTransform
@@ -117,7 +118,8 @@ def make_steps(
     * kind: "realnvp" (affine coupling), "maf" / "iaf" (affine autoregressive), "nsf"
       (spline autoregressive, as zuko's NSF), "nsf-coupling" (spline coupling);
     * linear: how coordinates are mixed before each main layer after the first: "reverse",
-      "random" (seeded permutations), "lu" (LU-factored linear maps) or "none"
+      "random" (seeded permutations; for autoregressive layers folded into the MADE's order,
+      which is the same map without moving data), "lu" (LU-factored linear maps) or "none"
       (coupling layers then alternate their masks).
     """
     if kind not in KINDS:
@@ -127,7 +129,9 @@ def make_steps(
     if not isinstance(layers, int) or layers < 1:
         raise ValueError(f"layers must be an int >= 1, got {layers!r}")
     hidden = tuple(hidden)
+    coupling = kind in ("realnvp", "nsf-coupling")
     steps = []
+    order = torch.arange(features)
     for k in range(layers):
         parts: list[TransformBuilder] = []
         if actnorm:
@@ -135,10 +139,12 @@ def make_steps(
         if k > 0 and features > 1:
             if linear == "lu":
                 parts.append(LULinear(features, seed=seed + k))
-            elif linear in ("reverse", "random"):
+            elif linear in ("reverse", "random") and coupling:
                 parts.append(Permutation(features, linear, seed=seed + k))
+            elif linear in ("reverse", "random"):  # a permutation folded into the MADE's order
+                order = Permutation(features, linear, seed=seed + k).perm[order]
         uni = Spline(bins, bound) if kind.startswith("nsf") else None
-        if kind in ("realnvp", "nsf-coupling"):
+        if coupling:
             flip = linear == "none" and k % 2 == 1
             parts.append(
                 Coupling(
@@ -153,7 +159,12 @@ def make_steps(
         else:
             parts.append(
                 MaskedAutoregressive(
-                    features, uni, hidden=hidden, context_size=context_size, inverse=kind == "iaf"
+                    features,
+                    uni,
+                    hidden=hidden,
+                    context_size=context_size,
+                    order=order.tolist(),
+                    inverse=kind == "iaf",
                 )
             )
         steps.append(Compose(*parts))

@@ -9,56 +9,140 @@ with w = x_{k+1} − x_k, h = y_{k+1} − y_k, s = h / w and ξ = (x − x_k) / 
 
 and the inverse solves the quadratic a ξ² + b ξ + c = 0 for the root in [0, 1]. The 3K − 1 raw
 numbers per coordinate are K widths and K heights (softmax, with a floor) and K − 1 interior
-derivatives (softplus, shifted so that raw zeros give the identity). Everything is computed for
-all coordinates at once: one softmax and cumsum over stacked widths and heights, the bin by
-``torch.searchsorted`` over the knots, and one ``gather`` of the bin's six numbers.
+derivatives (exponentials; raw zeros give the identity). Everything is computed for all
+coordinates at once: one normalised cumulative sum (a matmul) over stacked widths and heights,
+the bin by ``torch.searchsorted`` over the knots, and one ``gather`` of the bin's six numbers.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .transforms import FlowTransform
+from .transforms import FlowTransform, TransformBuilder
 
-__all__ = ["Spline", "RQSplineTransform", "spline_knots"]
+__all__ = ["Spline", "RQSplineTransform", "ElementwiseSpline", "spline_knots"]
 
-_SHIFT = math.log(math.e - 1)  # softplus(_SHIFT) = 1
+_RAW = 8.0  # raw numbers are clamped to [−8, 8]: exp stays finite, bin ratios ≤ e^16
+_CONST: dict[tuple, tuple[Tensor, Tensor]] = {}
+
+
+def _constants(k: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    """(K, K + 1) with [j, i] = 1 where j < i (e @ it is the cumulative sum with a leading 0),
+    and the gather offsets of a bin's six numbers in the flattened (3, K + 1) knots."""
+    key = (k, like.dtype, like.device)
+    if key not in _CONST:
+        n = k + 1
+        tri = torch.ones(k, n, dtype=like.dtype, device=like.device).triu(1)
+        offsets = torch.tensor([0, 1, n, n + 1, 2 * n, 2 * n + 1], device=like.device)
+        _CONST[key] = tri, offsets
+    return _CONST[key]
 
 
 def spline_knots(
     raw: Tensor, bound: float, min_bin: float = 1e-3, min_derivative: float = 1e-3
 ) -> Tensor:
     """Knots from raw parameters (..., 3K − 1): a tensor (..., 3, K + 1) holding the x-knots,
-    the y-knots (both from −B to B) and the derivatives at the knots (1 at both ends)."""
+    the y-knots (both from −B to B) and the derivatives at the knots (1 at both ends).
+
+    With r = raw clamped to [−8, 8]: bin sizes ∝ exp(r) plus a floor ``min_bin`` (a softmax,
+    computed as one matmul cumulative sum normalised by its last entry), interior derivatives
+    ``min_derivative`` + (1 − ``min_derivative``) exp(r), so raw zeros give the identity."""
     k = (raw.shape[-1] + 1) // 3
-    wh = raw[..., : 2 * k].unflatten(-1, (2, k))  # (..., 2, K)
-    wh = F.softmax(wh, dim=-1) * (1 - k * min_bin) + min_bin
-    cum = F.pad(torch.cumsum(wh, dim=-1), (1, 0))  # (..., 2, K + 1), 0 … 1
-    knots = (2 * bound) * cum - bound
-    d = F.softplus(raw[..., 2 * k :] + _SHIFT) + min_derivative  # (..., K − 1)
+    tri, _ = _constants(k, raw)
+    e = raw.clamp(-_RAW, _RAW).exp()  # (..., 3K − 1)
+    cum = e[..., : 2 * k].unflatten(-1, (2, k)) @ tri  # (..., 2, K + 1): 0, e_0, …, Σ e
+    span = 2 * bound
+    ramp = torch.arange(k + 1, dtype=e.dtype, device=e.device) * (min_bin * span) - bound
+    knots = cum * ((1 - k * min_bin) * span / cum[..., -1:]) + ramp  # (..., 2, K + 1)
+    d = e[..., 2 * k :] * (1 - min_derivative) + min_derivative  # (..., K − 1)
     d = F.pad(d, (1, 1), value=1.0)[..., None, :]  # (..., 1, K + 1)
     return torch.cat([knots, d], dim=-2)  # (..., 3, K + 1)
 
 
-def _bin(knots: Tensor, v: Tensor, row: int) -> tuple[Tensor, ...]:
-    """The bin of each v (clamped into [−B, B]) along knot row ``row`` (0: x, 1: y) and its six
-    numbers x_k, x_{k+1}, y_k, y_{k+1}, d_k, d_{k+1}."""
+def _bin(knots: Tensor, v: Tensor, row: int) -> Tensor:
+    """The six numbers x_k, x_{k+1}, y_k, y_{k+1}, d_k, d_{k+1} (..., 6) of the bin of each v
+    (clamped into [−B, B]) along knot row ``row`` (0: x, 1: y): one searchsorted, one gather."""
+    _, offsets = _constants(knots.shape[-1] - 1, knots)
     inner = knots[..., row, 1:-1].contiguous()  # (..., K − 1)
     k = torch.searchsorted(inner, v[..., None], right=True)  # (..., 1) in [0, K − 1]
-    idx = torch.cat([k, k + 1], dim=-1)[..., None, :].expand(*k.shape[:-1], 3, 2)
-    g = knots.gather(-1, idx)  # (..., 3, 2)
-    return g[..., 0, 0], g[..., 0, 1], g[..., 1, 0], g[..., 1, 1], g[..., 2, 0], g[..., 2, 1]
+    return knots.flatten(-2).gather(-1, k + offsets)  # (..., 6)
 
 
-def _log_slope(xi: Tensor, s: Tensor, d0: Tensor, d1: Tensor) -> Tensor:
-    t = xi * (1 - xi)
-    den = s + (d0 + d1 - 2 * s) * t
-    num = d1 * xi * xi + 2 * s * t + d0 * (1 - xi) ** 2
-    return 2 * s.log() + num.log() - 2 * den.log()
+class _RQS(torch.autograd.Function):
+    """The spline inside one bin, forward (v = x) or inverse (v = y), with its log-slope, as one
+    autograd node: the derivatives are written out (implicit differentiation for the inverse),
+    since a hundred tiny autograd nodes cost far more than the arithmetic. Inputs: v (...,),
+    g = (x_k, x_{k+1}, y_k, y_{k+1}, d_k, d_{k+1}) (..., 6); identity outside (−B, B)."""
+
+    @staticmethod
+    def forward(ctx, v: Tensor, g: Tensor, bound: float, inverse: bool):
+        x0, x1, y0, y1, d0, d1 = g.unbind(-1)
+        inside = (v > -bound) & (v < bound)
+        vc = v.clamp(-bound, bound)
+        w, h = x1 - x0, y1 - y0
+        s = h / w
+        e = d0 + d1 - 2 * s
+        if inverse:
+            dy = vc - y0
+            de = dy * e
+            a = h * (s - d0) + de
+            bq = h * d0 - de
+            c = -s * dy
+            disc = (bq * bq - 4 * a * c).clamp_min(0)
+            xi = (2 * c / (-bq - disc.sqrt())).clamp(0, 1)  # the root in [0, 1], stable form
+        else:
+            xi = (vc - x0) / w
+        om = 1 - xi
+        t = xi * om
+        den = s + e * t
+        n = s * xi * xi + d0 * t
+        out = x0 + xi * w if inverse else y0 + h * n / den
+        gq = d1 * xi * xi + 2 * s * t + d0 * om * om
+        ladj = torch.log(s * s * gq / (den * den))  # log dy/dx
+        ctx.save_for_backward(inside, xi, s, w, h, d0, d1, den, n, gq, e)
+        ctx.inverse = inverse
+        return torch.where(inside, out, v), torch.where(inside, ladj, 0.0)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, go: Tensor, gl: Tensor):
+        inside, xi, s, w, h, d0, d1, den, n, gq, e = ctx.saved_tensors
+        om = 1 - xi
+        t = xi * om
+        u = 1 - 2 * xi
+        r = h / den
+        # ladj = 2 log s + log gq − 2 log den at fixed ξ, and through ξ
+        l_xi = gl * (2 * (d1 * xi + s * u - d0 * om) / gq - 2 * e * u / den)
+        l_s = gl * (2 / s + 2 * t / gq - 2 * (1 - 2 * t) / den)
+        l_d0 = gl * (om * om / gq - 2 * t / den)
+        l_d1 = gl * (xi * xi / gq - 2 * t / den)
+        # ∂y/∂θ at fixed ξ, y = y_k + h n / den
+        y_s = r * (xi * xi - n * (1 - 2 * t) / den)
+        y_d0 = r * t * (1 - n / den)
+        y_d1 = -r * n * t / den
+        if ctx.inverse:  # x = x_k + ξ w with y(ξ) = v: dξ = (dv − ∂y/∂θ dθ) / (dy/dξ)
+            q = (go * w + l_xi) * den * den / (h * s * gq)
+            gv = q
+            g_y0, g_h = -q, -q * n / den
+            g_s = l_s - q * y_s
+            g_d0 = l_d0 - q * y_d0
+            g_d1 = l_d1 - q * y_d1
+            g_x0, g_w = go, go * xi
+        else:  # ξ = (v − x_k) / w
+            g_xi = go * r * (2 * s * xi + d0 * u - n * e * u / den) + l_xi
+            gv = g_xi / w
+            g_y0, g_h = go, go * n / den
+            g_s = go * y_s + l_s
+            g_d0 = go * y_d0 + l_d0
+            g_d1 = go * y_d1 + l_d1
+            g_x0, g_w = -gv, -gv * xi
+        g_h = g_h + g_s / w  # s = h / w
+        g_w = g_w - g_s * s / w
+        grads = torch.stack([g_x0 - g_w, g_w, g_y0 - g_h, g_h, g_d0, g_d1], dim=-1)
+        grads = torch.where(inside[..., None], grads, 0.0)
+        return torch.where(inside, gv, go), grads, None, None
 
 
 class Spline:
@@ -78,37 +162,14 @@ class Spline:
         return 3 * self.bins - 1
 
     def forward(self, x: Tensor, raw: Tensor) -> tuple[Tensor, Tensor]:
-        b = self.bound
-        knots = spline_knots(raw, b)
-        inside = (x > -b) & (x < b)
-        xc = x.clamp(-b, b)
-        x0, x1, y0, y1, d0, d1 = _bin(knots, xc, 0)
-        w, h = x1 - x0, y1 - y0
-        s = h / w
-        xi = (xc - x0) / w
-        t = xi * (1 - xi)
-        y = y0 + h * (s * xi * xi + d0 * t) / (s + (d0 + d1 - 2 * s) * t)
-        ladj = _log_slope(xi, s, d0, d1)
-        return torch.where(inside, y, x), torch.where(inside, ladj, torch.zeros_like(ladj))
+        knots = spline_knots(raw, self.bound)
+        g = _bin(knots, x.clamp(-self.bound, self.bound), 0)
+        return _RQS.apply(x, g, self.bound, False)
 
     def inverse(self, y: Tensor, raw: Tensor) -> tuple[Tensor, Tensor]:
-        b = self.bound
-        knots = spline_knots(raw, b)
-        inside = (y > -b) & (y < b)
-        yc = y.clamp(-b, b)
-        x0, x1, y0, y1, d0, d1 = _bin(knots, yc, 1)
-        w, h = x1 - x0, y1 - y0
-        s = h / w
-        dy = yc - y0
-        e = d0 + d1 - 2 * s
-        a = h * (s - d0) + dy * e
-        bq = h * d0 - dy * e
-        c = -s * dy
-        disc = (bq * bq - 4 * a * c).clamp_min(0)
-        xi = (2 * c / (-bq - disc.sqrt())).clamp(0, 1)  # the root in [0, 1], stable form
-        x = x0 + xi * w
-        ladj = _log_slope(xi, s, d0, d1)
-        return torch.where(inside, x, y), torch.where(inside, ladj, torch.zeros_like(ladj))
+        knots = spline_knots(raw, self.bound)
+        g = _bin(knots, y.clamp(-self.bound, self.bound), 1)
+        return _RQS.apply(y, g, self.bound, True)
 
     def __repr__(self) -> str:
         return f"Spline(bins={self.bins}, bound={self.bound})"
@@ -132,3 +193,16 @@ class RQSplineTransform(FlowTransform):
     def inverse_and_ladj(self, y):
         x, ladj = self.spline.inverse(y, self.raw.expand(*y.shape, -1))
         return x, ladj.sum(-1)
+
+
+class ElementwiseSpline(TransformBuilder):
+    """A learnt spline per coordinate (no conditioner): raw parameters (D, 3K − 1), the
+    identity at initialisation."""
+
+    def __init__(self, features: int, bins: int = 8, bound: float = 5.0):
+        super().__init__(features)
+        self.spline = Spline(bins, bound)
+        self.raw = nn.Parameter(torch.zeros(features, self.spline.params))
+
+    def forward(self, context: Tensor | None = None) -> RQSplineTransform:
+        return RQSplineTransform(self.raw, self.spline.bound)
