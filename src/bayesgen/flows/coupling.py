@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..nn import MLP, Conditioning
 from .transforms import Affine, FlowTransform, TransformBuilder
@@ -92,6 +92,8 @@ class Coupling(TransformBuilder):
             context_size=context_size,
             conditioning=conditioning,
         )
+        nn.init.zeros_(self.net.linears[-1].weight)  # the layer starts as the identity
+        nn.init.zeros_(self.net.linears[-1].bias)
 
     def forward(self, context: Tensor | None = None) -> CouplingTransform:
         return CouplingTransform(self, context)
