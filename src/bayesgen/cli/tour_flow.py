@@ -38,7 +38,7 @@ def fit_flow(model, x: torch.Tensor, *, steps: int, batch: int, lr: float, seed:
     """Maximum likelihood by ``bayesgen.train`` when present, else an explicit Adam loop with
     cosine decay (the same configuration)."""
     try:
-        from ..data import TensorData
+        from ..data.source import TensorData
         from ..train import TrainConfig, train
 
         config = TrainConfig(steps=steps, batch_size=batch, lr=lr, schedule="cosine", seed=seed)
