@@ -18,25 +18,36 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from .transforms import FlowTransform, TransformBuilder
 
 __all__ = ["Spline", "RQSplineTransform", "ElementwiseSpline", "spline_knots"]
 
 _RAW = 8.0  # raw numbers are clamped to [−8, 8]: exp stays finite, bin ratios ≤ e^16
-_CONST: dict[tuple, tuple[Tensor, Tensor]] = {}
+_CONST: dict[tuple, tuple[Tensor, ...]] = {}
 
 
-def _constants(k: int, like: Tensor) -> tuple[Tensor, Tensor]:
-    """(K, K + 1) with [j, i] = 1 where j < i (e @ it is the cumulative sum with a leading 0),
-    and the gather offsets of a bin's six numbers in the flattened (3, K + 1) knots."""
-    key = (k, like.dtype, like.device)
+def _constants(k: int, bound: float, min_bin: float, min_d: float, like: Tensor):
+    """The fixed tensors of a K-bin spline (cached): ``mix`` (3K − 1, 3(K + 1)) maps exp(raw)
+    to cumulative widths and heights (with a leading 0) and to the interior derivatives (scaled
+    by 1 − min_d); ``bias`` (3, K + 1) adds min_d inside and 1 at both ends of the derivative
+    row; ``ramp`` (3, K + 1) is the bin floors' cumulative sum minus B (0 on the derivative
+    row); ``offsets`` (6,) are a bin's six numbers in the flattened knots."""
+    key = (k, bound, min_bin, min_d, like.dtype, like.device)
     if key not in _CONST:
         n = k + 1
-        tri = torch.ones(k, n, dtype=like.dtype, device=like.device).triu(1)
+        mix = torch.zeros(3 * k - 1, 3 * n, dtype=torch.float64)
+        tri = torch.ones(k, n, dtype=torch.float64).triu(1)  # e @ tri: 0, e_0, e_0 + e_1, …
+        mix[:k, :n], mix[k : 2 * k, n : 2 * n] = tri, tri
+        mix[2 * k :, 2 * n + 1 : 3 * n - 1] = (1 - min_d) * torch.eye(k - 1, dtype=torch.float64)
+        bias = torch.zeros(3, n, dtype=torch.float64)
+        bias[2] = min_d
+        bias[2, 0] = bias[2, -1] = 1.0
+        ramp = torch.zeros(3, n, dtype=torch.float64)
+        ramp[:2] = torch.arange(n, dtype=torch.float64) * (2 * bound * min_bin) - bound
         offsets = torch.tensor([0, 1, n, n + 1, 2 * n, 2 * n + 1], device=like.device)
-        _CONST[key] = tri, offsets
+        cast = {"dtype": like.dtype, "device": like.device}
+        _CONST[key] = (mix.to(**cast), bias.to(**cast), ramp.to(**cast), offsets)
     return _CONST[key]
 
 
@@ -47,24 +58,22 @@ def spline_knots(
     the y-knots (both from −B to B) and the derivatives at the knots (1 at both ends).
 
     With r = raw clamped to [−8, 8]: bin sizes ∝ exp(r) plus a floor ``min_bin`` (a softmax,
-    computed as one matmul cumulative sum normalised by its last entry), interior derivatives
-    ``min_derivative`` + (1 − ``min_derivative``) exp(r), so raw zeros give the identity."""
+    computed with the cumulative sums as one matmul and normalised by their last entries),
+    interior derivatives ``min_derivative`` + (1 − ``min_derivative``) exp(r), so raw zeros give
+    the identity."""
     k = (raw.shape[-1] + 1) // 3
-    tri, _ = _constants(k, raw)
-    e = raw.clamp(-_RAW, _RAW).exp()  # (..., 3K − 1)
-    cum = e[..., : 2 * k].unflatten(-1, (2, k)) @ tri  # (..., 2, K + 1): 0, e_0, …, Σ e
-    span = 2 * bound
-    ramp = torch.arange(k + 1, dtype=e.dtype, device=e.device) * (min_bin * span) - bound
-    knots = cum * ((1 - k * min_bin) * span / cum[..., -1:]) + ramp  # (..., 2, K + 1)
-    d = e[..., 2 * k :] * (1 - min_derivative) + min_derivative  # (..., K − 1)
-    d = F.pad(d, (1, 1), value=1.0)[..., None, :]  # (..., 1, K + 1)
-    return torch.cat([knots, d], dim=-2)  # (..., 3, K + 1)
+    mix, bias, ramp, _ = _constants(k, bound, min_bin, min_derivative, raw)
+    e = raw.clamp(-_RAW, _RAW).exp().reshape(-1, 3 * k - 1)  # (N, 3K − 1)
+    a = (e @ mix).view(*raw.shape[:-1], 3, k + 1) + bias  # (..., 3, K + 1)
+    scale = (1 - k * min_bin) * 2 * bound / a[..., :2, -1:]  # (..., 2, 1): 2B(1 − Kf) / Σ e
+    scale = torch.cat([scale, torch.ones_like(scale[..., :1, :])], dim=-2)  # (..., 3, 1)
+    return a * scale + ramp  # (..., 3, K + 1)
 
 
-def _bin(knots: Tensor, v: Tensor, row: int) -> Tensor:
+def _bin(knots: Tensor, v: Tensor, row: int, offsets: Tensor) -> Tensor:
     """The six numbers x_k, x_{k+1}, y_k, y_{k+1}, d_k, d_{k+1} (..., 6) of the bin of each v
-    (clamped into [−B, B]) along knot row ``row`` (0: x, 1: y): one searchsorted, one gather."""
-    _, offsets = _constants(knots.shape[-1] - 1, knots)
+    (clamped into [−B, B]) along knot row ``row`` (0: x, 1: y): one searchsorted, one gather
+    at ``offsets`` (see :func:`_constants`)."""
     inner = knots[..., row, 1:-1].contiguous()  # (..., K − 1)
     k = torch.searchsorted(inner, v[..., None], right=True)  # (..., 1) in [0, K − 1]
     return knots.flatten(-2).gather(-1, k + offsets)  # (..., 6)
@@ -161,14 +170,17 @@ class Spline:
     def params(self) -> int:
         return 3 * self.bins - 1
 
+    def _offsets(self, like: Tensor) -> Tensor:
+        return _constants(self.bins, self.bound, 1e-3, 1e-3, like)[3]
+
     def forward(self, x: Tensor, raw: Tensor) -> tuple[Tensor, Tensor]:
         knots = spline_knots(raw, self.bound)
-        g = _bin(knots, x.clamp(-self.bound, self.bound), 0)
+        g = _bin(knots, x.clamp(-self.bound, self.bound), 0, self._offsets(raw))
         return _RQS.apply(x, g, self.bound, False)
 
     def inverse(self, y: Tensor, raw: Tensor) -> tuple[Tensor, Tensor]:
         knots = spline_knots(raw, self.bound)
-        g = _bin(knots, y.clamp(-self.bound, self.bound), 1)
+        g = _bin(knots, y.clamp(-self.bound, self.bound), 1, self._offsets(raw))
         return _RQS.apply(y, g, self.bound, True)
 
     def __repr__(self) -> str:
