@@ -61,17 +61,19 @@ def test_a_class_conditional_flow_learns_each_class():
 
 
 def test_flow_factor_matches_an_exact_gaussian():
-    """A MAF layer whose MADE outputs only its biases is the affine map x = μ + e^s z."""
+    """A MAF layer whose MADE outputs only its biases (t, raw) is the affine map with base
+    z = x e^s + t, i.e. x ~ N(−t e^{−s}, e^{−2s})."""
     x = Continuous("x", shape=3)
     step = MaskedAutoregressive(3, hidden=(8,))
     last = step.made.net[-1]
     with torch.no_grad():
         last.weight.zero_()
-        last.bias.copy_(torch.tensor([0.5, 0.3, -1.0, -0.2, 2.0, 0.1]))  # (μ_d, raw_d) pairs
+        last.bias.copy_(torch.tensor([0.5, 0.3, -1.0, -0.2, 2.0, 0.1]))  # (t_d, raw_d) pairs
     factor = FlowFactor(x, steps=[step])
     v = torch.randn(10, 3)
-    mu = torch.tensor([0.5, -1.0, 2.0])
-    scale = torch.exp(3 * torch.tanh(torch.tensor([0.3, -0.2, 0.1]) / 3))
+    t = torch.tensor([0.5, -1.0, 2.0])
+    s = 3 * torch.tanh(torch.tensor([0.3, -0.2, 0.1]) / 3)
+    mu, scale = -t * torch.exp(-s), torch.exp(-s)
     expected = torch.distributions.Normal(mu, scale).log_prob(v).sum(-1)
     torch.testing.assert_close(factor({}).log_prob(v), expected)
 

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..nn import MLP, Conditioning
+from .spline import Spline
 from .transforms import Affine, FlowTransform, TransformBuilder
 
 __all__ = ["Coupling", "CouplingTransform"]
@@ -92,8 +93,9 @@ class Coupling(TransformBuilder):
             context_size=context_size,
             conditioning=conditioning,
         )
-        nn.init.zeros_(self.net.linears[-1].weight)  # the layer starts as the identity
-        nn.init.zeros_(self.net.linears[-1].bias)
+        if isinstance(self.univariate, Spline):  # a spline layer starts as the identity
+            nn.init.zeros_(self.net.linears[-1].weight)
+            nn.init.zeros_(self.net.linears[-1].bias)
 
     def forward(self, context: Tensor | None = None) -> CouplingTransform:
         return CouplingTransform(self, context)

@@ -118,18 +118,20 @@ def inverse_and_ladj(t: Transform, y: Tensor) -> tuple[Tensor, Tensor]:
 
 # ---------------------------------------------------------------------------- univariate maps
 class Affine:
-    """The univariate map of MAF/IAF/RealNVP, y = x exp(s) + t, from P = 2 numbers per
-    coordinate (t, raw) with s = soft_clamp(raw); log|dy/dx| = s. Parameters p (..., 2)."""
+    """The univariate map of MAF/IAF/RealNVP from P = 2 numbers per coordinate (t, raw), with
+    s = soft_clamp(raw), parameterised in the density direction as in RealNVP: the base side is
+    z = y exp(s) + t, so the sampling map is y = (z − t) exp(−s) and log|dy/dz| = −s (this
+    trained faster than y = z exp(s) + t at the same learning rate). Parameters p (..., 2)."""
 
     params = 2
 
     def forward(self, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
         s = soft_clamp(p[..., 1])
-        return x * s.exp() + p[..., 0], s
+        return (x - p[..., 0]) * torch.exp(-s), -s
 
     def inverse(self, y: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
         s = soft_clamp(p[..., 1])
-        return (y - p[..., 0]) * torch.exp(-s), s
+        return y * s.exp() + p[..., 0], -s
 
     def __repr__(self) -> str:
         return "Affine()"
