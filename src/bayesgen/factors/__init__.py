@@ -2,6 +2,7 @@
 
 from .base import Factor
 from .categorical import ExactCategorical
+from .flow import FlowFactor, FlowStep, PushForward, StandardNormal
 from .gaussian import Gaussian, LinearGaussian
 from .neural import NeuralBernoulli, NeuralCategorical, NeuralFactor, NeuralNormal
 from .table import Table
@@ -16,4 +17,8 @@ __all__ = [
     "NeuralBernoulli",
     "NeuralCategorical",
     "NeuralNormal",
+    "FlowFactor",
+    "FlowStep",
+    "PushForward",
+    "StandardNormal",
 ]
