@@ -99,6 +99,8 @@ EXAMPLES["gan-wgan-gp-packed"] = lambda: _gan(objective="wgan-gp", pack=2, spect
 EXAMPLES["gan-f-js-conditional"] = lambda: _gan(
     objective="f-js", num_classes=3, conditioning="film"
 )
+
+
 def _diffusion() -> Example:
     from bayesgen.generative import Diffusion
 
@@ -117,3 +119,36 @@ def _diffusion_conditional() -> Example:
 
 EXAMPLES["diffusion"] = _diffusion
 EXAMPLES["diffusion-conditional"] = _diffusion_conditional
+
+
+def _toy(n: int = 16) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(n, 2, generator=g) * torch.tensor([1.0, 0.5]) + torch.tensor([0.5, -1.0])
+
+
+def _flow_maf() -> Example:
+    from bayesgen.generative import Flow
+
+    return Flow(2, transform="maf", layers=3, hidden=(16, 16)), _toy(), None
+
+
+def _flow_nsf() -> Example:
+    from bayesgen.generative import Flow
+
+    return (
+        Flow(3, transform="nsf", layers=2, hidden=(16, 16), bins=4, linear="lu"),
+        torch.cat([_toy(), _toy()[:, :1]], 1),
+        None,
+    )
+
+
+def _flow_realnvp_conditional() -> Example:
+    from bayesgen.generative import Flow
+
+    model = Flow(2, transform="realnvp", layers=3, hidden=(16, 16), actnorm=True, num_classes=3)
+    return model, _toy(), torch.arange(16) % 3
+
+
+EXAMPLES["flow-maf"] = _flow_maf
+EXAMPLES["flow-nsf"] = _flow_nsf
+EXAMPLES["flow-realnvp-conditional"] = _flow_realnvp_conditional

@@ -2,6 +2,7 @@
 
 from .base import Factor
 from .categorical import ExactCategorical
+from .flow import FlowFactor, FlowStep, PushForward
 from .gaussian import Gaussian, LinearGaussian
 from .latent import Flat, ModuleFactor, StandardNormal
 from .neural import NeuralBernoulli, NeuralCategorical, NeuralFactor, NeuralNormal
@@ -20,4 +21,7 @@ __all__ = [
     "StandardNormal",
     "ModuleFactor",
     "Flat",
+    "FlowFactor",
+    "FlowStep",
+    "PushForward",
 ]

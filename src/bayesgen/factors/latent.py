@@ -26,12 +26,12 @@ __all__ = ["StandardNormal", "ModuleFactor", "Flat"]
 class StandardNormal(Factor):
     """The root p(z) = N(0, I) of a continuous variable z (its mean and scale are buffers)."""
 
-    def __init__(self, variable: Continuous):
+    def __init__(self, variable: Continuous, dtype: torch.dtype | None = None):
         if not isinstance(variable, Continuous):
             raise TypeError(f"StandardNormal needs a Continuous variable, got {variable!r}")
         super().__init__(variable, ())
-        self.register_buffer("loc", torch.zeros(variable.shape))
-        self.register_buffer("scale", torch.ones(variable.shape))
+        self.register_buffer("loc", torch.zeros(variable.shape, dtype=dtype))
+        self.register_buffer("scale", torch.ones(variable.shape, dtype=dtype))
 
     def forward(self, parents: Mapping[str, Tensor], context: Tensor | None = None) -> Distribution:
         dist = Normal(self.loc, self.scale)  # batch (), event = z's shape

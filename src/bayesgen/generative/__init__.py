@@ -9,6 +9,7 @@ from .arm import ARM
 from .base import PARADIGMS, GenerativeModel, build, load_model
 from .diffusion import Diffusion
 from .energy import EnergyModel
+from .flow import Flow
 from .gan import GAN
 from .schedules import CosineSchedule, LinearSchedule
 from .vae import VAE
@@ -21,6 +22,7 @@ __all__ = [
     "ARM",
     "Diffusion",
     "EnergyModel",
+    "Flow",
     "GAN",
     "VAE",
     "LinearSchedule",

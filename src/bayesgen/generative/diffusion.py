@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from ..factors.base import Factor
+from ..factors.latent import StandardNormal
 from ..factors.neural import NeuralNormal
 from ..network import BayesNet
 from ..nn import MLP, SinusoidalEmbedding
@@ -78,18 +79,6 @@ class Denoiser(nn.Module):
 
 
 # ---------------------------------------------------------------------------- factors
-class StandardNormalFactor(Factor):
-    """p(z_T) = N(0, I) of the variable's shape (batch shape ())."""
-
-    def __init__(self, variable: Continuous, dtype: torch.dtype | None = None):
-        super().__init__(variable)
-        self.register_buffer("zero", torch.zeros(variable.shape, dtype=dtype))
-
-    def forward(self, parents: Mapping[str, Tensor], context: Tensor | None = None) -> Distribution:
-        base = Normal(self.zero, torch.ones_like(self.zero))
-        return Independent(base, len(self.variable.shape)) if self.variable.shape else base
-
-
 class ForwardStep(Factor):
     """q(z_t | z_{t−1}) = N(√α_t z_{t−1}, β_t I). Without a parent variable, z_{t−1} = x is
     the network's context (B, D): the forward chain is conditioned on the data."""
@@ -525,7 +514,7 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         """p: z_T → z_{T−1} → … → z_1 → x, a standard-normal root and one NeuralNormal per
         step, all sharing the one denoiser."""
         T, C = self.timesteps, self.context_features
-        factors: list[Factor] = [StandardNormalFactor(self._var(T), dtype=self.dtype)]
+        factors: list[Factor] = [StandardNormal(self._var(T), dtype=self.dtype)]
         for t in range(T, 0, -1):
             factors.append(
                 NeuralNormal(

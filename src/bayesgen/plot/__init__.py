@@ -3,6 +3,7 @@
 from .dag import draw_dag
 from .diffusion import draw_diffusion_networks, plot_diffusion_snapshots
 from .energy import draw_mrf, plot_langevin
+from .flow import plot_flow, plot_flow_density
 from .info import plot_kl_fits
 from .kde import plot_kde_1d, plot_kde_2d
 from .learning import plot_learning_rate_sweep, plot_training_curves
@@ -15,6 +16,8 @@ __all__ = [
     "draw_diffusion_networks",
     "draw_mrf",
     "plot_diffusion_snapshots",
+    "plot_flow",
+    "plot_flow_density",
     "plot_kde_1d",
     "plot_kde_2d",
     "plot_kl_fits",
