@@ -28,8 +28,6 @@ from bayesgen.train import Adam, TrainConfig, train
 
 METHODS = {
     "minimax (baseline)": {"objective": "minimax"},
-    "non-saturating": {"objective": "nonsaturating"},
-    "PacGAN2 (non-saturating)": {"objective": "nonsaturating", "pack": 2},
     "PacGAN4 (non-saturating)": {"objective": "nonsaturating", "pack": 4},
     "WGAN-GP": {"objective": "wgan-gp"},
 }
@@ -40,15 +38,15 @@ def run_one(name: str, options: dict, seed: int, steps: int, batch: int) -> dict
     data = load_dataset(name, seed=seed)
     modes, sigma = data.modes, data.sigma
     torch.manual_seed(seed)
-    model = GAN(
-        2, latent_dim=2, hidden=(256, 256, 256), disc_hidden=(256, 256, 256), **options
-    )
+    model = GAN(2, latent_dim=2, hidden=(256, 256, 256), disc_hidden=(256, 256, 256), **options)
+    # Adam(0.5, 0.999) with cosine decay and the generator read from its moving average: the
+    # decay and the average sharpen the samples onto the modes (high quality within 3σ)
     config = TrainConfig(
         steps=steps,
         batch_size=batch,
-        lr=2e-4,
+        lr=3e-4,
         optimizer=Adam(betas=(0.5, 0.999)),
-        schedule="constant",
+        ema=0.999,
         seed=seed,
     )
     t0 = time.perf_counter()
@@ -66,7 +64,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     args = parser.parse_args()
