@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from math import prod
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from ._budget import check_memory
+from ._checks import check_int
 from .factors.base import Factor
 from .factors.table import Table
 from .graph import DAG
@@ -26,6 +29,18 @@ from .variables import Continuous, Discrete, Variable
 __all__ = ["BayesNet"]
 
 Data = Mapping[str, object] | pd.DataFrame
+
+_SEED_RANGE = "an int in [-2**63, 2**64 - 1] or None"
+#: the full joint table is for small networks only (2^24 float64 entries at most)
+_FULL_JOINT_BYTES = 8 * 2**24
+
+
+def _listed(names: Iterable[str], limit: int = 30) -> str:
+    """Names for an error message: all of them, or the first ``limit`` and how many more."""
+    names = list(names)
+    if len(names) <= limit:
+        return str(names)
+    return f"{names[:limit]} ... and {len(names) - limit} more"
 
 
 class BayesNet(nn.Module):
@@ -61,11 +76,14 @@ class BayesNet(nn.Module):
         self.dag = DAG(nodes=by_name, edges=[(p, f.name) for f in factors for p in f.parent_names])
         self.name = name
         self.factors = nn.ModuleDict({v: by_name[v] for v in self.dag.order})
+        # built once: structure queries inside loops over the variables stay linear in N
+        self._variables = MappingProxyType({v: by_name[v].variable for v in self.dag.order})
 
     # ------------------------------------------------------------------ structure
     @property
-    def variables(self) -> dict[str, Variable]:
-        return {n: f.variable for n, f in self.factors.items()}
+    def variables(self) -> Mapping[str, Variable]:
+        """Name -> variable in topological order (a read-only mapping, built once)."""
+        return self._variables
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -89,7 +107,7 @@ class BayesNet(nn.Module):
 
     def _check(self, name: str) -> str:
         if name not in self.factors:
-            raise KeyError(f"unknown variable {name!r}; variables are {list(self.factors)}")
+            raise KeyError(f"unknown variable {name!r}; variables are {_listed(self.factors)}")
         return name
 
     def parents(self, name: str) -> tuple[str, ...]:
@@ -148,7 +166,7 @@ class BayesNet(nn.Module):
         ]
         if unknown:
             raise ValueError(
-                f"data has unknown column(s) {unknown}; variables are {list(self.factors)}"
+                f"data has unknown column(s) {unknown}; variables are {_listed(self.factors)}"
             )
         out: dict[str, Tensor] = {}
         size = None
@@ -227,8 +245,11 @@ class BayesNet(nn.Module):
     ) -> dict[str, Tensor] | pd.DataFrame:
         """Ancestral sampling (§2.1.2.1): each variable from p(x_n | Pa(x_n), y) in topological
         order, roots first, vectorized over the n samples."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = check_int("n", n, 1, expected="a positive int")
+        seed = check_int("seed", seed, optional=True, expected=_SEED_RANGE)
+        if seed is not None and not -(2**63) <= seed < 2**64:
+            raise ValueError(f"seed must be {_SEED_RANGE}, got {seed!r}")
+        check_memory(n * self._sample_bytes(), f"sampling {n} rows of {len(self)} variables")
         if context is not None and context.dim() == 1:
             context = context.expand(n, -1)  # (n, C)
         with torch.random.fork_rng(devices=[]):
@@ -240,6 +261,16 @@ class BayesNet(nn.Module):
                     dist = factor(values, context)
                     values[name] = dist.sample((n,)) if dist.batch_shape == () else dist.sample()
         return self.decode(values) if as_frame else values
+
+    def _sample_bytes(self) -> int:
+        """Bytes per sampled row: every variable's value (8 bytes a number) plus the largest
+        row of probabilities or parameters drawn from at once."""
+        sizes = [v.size if isinstance(v, Continuous) else 1 for v in self._variables.values()]
+        widest = max(
+            (v.card if isinstance(v, Discrete) else 2 * v.size for v in self._variables.values()),
+            default=0,
+        )
+        return 8 * (sum(sizes) + widest)
 
     # ------------------------------------------------------------------ exact inference
     @cached_property
@@ -293,8 +324,12 @@ class BayesNet(nn.Module):
     def full_joint(self) -> Tensor:
         """The joint table Π_n p(x_n | Pa) over all variables in ``order`` (small networks only)."""
         cards = [v.card for v in self.variables.values()]
-        if prod(cards) > 2**24:
-            raise ValueError(f"the full joint has {prod(cards)} entries; use query instead")
+        check_memory(
+            8 * prod(cards),
+            f"the full joint table of {len(cards)} variables",
+            budget=_FULL_JOINT_BYTES,
+            advice="use query instead",
+        )
         letters = {
             n: chr(ord("a") + i) if i < 26 else chr(ord("A") + i - 26)
             for i, n in enumerate(self.order)

@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .. import examples
-from ..network import BayesNet
+if TYPE_CHECKING:
+    from ..network import BayesNet
 
-__all__ = ["load_network", "BUILTIN"]
+__all__ = ["load_network", "BUILTIN", "NETWORK_HELP", "add_network_argument"]
 
-BUILTIN = {"student": examples.student}
+#: built-in networks, by name -> the function of bayesgen.examples that builds it
+BUILTIN = {"student": "student"}
+
+NETWORK_HELP = (
+    "the network: 'student' (built in), a network shipped with pgmpy ('alarm', 'asia', ...), "
+    "or a .bif, .bif.gz or .json file"
+)
+_SUFFIXES = (".bif", ".bif.gz", ".json")
+
+
+def add_network_argument(parser) -> None:
+    parser.add_argument("network", help=NETWORK_HELP)
 
 
 def load_network(spec: str) -> BayesNet:
     """A built-in name (``student``), a bnlearn name shipped with pgmpy (``alarm``, ``asia``, ...),
     or a path to a ``.bif``/``.bif.gz``/``.json`` file."""
     if spec in BUILTIN:
-        return BUILTIN[spec]()
+        from .. import examples
+
+        return getattr(examples, BUILTIN[spec])()
     path = Path(spec)
     suffixes = "".join(path.suffixes[-2:]).lower()
+    if path.is_dir():
+        raise ValueError(f"{spec} is a directory; give a .bif, .bif.gz or .json file")
     if path.suffix.lower() == ".json":
         if not path.is_file():
             raise ValueError(f"no such file: {spec}")
@@ -31,12 +47,16 @@ def load_network(spec: str) -> BayesNet:
         from ..io.bif import read_bif
 
         return read_bif(path)
+    if path.is_file():
+        raise ValueError(
+            f"{spec}: unknown kind of network file; the name must end in {', '.join(_SUFFIXES)}"
+        )
     from ..io import bnlearn
 
     try:
         names = bnlearn.available()
-    except ImportError:
-        names = []
+    except (ImportError, OSError):
+        names = ()
     if spec in names:
         return bnlearn.load(spec)
     known = sorted(BUILTIN) + sorted(names)

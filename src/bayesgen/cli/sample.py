@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import sys
 
-from ._common import load_network
+from ._common import add_network_argument, load_network
 
 __all__ = ["register"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sample", help="draw ancestral samples as CSV")
-    p.add_argument("network", help="built-in name, bnlearn name, or a .bif/.json path")
+    p = sub.add_parser(
+        "sample",
+        help="draw samples from a network as CSV",
+        description=(
+            "Draw samples from a network, each variable after its parents (ancestral "
+            "sampling), and write them as CSV with one column per variable."
+        ),
+    )
+    add_network_argument(p)
     p.add_argument("-n", type=int, default=10, help="number of samples (default 10)")
-    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument(
+        "--seed", type=int, default=None, help="random seed, an integer (default: random)"
+    )
     p.add_argument("--out", metavar="CSV", help="write here instead of standard output")
     p.set_defaults(func=run)
 

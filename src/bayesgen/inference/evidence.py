@@ -2,7 +2,8 @@
 
 Evidence maps a variable name to a state, given as an integer code or a state label. A 1-D
 tensor, array or list instead of a single state is a batch of R rows; −1 (or ``None`` / NaN in a
-list) means "not observed in this row".
+list) means "not observed in this row". A single state must be a valid one: −1 there is an
+out-of-range code (to leave a variable unobserved in a single query, leave it out).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def check_variables(names: Sequence[str], states: Mapping[str, Sequence[str]], w
 
 
 def _code(name: str, value: object, labels: Sequence[str]) -> int:
-    """The code of one state given as a label or an int (−1: unobserved)."""
+    """The code of one state given as a label or an int (NaN: unobserved)."""
     if isinstance(value, Tensor):
         value = value.item()
     if isinstance(value, str):
@@ -78,10 +79,15 @@ def _code(name: str, value: object, labels: Sequence[str]) -> int:
                 f"evidence on {name!r} must be a state label or an integer code, got {value!r}"
             )
     code = int(value)
-    if not -1 <= code < len(labels):
+    if not 0 <= code < len(labels):
+        unobserved = (
+            f"; -1 means unobserved only in a batch of rows: leave {name!r} out of the evidence"
+            if code == -1
+            else ""
+        )
         raise ValueError(
             f"state code {code} of {name!r} is out of range 0..{len(labels) - 1} "
-            f"(states {list(labels)}); use -1 for unobserved"
+            f"(states {list(labels)}){unobserved}"
         )
     return code
 
