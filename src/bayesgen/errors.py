@@ -66,6 +66,7 @@ class MemoryBudgetError(ValueError):
         self.budget = int(budget)
         subject = f"exact inference for {what}" if exact else what
         advice = EXACT_ADVICE if advice is None and exact else advice
+        self.what, self.advice = subject, advice
         tail = f"; {advice}" if advice else ""
         super().__init__(
             f"{subject} needs an estimated {format_bytes(estimate)} "

@@ -258,6 +258,9 @@ class BayesNet(nn.Module):
             values: dict[str, Tensor] = {}
             with torch.no_grad():
                 for name, factor in self.factors.items():
+                    if type(factor) is Table:  # the same draws, without a distribution object
+                        values[name] = factor.draw(values, n)
+                        continue
                     dist = factor(values, context)
                     values[name] = dist.sample((n,)) if dist.batch_shape == () else dist.sample()
         return self.decode(values) if as_frame else values

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from math import prod
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _constants
+from .._budget import check_memory
 from ..variables import Discrete
 from .base import Factor
 from .categorical import ExactCategorical
@@ -15,9 +19,28 @@ from .categorical import ExactCategorical
 __all__ = ["Table"]
 
 #: rows that miss summing to 1 by at most this much are renormalized with a warning
-ROW_TOLERANCE = 1e-3
+ROW_TOLERANCE = _constants.ROW_TOLERANCE
 #: misses up to this are rounding in the given numbers: the table is kept exactly as given
 ROUNDING = 1e-6
+
+
+def _as_table(name: str, probs, dtype: torch.dtype) -> Tensor:
+    """``probs`` as a tensor; nested lists that are ragged or hold non-numbers are one clear
+    error naming the variable (not torch's message about sequences)."""
+    if isinstance(probs, Tensor):
+        return probs.to(dtype)
+    try:
+        array = np.asarray(probs, dtype=np.float64)
+    except (ValueError, TypeError) as err:
+        ragged = "inhomogeneous" in str(err) or "sequence" in str(err)
+        what = "ragged (its rows have different lengths)" if ragged else "not all numbers"
+        raise ValueError(f"table of {name!r} is {what}: {_clip(probs)}") from None
+    return torch.as_tensor(array, dtype=dtype)
+
+
+def _clip(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Table(Factor):
@@ -48,10 +71,15 @@ class Table(Factor):
             if not isinstance(v, Discrete):
                 raise TypeError(f"a Table needs discrete variables; {v.name!r} is {v!r}")
         shape = self.shape
+        check_memory(
+            8 * prod(shape),
+            f"the table of {variable.name!r} ({' x '.join(map(str, shape))} entries)",
+            advice="give the variable fewer parents",
+        )
         if probs is None:
             table = torch.full(shape, 1.0 / variable.card, dtype=dtype)
         else:
-            table = torch.as_tensor(probs, dtype=dtype)
+            table = _as_table(variable.name, probs, dtype)
             if table.shape != shape:
                 want = " x ".join(f"{v.name}:{v.card}" for v in (*self.parents, variable))
                 raise ValueError(
@@ -107,6 +135,20 @@ class Table(Factor):
             index.append(parents[p.name].long())
         return ExactCategorical(self.probs[tuple(index)])  # batch (B,), probs (B, card)
 
+    def draw(self, parents: Mapping[str, Tensor], n: int) -> Tensor:
+        """Codes (n,) drawn from p(x | pa) for each of n rows of parent values: the draws of
+        ``forward(parents).sample()`` (same random numbers), without building a distribution.
+        """
+        if not self.parents:  # one row for all n draws, as Categorical.sample((n,))
+            return torch.multinomial(self.probs.reshape(1, -1), n, True).reshape(n)
+        index = []
+        for p in self.parents:
+            if p.name not in parents:
+                raise ValueError(f"factor of {self.name!r}: missing value of parent {p.name!r}")
+            index.append(parents[p.name].long())
+        rows = self.probs[tuple(index)]  # (n, card)
+        return torch.multinomial(rows, 1, True).reshape(n)
+
     def num_parameters(self) -> int:
         """(K − 1) Π_{p ∈ Pa} K_p free parameters."""
         return self.probs.numel() // self.variable.card * (self.variable.card - 1)
@@ -138,7 +180,7 @@ class Table(Factor):
         total = counts + pseudo_counts
         norm = total.sum(-1, keepdim=True)
         uniform = torch.full_like(total, 1.0 / self.variable.card)
-        self.probs.copy_(torch.where(norm > 0, total / norm.clamp_min(1e-300), uniform))
+        self.probs.copy_(torch.where(norm > 0, total / norm.clamp_min(_constants.TINY), uniform))
         return self
 
     def extra_repr(self) -> str:

@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 ROW = -1  # the index of the evidence rows (batch axis R)
+#: networks with more tensors than this are planned by min-fill alone ("auto")
+_SEARCH_ALL = 5000
 #: log of an intermediate's element count beyond any memory (2^62 elements): elimination
 #: orders are not refined past it
 _HOPELESS = 62 * math.log(2)
@@ -390,11 +392,15 @@ def plan_contraction(
     optimize: str = "auto",
 ) -> Plan:
     """Find a pairwise contraction path; ``optimize`` is ``"auto"`` (the cheapest of the
-    heuristics below), ``"greedy"`` (opt_einsum), ``"min-fill"`` or ``"min-weight"``
-    (variable elimination orders)."""
+    heuristics below; only min-fill beyond 5,000 tensors), ``"greedy"`` (opt_einsum),
+    ``"min-fill"`` or ``"min-weight"`` (variable elimination orders)."""
     inputs = [tuple(ix) for ix in inputs]
     if optimize == "auto":
-        methods = ["greedy", "min-fill", "min-weight"]
+        # past a few thousand tensors each search costs seconds: min-fill alone, as in
+        # variable elimination, keeps planning linear-time in practice
+        methods = (
+            ["min-fill"] if len(inputs) > _SEARCH_ALL else ["greedy", "min-fill", "min-weight"]
+        )
         if ROW in output:
             methods.append("min-fill-rows")
     elif optimize in ("greedy", "min-fill", "min-weight"):
