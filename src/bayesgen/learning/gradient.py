@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._constants import TINY
+
 __all__ = ["Trainer", "penalty", "make_optimizer", "OPTIMIZERS"]
 
 #: optimizer names accepted by :class:`Trainer`
@@ -288,7 +290,7 @@ class Trainer:
                 total += float(nll.detach()) * size
                 seen += size
                 pen_value = float(pen.detach()) if isinstance(pen, Tensor) else float(pen)
-            epoch_loss = total / max(seen, 1e-300)
+            epoch_loss = total / max(seen, TINY)
             history["loss"].append(epoch_loss)
             if self.prior is not None:
                 history["penalty"].append(pen_value)
