@@ -9,13 +9,14 @@ inference on discrete networks, ``fit`` learns the factors from data.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from math import prod
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor, nn
 
@@ -26,13 +27,28 @@ from .factors.table import Table
 from .graph import DAG
 from .variables import Continuous, Discrete, Variable
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["BayesNet"]
 
-Data = Mapping[str, object] | pd.DataFrame
+Data = "Mapping[str, object] | pd.DataFrame"
 
 _SEED_RANGE = "an int in [-2**63, 2**64 - 1] or None"
 #: the full joint table is for small networks only (2^24 float64 entries at most)
 _FULL_JOINT_BYTES = 8 * 2**24
+
+
+def _pandas():
+    import pandas  # imported when first needed: the command line starts faster
+
+    return pandas
+
+
+def _is_frame(data: object) -> bool:
+    """Whether ``data`` is a DataFrame (never one while pandas is not even imported)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(data, pd.DataFrame)
 
 
 def _listed(names: Iterable[str], limit: int = 30) -> str:
@@ -150,7 +166,7 @@ class BayesNet(nn.Module):
         """Convert a DataFrame (state labels) or a mapping of arrays into tensors by variable:
         discrete values become long codes (−1 = missing), continuous ones float tensors (B, *shape).
         """
-        if isinstance(data, pd.DataFrame):
+        if _is_frame(data):
             columns = list(data.columns)
             get = data.__getitem__
         elif isinstance(data, Mapping):
@@ -206,7 +222,7 @@ class BayesNet(nn.Module):
             if isinstance(var, Discrete):
                 codes = v.numpy()
                 labels = np.asarray(var.states, dtype=object)[codes.clip(0)]
-                columns[name] = pd.Categorical(
+                columns[name] = _pandas().Categorical(
                     np.where(codes >= 0, labels, None), categories=var.states
                 )
             elif var.shape == ():
@@ -214,7 +230,7 @@ class BayesNet(nn.Module):
             else:
                 flat = v.reshape(v.shape[0], -1).numpy()
                 columns.update({f"{name}[{i}]": flat[:, i] for i in range(flat.shape[1])})
-        return pd.DataFrame(columns)
+        return _pandas().DataFrame(columns)
 
     # ------------------------------------------------------------------ density and sampling
     def log_prob(self, data: Data, context: Tensor | None = None) -> Tensor:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 
@@ -121,6 +120,8 @@ class Discrete(Variable):
             return codes
         if isinstance(values, Tensor):
             values = values.detach().cpu().numpy()
+        import pandas as pd  # imported when first needed: the command line starts faster
+
         array = np.asarray(pd.Series(list(values) if not hasattr(values, "__array__") else values))
         missing = np.asarray(pd.isna(array))
         as_text = np.where(missing, "", array.astype(str))

@@ -8,11 +8,11 @@ out-of-range code (to leave a variable unobserved in a single query, leave it ou
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 
@@ -115,6 +115,8 @@ def _codes(name: str, values: object, labels: Sequence[str]) -> Tensor:
         raise ValueError(f"batched evidence on {name!r} must be 1-D (R,), got shape {array.shape}")
     if array.dtype.kind in "iu":
         return _codes(name, torch.as_tensor(array.astype(np.int64)), labels)
+    import pandas as pd  # imported when first needed: the command line starts faster
+
     series = pd.Series(array, dtype=object)
     missing = series.isna().to_numpy()
     text = series.where(~missing, "").astype(str).to_numpy()
@@ -132,6 +134,11 @@ def _codes(name: str, values: object, labels: Sequence[str]) -> Tensor:
         codes[unmatched] = numeric.astype(np.int64)
     codes[missing] = -1
     return torch.from_numpy(codes)
+
+
+def _is_series(value: object) -> bool:
+    pd = sys.modules.get("pandas")  # a Series exists only once pandas is imported
+    return pd is not None and isinstance(value, pd.Series)
 
 
 def parse_evidence(
@@ -160,12 +167,13 @@ def parse_evidence(
             continue
         if value is None:
             continue
-        if not isinstance(value, (Tensor, np.ndarray, Sequence, pd.Series)):
+        series = _is_series(value)
+        if not (isinstance(value, (Tensor, np.ndarray, Sequence)) or series):
             raise TypeError(
                 f"evidence on {name!r} must be a state, or a 1-D batch of states, "
                 f"got {type(value).__name__}"
             )
-        codes = _codes(name, value.to_numpy() if isinstance(value, pd.Series) else value, labels)
+        codes = _codes(name, value.to_numpy() if series else value, labels)
         if rows is None:
             rows = len(codes)
         elif len(codes) != rows:

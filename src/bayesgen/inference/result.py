@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 from torch import Tensor
 
 from .._checks import check_int
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Posterior", "Explanation"]
 
@@ -117,6 +120,8 @@ class Posterior:
     def to_pandas(self) -> pd.DataFrame:
         """One row per joint state (columns: the variables, then ``probability``); batched:
         one row per evidence row and one column per joint state."""
+        import pandas as pd  # imported when first needed: the command line starts faster
+
         rows = list(self._rows())
         probs = self.probs.detach().cpu()
         if not self.batched:
