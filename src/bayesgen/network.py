@@ -13,7 +13,6 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from math import prod
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -93,12 +92,12 @@ class BayesNet(nn.Module):
         self.name = name
         self.factors = nn.ModuleDict({v: by_name[v] for v in self.dag.order})
         # built once: structure queries inside loops over the variables stay linear in N
-        self._variables = MappingProxyType({v: by_name[v].variable for v in self.dag.order})
+        self._variables = {v: by_name[v].variable for v in self.dag.order}
 
     # ------------------------------------------------------------------ structure
     @property
     def variables(self) -> Mapping[str, Variable]:
-        """Name -> variable in topological order (a read-only mapping, built once)."""
+        """Name -> variable in topological order (built once: read it, do not modify it)."""
         return self._variables
 
     @property

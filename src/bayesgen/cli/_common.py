@@ -10,8 +10,15 @@ if TYPE_CHECKING:
 
 __all__ = ["load_network", "BUILTIN", "NETWORK_HELP", "add_network_argument"]
 
-#: built-in networks, by name -> the function of bayesgen.examples that builds it
-BUILTIN = {"student": "student"}
+
+def _student() -> BayesNet:
+    from ..examples import student  # imported when asked for: torch loads only then
+
+    return student()
+
+
+#: built-in networks: name -> a function building it
+BUILTIN = {"student": _student}
 
 NETWORK_HELP = (
     "the network: 'student' (built in), a network shipped with pgmpy ('alarm', 'asia', ...), "
@@ -28,9 +35,7 @@ def load_network(spec: str) -> BayesNet:
     """A built-in name (``student``), a bnlearn name shipped with pgmpy (``alarm``, ``asia``, ...),
     or a path to a ``.bif``/``.bif.gz``/``.json`` file."""
     if spec in BUILTIN:
-        from .. import examples
-
-        return getattr(examples, BUILTIN[spec])()
+        return BUILTIN[spec]()
     path = Path(spec)
     suffixes = "".join(path.suffixes[-2:]).lower()
     if path.is_dir():
