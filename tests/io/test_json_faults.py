@@ -116,6 +116,14 @@ def test_deep_nesting_is_a_clear_error(tmp_path):
         load(path)
 
 
+def test_deep_table_is_named(tmp_path, doc):
+    path = _write(
+        tmp_path, doc, lambda d: d["factors"][0].update(probs=json.loads("[" * 500 + "]" * 500))
+    )
+    with pytest.raises(ValueError, match=r"field 'probs' nests too deeply to be a table"):
+        load(path)
+
+
 def test_directory_is_not_a_network(tmp_path):
     with pytest.raises(ValueError, match="is a directory"):
         load(tmp_path)

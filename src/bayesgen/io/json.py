@@ -127,8 +127,12 @@ def _numbers(obj: Mapping, key: str, where: str, *, optional: bool = False):
     try:
         array = np.asarray(value, dtype=np.float64)
     except (ValueError, TypeError) as err:
-        ragged = "inhomogeneous" in str(err) or "sequence" in str(err)
-        what = "is ragged (its rows have different lengths)" if ragged else "must be numbers"
+        if "maximum number of dimension" in str(err):  # more than numpy's 64 axes
+            what = "nests too deeply to be a table"
+        elif "inhomogeneous" in str(err) or "sequence" in str(err):
+            what = "is ragged (its rows have different lengths)"
+        else:
+            what = "must be numbers"
         raise ValueError(f"{where}: field {key!r} {what}, got {_clip(value)}") from None
     return array
 
