@@ -214,22 +214,24 @@ class BayesNet(nn.Module):
 
     def decode(self, values: Mapping[str, Tensor]) -> pd.DataFrame:
         """A DataFrame with state labels for discrete variables (codes −1 become missing)."""
+        pd = _pandas()
         columns = {}
+        dtypes: dict[tuple[str, ...], object] = {}  # one dtype per set of states
         for name, value in values.items():
             var = self.variables[self._check(name)]
             v = value.detach().cpu()
             if isinstance(var, Discrete):
-                codes = v.numpy()
-                labels = np.asarray(var.states, dtype=object)[codes.clip(0)]
-                columns[name] = _pandas().Categorical(
-                    np.where(codes >= 0, labels, None), categories=var.states
-                )
+                dtype = dtypes.get(var.states)
+                if dtype is None:
+                    dtype = dtypes[var.states] = pd.CategoricalDtype(list(var.states))
+                # codes as they are (−1: missing), no labels matched back to codes
+                columns[name] = pd.Categorical.from_codes(v.numpy(), dtype=dtype)
             elif var.shape == ():
                 columns[name] = v.numpy()
             else:
                 flat = v.reshape(v.shape[0], -1).numpy()
                 columns.update({f"{name}[{i}]": flat[:, i] for i in range(flat.shape[1])})
-        return _pandas().DataFrame(columns)
+        return pd.DataFrame(columns)
 
     # ------------------------------------------------------------------ density and sampling
     def log_prob(self, data: Data, context: Tensor | None = None) -> Tensor:

@@ -24,18 +24,22 @@ ROW_TOLERANCE = _constants.ROW_TOLERANCE
 ROUNDING = 1e-6
 
 
-def _as_table(name: str, probs, dtype: torch.dtype) -> Tensor:
-    """``probs`` as a tensor; nested lists that are ragged or hold non-numbers are one clear
-    error naming the variable (not torch's message about sequences)."""
-    if isinstance(probs, Tensor):
-        return probs.to(dtype)
+def _as_array(name: str, probs) -> np.ndarray:
+    """``probs`` as a float64 array; nested lists that are ragged or hold non-numbers are one
+    clear error naming the variable (not torch's message about sequences)."""
     try:
-        array = np.asarray(probs, dtype=np.float64)
+        return np.asarray(probs, dtype=np.float64)
     except (ValueError, TypeError) as err:
         ragged = "inhomogeneous" in str(err) or "sequence" in str(err)
         what = "ragged (its rows have different lengths)" if ragged else "not all numbers"
         raise ValueError(f"table of {name!r} is {what}: {_clip(probs)}") from None
-    return torch.as_tensor(array, dtype=dtype)
+
+
+def _as_table(name: str, probs, dtype: torch.dtype) -> Tensor:
+    """``probs`` as a tensor of ``dtype`` (see :func:`_as_array` for the errors)."""
+    if isinstance(probs, Tensor):
+        return probs.to(dtype)
+    return torch.as_tensor(_as_array(name, probs), dtype=dtype)
 
 
 def _clip(value, limit: int = 80) -> str:
@@ -79,8 +83,15 @@ class Table(Factor):
         if probs is None:
             table = torch.full(shape, 1.0 / variable.card, dtype=dtype)
         else:
-            table = _as_table(variable.name, probs, dtype)
-            if table.shape != shape:
+            # numbers given as lists or arrays are checked in NumPy (a few µs a table; torch's
+            # small-tensor overhead made reading a 50,000-table file take seconds)
+            in_numpy = not isinstance(probs, Tensor) and dtype == torch.float64
+            table = (
+                _as_array(variable.name, probs)
+                if in_numpy
+                else _as_table(variable.name, probs, dtype)
+            )
+            if tuple(table.shape) != shape:
                 want = " x ".join(f"{v.name}:{v.card}" for v in (*self.parents, variable))
                 raise ValueError(
                     f"table of {variable.name!r} has shape {tuple(table.shape)}, expected "
@@ -88,22 +99,27 @@ class Table(Factor):
                 )
             if validate:
                 table = self._validated(table)
+            if in_numpy:
+                table = torch.as_tensor(table, dtype=dtype)
         self.register_buffer("probs", table)
 
     @property
     def shape(self) -> tuple[int, ...]:
         return (*(p.card for p in self.parents), self.variable.card)
 
-    def _validated(self, table: Tensor) -> Tensor:
+    def _validated(self, table: Tensor | np.ndarray) -> Tensor | np.ndarray:
+        """``table`` checked (and renormalized when rows miss by a little): a tensor or a
+        float64 array, returned as the same kind."""
         name = self.variable.name
-        if not torch.isfinite(table).all():
+        xp = np if isinstance(table, np.ndarray) else torch
+        if not xp.isfinite(table).all():
             raise ValueError(f"table of {name!r} has non-finite entries")
         if (table < 0).any():
-            idx = tuple(int(i) for i in (table < 0).nonzero()[0])
+            idx = tuple(int(i) for i in xp.argwhere(table < 0)[0])
             raise ValueError(f"table of {name!r} has a negative entry at {self._row_name(idx)}")
-        miss = (table.sum(-1) - 1).abs()
+        miss = abs(table.sum(-1) - 1)
         if (miss > ROW_TOLERANCE).any():
-            idx = tuple(int(i) for i in (miss > ROW_TOLERANCE).nonzero()[0])
+            idx = tuple(int(i) for i in xp.argwhere(miss > ROW_TOLERANCE)[0])
             total = float(table[idx].sum())
             raise ValueError(
                 f"table of {name!r}: row {self._row_name(idx)} sums to {total:.6g}, not 1"
@@ -115,7 +131,7 @@ class Table(Factor):
                 f"most {float(miss.max()):.2g}; renormalized",
                 stacklevel=3,
             )
-            table = table / table.sum(-1, keepdim=True)
+            table = table / table.sum(-1)[..., None]
         return table
 
     def _row_name(self, index: tuple[int, ...]) -> str:
