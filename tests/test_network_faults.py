@@ -23,17 +23,18 @@ def chain(n: int) -> BayesNet:
 
 def test_fifty_thousand_variable_chain_is_linear():
     """Building, sampling and one query on a 50,000-variable chain took minutes when
-    ``variables`` was rebuilt on every access; it is a few seconds (30 s on a busy machine)."""
+    ``variables`` was rebuilt on every access; it is a few seconds. CPU time is measured, so
+    that a machine busy with other work does not count."""
     n = 50_000
-    start = time.perf_counter()
+    start = time.process_time()
     net = chain(n)
     sample = net.sample(5, seed=0)
     post = net.query(f"v{n - 1}", {"v0": "on"})
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert len(sample) == n and all(s.shape == (5,) for s in sample.values())
     # the chain forgets its start: the stationary distribution of [[.9, .1], [.2, .8]] is (2/3, 1/3)
     torch.testing.assert_close(post.probs, torch.tensor([2 / 3, 1 / 3], dtype=torch.float64))
-    assert elapsed < 30, f"{elapsed:.1f} s"
+    assert elapsed < 20, f"{elapsed:.1f} s of CPU"
     assert net.variables is net.variables  # built once, not per access
 
 

@@ -54,14 +54,14 @@ def test_too_wide_network_raises_the_memory_budget_error():
     """200 nodes with 4 random parents each: one step of any plan joins more than 52 variables;
     mpe and marginals used to fail with "a pairwise contraction has more than 52 indices"."""
     net = _wide_network()
-    start = time.perf_counter()
+    start = time.process_time()
     for call, what in ((net.mpe, "most probable explanation"), (net.marginals, "marginals")):
         with pytest.raises(MemoryBudgetError) as info:
             call()
         err = info.value
         assert what in str(err) and "approximate inference" in str(err)
         assert err.estimate > 2**52 and err.budget == net._engine.memory_budget
-    assert time.perf_counter() - start < 30  # the plans are refused quickly
+    assert time.process_time() - start < 30  # the plans are refused quickly
 
 
 def test_plans_over_52_indices_are_never_run():
