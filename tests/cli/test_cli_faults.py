@@ -136,6 +136,11 @@ def test_directory_is_not_a_network(capsys, tmp_path):
     assert "unknown kind of network file" in one_line_error(capsys, "show", other)
 
 
+def test_os_errors_name_the_file(capsys, tmp_path):
+    err = one_line_error(capsys, "tag", tmp_path)
+    assert f"{tmp_path}: Is a directory" in err and "Errno" not in err
+
+
 def test_repeated_csv_column_is_named_as_written(capsys, tmp_path):
     csv = tmp_path / "d.csv"
     csv.write_text("x1,x2,x1\n0,1,0\n1,0,1\n")

@@ -104,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"  # not "[Errno 21] Is a directory: 'd'"
     message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     return " ".join(lines) if lines else type(err).__name__
