@@ -2,6 +2,7 @@
 constants, and integers printed in scientific form when ``str`` refuses them."""
 
 import math
+import pickle
 import subprocess
 import sys
 
@@ -50,6 +51,14 @@ def test_memory_budget_error_message_and_fields():
     other = errors.MemoryBudgetError(2**70, 2**30, "f.bif:3: the table", "split it", exact=False)
     assert str(other).startswith("f.bif:3: the table needs an estimated")
     assert str(other).endswith("over the memory budget of 1.0 GiB; split it")
+
+
+def test_errors_pickle_with_their_fields():
+    err = pickle.loads(pickle.dumps(errors.MemoryBudgetError(10**12, 2**30, "P(x)")))
+    assert err.estimate == 10**12 and err.budget == 2**30
+    assert str(err) == str(errors.MemoryBudgetError(10**12, 2**30, "P(x)"))
+    cycle = pickle.loads(pickle.dumps(errors.CycleError(["a", "b", "a"])))
+    assert cycle.cycle == ["a", "b", "a"] and "a -> b -> a" in str(cycle)
 
 
 def test_check_memory_uses_the_module_budget(monkeypatch):

@@ -39,6 +39,9 @@ class CycleError(ValueError):
         self.cycle = cycle
         super().__init__(f"the graph has a directed cycle: {' -> '.join(cycle)}")
 
+    def __reduce__(self):  # pickled with its fields (a worker process re-raises it intact)
+        return (type(self), (self.cycle,))
+
 
 #: advice of the error raised by exact inference
 EXACT_ADVICE = (
@@ -73,6 +76,13 @@ class MemoryBudgetError(ValueError):
             f"({readable_int(int(estimate))} bytes), "
             f"over the memory budget of {format_bytes(budget)}{tail}"
         )
+
+    def __reduce__(self):  # pickled with its fields (a worker process re-raises it intact)
+        return (_rebuild, (type(self), self.estimate, self.budget, self.what, self.advice))
+
+
+def _rebuild(cls, estimate: int, budget: int, what: str, advice: str | None):
+    return cls(estimate, budget, what, advice, exact=False)  # ``what`` is the full subject
 
 
 def format_bytes(nbytes: float) -> str:
