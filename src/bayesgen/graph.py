@@ -1,6 +1,6 @@
 """Directed acyclic graphs: the structure of a Bayesian network and nothing else.
 
-A Bayesian network factorizes a joint distribution along a DAG (eq. 8 of the seed),
+A Bayesian network factorizes a joint distribution along a DAG (eq. 8 of the chapter),
 
     p(x_1, ..., x_N) = Π_n p(x_n | Pa(x_n)),
 
@@ -13,15 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from math import prod
 
+from .errors import CycleError  # defined there, raised here
+
 __all__ = ["DAG", "CycleError", "time_layout"]
-
-
-class CycleError(ValueError):
-    """The edges close a directed cycle; ``cycle`` holds it, first node repeated at the end."""
-
-    def __init__(self, cycle: list[str]):
-        self.cycle = cycle
-        super().__init__(f"the graph has a directed cycle: {' -> '.join(cycle)}")
 
 
 def time_layout(*rows: Sequence[str], step: float = 1.4) -> dict[str, tuple[float, float]]:

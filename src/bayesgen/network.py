@@ -9,23 +9,53 @@ inference on discrete networks, ``fit`` learns the factors from data.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from math import prod
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from ._budget import check_memory
+from ._checks import check_int
 from .factors.base import Factor
 from .factors.table import Table
 from .graph import DAG
 from .variables import Continuous, Discrete, Variable
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["BayesNet"]
 
-Data = Mapping[str, object] | pd.DataFrame
+Data = "Mapping[str, object] | pd.DataFrame"
+
+_SEED_RANGE = "an int in [-2**63, 2**64 - 1] or None"
+#: the full joint table is for small networks only (2^24 float64 entries at most)
+_FULL_JOINT_BYTES = 8 * 2**24
+
+
+def _pandas():
+    import pandas  # imported when first needed: the command line starts faster
+
+    return pandas
+
+
+def _is_frame(data: object) -> bool:
+    """Whether ``data`` is a DataFrame (never one while pandas is not even imported)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(data, pd.DataFrame)
+
+
+def _listed(names: Iterable[str], limit: int = 30) -> str:
+    """Names for an error message: all of them, or the first ``limit`` and how many more."""
+    names = list(names)
+    if len(names) <= limit:
+        return str(names)
+    return f"{names[:limit]} ... and {len(names) - limit} more"
 
 
 class BayesNet(nn.Module):
@@ -71,11 +101,14 @@ class BayesNet(nn.Module):
         )
         self.name = name
         self.factors = nn.ModuleDict({v: by_name[v] for v in self.dag.order})
+        # built once: structure queries inside loops over the variables stay linear in N
+        self._variables = {v: by_name[v].variable for v in self.dag.order}
 
     # ------------------------------------------------------------------ structure
     @property
-    def variables(self) -> dict[str, Variable]:
-        return {n: f.variable for n, f in self.factors.items()}
+    def variables(self) -> Mapping[str, Variable]:
+        """Name -> variable in topological order (built once: read it, do not modify it)."""
+        return self._variables
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -99,7 +132,7 @@ class BayesNet(nn.Module):
 
     def _check(self, name: str) -> str:
         if name not in self.factors:
-            raise KeyError(f"unknown variable {name!r}; variables are {list(self.factors)}")
+            raise KeyError(f"unknown variable {name!r}; variables are {_listed(self.factors)}")
         return name
 
     def parents(self, name: str) -> tuple[str, ...]:
@@ -146,7 +179,7 @@ class BayesNet(nn.Module):
         """Convert a DataFrame (state labels) or a mapping of arrays into tensors by variable:
         discrete values become long codes (−1 = missing), continuous ones float tensors (B, *shape).
         """
-        if isinstance(data, pd.DataFrame):
+        if _is_frame(data):
             columns = list(data.columns)
             get = data.__getitem__
         elif isinstance(data, Mapping):
@@ -162,7 +195,7 @@ class BayesNet(nn.Module):
         ]
         if unknown:
             raise ValueError(
-                f"data has unknown column(s) {unknown}; variables are {list(self.factors)}"
+                f"data has unknown column(s) {unknown}; variables are {_listed(self.factors)}"
             )
         out: dict[str, Tensor] = {}
         size = None
@@ -195,16 +228,18 @@ class BayesNet(nn.Module):
 
     def decode(self, values: Mapping[str, Tensor]) -> pd.DataFrame:
         """A DataFrame with state labels for discrete variables (codes −1 become missing)."""
+        pd = _pandas()
         columns = {}
+        dtypes: dict[tuple[str, ...], object] = {}  # one dtype per set of states
         for name, value in values.items():
             var = self.variables[self._check(name)]
             v = value.detach().cpu()
             if isinstance(var, Discrete):
-                codes = v.numpy()
-                labels = np.asarray(var.states, dtype=object)[codes.clip(0)]
-                columns[name] = pd.Categorical(
-                    np.where(codes >= 0, labels, None), categories=var.states
-                )
+                dtype = dtypes.get(var.states)
+                if dtype is None:
+                    dtype = dtypes[var.states] = pd.CategoricalDtype(list(var.states))
+                # codes as they are (−1: missing), no labels matched back to codes
+                columns[name] = pd.Categorical.from_codes(v.numpy(), dtype=dtype)
             elif var.shape == ():
                 columns[name] = v.numpy()
             else:
@@ -241,8 +276,11 @@ class BayesNet(nn.Module):
     ) -> dict[str, Tensor] | pd.DataFrame:
         """Ancestral sampling (§2.1.2.1): each variable from p(x_n | Pa(x_n), y) in topological
         order, roots first, vectorized over the n samples."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = check_int("n", n, 1, expected="a positive int")
+        seed = check_int("seed", seed, optional=True, expected=_SEED_RANGE)
+        if seed is not None and not -(2**63) <= seed < 2**64:
+            raise ValueError(f"seed must be {_SEED_RANGE}, got {seed!r}")
+        check_memory(n * self._sample_bytes(), f"sampling {n} rows of {len(self)} variables")
         if context is not None and context.dim() == 1:
             context = context.expand(n, -1)  # (n, C)
         with torch.random.fork_rng(devices=[]):
@@ -251,9 +289,22 @@ class BayesNet(nn.Module):
             values: dict[str, Tensor] = {}
             with torch.no_grad():
                 for name, factor in self.factors.items():
+                    if type(factor) is Table:  # the same draws, without a distribution object
+                        values[name] = factor.draw(values, n)
+                        continue
                     dist = factor(values, context)
                     values[name] = dist.sample((n,)) if dist.batch_shape == () else dist.sample()
         return self.decode(values) if as_frame else values
+
+    def _sample_bytes(self) -> int:
+        """Bytes per sampled row: every variable's value (8 bytes a number) plus the largest
+        row of probabilities or parameters drawn from at once."""
+        sizes = [v.size if isinstance(v, Continuous) else 1 for v in self._variables.values()]
+        widest = max(
+            (v.card if isinstance(v, Discrete) else 2 * v.size for v in self._variables.values()),
+            default=0,
+        )
+        return 8 * (sum(sizes) + widest)
 
     # ------------------------------------------------------------------ exact inference
     @cached_property
@@ -346,8 +397,12 @@ class BayesNet(nn.Module):
     def full_joint(self) -> Tensor:
         """The joint table Π_n p(x_n | Pa) over all variables in ``order`` (small networks only)."""
         cards = [v.card for v in self.variables.values()]
-        if prod(cards) > 2**24:
-            raise ValueError(f"the full joint has {prod(cards)} entries; use query instead")
+        check_memory(
+            8 * prod(cards),
+            f"the full joint table of {len(cards)} variables",
+            budget=_FULL_JOINT_BYTES,
+            advice="use query instead",
+        )
         letters = {
             n: chr(ord("a") + i) if i < 26 else chr(ord("A") + i - 26)
             for i, n in enumerate(self.order)

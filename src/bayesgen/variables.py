@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 
@@ -38,17 +38,35 @@ class Discrete(Variable):
     states: tuple[str, ...] = ()
 
     def __init__(self, name: str, states: Sequence[object] | int = 2):
-        if isinstance(states, int):
+        if isinstance(states, bool) or isinstance(states, (str, bytes)):
+            # a string is not a list of one-character states: Discrete("a", "yes") is a mistake
+            raise TypeError(
+                f"variable {name!r}: states must be a list of labels or a number of states, "
+                f"got the string {states!r} (write [{states!r}] for one state)"
+            )
+        if isinstance(states, Integral):
             if states < 1:
                 raise ValueError(f"variable {name!r}: states must be >= 1, got {states}")
             labels = tuple(str(i) for i in range(states))
         else:
+            if not isinstance(states, Iterable):
+                raise TypeError(
+                    f"variable {name!r}: states must be a list of labels or a number of "
+                    f"states, got {states!r}"
+                )
             labels = tuple(str(s) for s in states)
             if not labels:
                 raise ValueError(f"variable {name!r} needs at least one state")
             if len(set(labels)) != len(labels):
-                dup = sorted({s for s in labels if labels.count(s) > 1})
+                seen: set[str] = set()
+                dup = sorted({s for s in labels if s in seen or seen.add(s)})
                 raise ValueError(f"variable {name!r} has duplicate states {dup}")
+            if any(not s.strip() for s in labels):
+                k = next(k for k, s in enumerate(labels) if not s.strip())
+                raise ValueError(
+                    f"variable {name!r}: state #{k} is an empty name {labels[k]!r}; "
+                    "a state needs a label"
+                )
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "states", labels)
         self.__post_init__()
@@ -102,6 +120,8 @@ class Discrete(Variable):
             return codes
         if isinstance(values, Tensor):
             values = values.detach().cpu().numpy()
+        import pandas as pd  # imported when first needed: the command line starts faster
+
         array = np.asarray(pd.Series(list(values) if not hasattr(values, "__array__") else values))
         missing = np.asarray(pd.isna(array))
         as_text = np.where(missing, "", array.astype(str))

@@ -535,11 +535,13 @@ def test_errors(student):
         student.query(["x1", "x1"])
     with pytest.raises(TypeError, match="must be a state label or an integer code, got 1.5"):
         student.query("x1", {"x2": 1.5})
-    # NaN or -1 means unobserved; 1.0 is the code 1
+    # NaN means unobserved; -1 does only in batched evidence (a single -1 is out of range);
+    # 1.0 is the code 1
     torch.testing.assert_close(
         student.query("x1", {"x2": math.nan}).probs, student.query("x1").probs
     )
-    torch.testing.assert_close(student.query("x1", {"x2": -1}).probs, student.query("x1").probs)
+    with pytest.raises(ValueError, match=r"state code -1 of 'x2' is out of range 0\.\.1"):
+        student.query("x1", {"x2": -1})
     torch.testing.assert_close(
         student.query("x1", {"x2": 1.0}).probs, student.query("x1", {"x2": "1"}).probs
     )

@@ -4,15 +4,17 @@ parameters of a network's structure from a CSV (missing cells allowed: EM), writ
 
 from __future__ import annotations
 
+import csv
 import sys
 import time
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+from ._common import add_network_argument, load_network
 
-from ._common import load_network
+if TYPE_CHECKING:
+    import pandas as pd
 
-__all__ = ["register", "read_csv"]
+__all__ = ["register", "read_csv", "read_header"]
 
 PRIORS = ("none", "bdeu", "k2", "dirichlet")
 #: cells read as missing
@@ -22,14 +24,15 @@ NA_VALUES = ["", "NA", "NaN", "nan", "?"]
 def register(sub) -> None:
     p = sub.add_parser(
         "fit",
-        help="learn a network's parameters from a CSV",
+        help="learn a network's probabilities from a CSV",
         description=(
-            "Learn the tables (and Gaussians) of NETWORK's structure from data.csv, one column "
-            "per variable, state labels in the cells. Empty cells are missing values: the "
-            "parameters are then fitted by EM. A variable without a column is latent."
+            "Learn the probability tables (and Gaussians) of a network from a CSV file with one "
+            "column per variable and state labels in the cells; the network's graph is kept. "
+            "Empty cells are missing values: the probabilities are then fitted by EM. A "
+            "variable without a column is hidden (latent)."
         ),
     )
-    p.add_argument("network", help="built-in name, bnlearn name, or a .bif/.json path")
+    add_network_argument(p)
     p.add_argument("data", help="CSV file with a header row naming the variables")
     p.add_argument("--out", required=True, metavar="JSON", help="where to write the fitted network")
     p.add_argument(
@@ -64,9 +67,37 @@ def _prior(args):
     raise ValueError(f"--prior must be one of {', '.join(PRIORS)}, got {args.prior!r}")
 
 
+def read_header(path: str) -> list[str]:
+    """The column names of the CSV file ``path`` as written (pandas renames a repeated column
+    ``x`` to ``x.1``); a missing file, an empty one or a repeated column is a one-line error."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), None)
+    except FileNotFoundError:
+        raise ValueError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory, not a CSV file") from None
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"cannot read {path} as CSV: {err}") from None
+    if not header:
+        raise ValueError(
+            f"cannot read {path} as CSV: it is empty (expected a header row naming the variables)"
+        )
+    names = [c.strip() for c in header]
+    seen: set[str] = set()
+    dup = sorted({c for c in names if c in seen or seen.add(c)})
+    if dup:
+        raise ValueError(f"{path}: repeated column(s) {dup}")
+    return names
+
+
 def read_csv(path: str, net) -> pd.DataFrame:
     """Read ``path`` as text cells and check it against ``net``: known columns, numeric
     continuous columns, and no column that never varies. Errors are one line."""
+    import numpy as np
+    import pandas as pd
+
+    read_header(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=NA_VALUES)
     except FileNotFoundError:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import sys
 
-import pandas as pd
-
 from ..query import parse_evidence, parse_query
-from ._common import load_network
+from ._common import add_network_argument, load_network
+from .fit import read_header
 
 __all__ = ["register"]
+
+_DIGITS = 4  # decimals printed by default
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "query",
-        help="exact posterior P(targets | evidence)",
+        help="exact posterior P(targets | evidence), most probable explanation",
         description=(
             "Answer P(targets | evidence) exactly. Examples: 'P(x1 | x2=0)', 'P(x2, x3)', "
             "'P(A | B=b, C=c)'. With --mpe the query lists the evidence ('B=b, C=c' or "
@@ -24,8 +25,8 @@ def register(sub) -> None:
             "the values of A and B per row from a CSV (empty cells: unobserved)."
         ),
     )
-    p.add_argument("network", help="built-in name, bnlearn name, or a .bif/.json path")
-    p.add_argument("query", nargs="?", default="", help="the query string")
+    add_network_argument(p)
+    p.add_argument("query", nargs="?", default="", help="the query, e.g. 'P(x1 | x2=0)'")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
         "--mpe",
@@ -33,15 +34,22 @@ def register(sub) -> None:
         const="",
         default=None,
         metavar="EVIDENCE",
-        help="most probable explanation (max-product) given 'B=b, C=c'",
+        help="the most probable state of every other variable given 'B=b, C=c'",
     )
     p.add_argument("--rows", metavar="CSV", help="evidence rows, one query per row, in one pass")
     p.add_argument("--out", metavar="CSV", help="with --rows: where to write the posteriors")
-    p.add_argument("--digits", type=int, default=4, help="decimals printed (default 4)")
+    p.add_argument(
+        "--digits",
+        type=int,
+        default=None,
+        help="decimals printed, 0 to 17 (default 4; with --rows: every digit unless given)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.digits is not None and not 0 <= args.digits <= 17:
+        raise ValueError(f"--digits must be an int from 0 to 17, got {args.digits}")
     net = load_network(args.network)
     if args.mpe is not None:
         return _mpe(net, args)
@@ -54,7 +62,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
-        print(result.to_string(digits=args.digits) if hasattr(result, "to_string") else result)
+        print(result.to_string(digits=_DIGITS if args.digits is None else args.digits))
     return 0
 
 
@@ -65,13 +73,20 @@ def _mpe(net, args) -> int:
     else:
         targets, evidence = None, parse_evidence(text) if text else {}
     result = net.map(targets, evidence) if targets else net.mpe(evidence)
-    print(json.dumps(result.to_dict()) if args.json else result)
+    print(
+        json.dumps(result.to_dict())
+        if args.json
+        else result.to_string(max(1, args.digits or _DIGITS))
+    )
     return 0
 
 
 def _rows(net, args) -> int:
     targets, evidence = parse_query(args.query, unbound=True)
+    import pandas as pd
+
     bound = {k: v for k, v in evidence.items() if v is not None}
+    read_header(args.rows)  # a missing file, or a repeated column, is one clear line
     try:
         frame = pd.read_csv(args.rows, dtype=str, keep_default_na=False, na_values=[""])
     except (OSError, pd.errors.ParserError) as err:
@@ -87,9 +102,10 @@ def _rows(net, args) -> int:
     rows.update({k: [v] * n for k, v in bound.items()})
     result = net.query(targets, rows)
     table = result.to_pandas()
+    fmt = None if args.digits is None else f"%.{args.digits}f"
     if args.out:
-        table.to_csv(args.out, index=False)
+        table.to_csv(args.out, index=False, float_format=fmt)
         print(f"wrote {n} posterior rows to {args.out}", file=sys.stderr)
     else:
-        table.to_csv(sys.stdout, index=False)
+        table.to_csv(sys.stdout, index=False, float_format=fmt)
     return 0

@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from ..variables import Discrete
-from ._common import load_network
+from .._format import readable_int
+from ._common import add_network_argument, load_network
 
 __all__ = ["register", "describe"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("show", help="describe a network; --plot draws its DAG")
-    p.add_argument("network", help="built-in name, bnlearn name, or a .bif/.json path")
-    p.add_argument("--plot", metavar="PNG", help="draw the DAG to this image file")
+    p = sub.add_parser(
+        "show",
+        help="describe a network; --plot draws its graph",
+        description=(
+            "List a network's variables with their states and parents, an order in which "
+            "every variable comes after its parents, and how many free parameters the "
+            "network has compared with one table over all its variables."
+        ),
+    )
+    add_network_argument(p)
+    p.add_argument(
+        "--plot",
+        metavar="IMAGE",
+        help="draw the graph to this image file (.png when the name has no extension)",
+    )
     p.set_defaults(func=run)
 
 
 def describe(net) -> str:
+    from ..variables import Discrete
+
     lines = [repr(net), "", "variable | states | parents | factor"]
     for name, factor in net.factors.items():
         var = factor.variable
@@ -25,9 +40,10 @@ def describe(net) -> str:
         parents = ", ".join(factor.parent_names) or "-"
         lines.append(f"{name} | {states} | {parents} | {type(factor).__name__}")
     lines += ["", "topological order: " + " -> ".join(net.order)]
-    lines.append(f"free parameters (factorized): {net.num_parameters()}")
+    lines.append(f"free parameters (factorized): {readable_int(net.num_parameters())}")
     if net.is_discrete:
-        lines.append(f"free parameters (full joint table): {net.full_joint_parameters()}")
+        full = readable_int(net.full_joint_parameters())
+        lines.append(f"free parameters (full joint table): {full}")
     return "\n".join(lines)
 
 
@@ -35,6 +51,9 @@ def run(args) -> int:
     net = load_network(args.network)
     print(describe(net))
     if args.plot:
-        net.dag.draw(args.plot, title=net.name)
-        print(f"drew the DAG to {args.plot}", file=sys.stderr)
+        path = Path(args.plot)
+        if not path.suffix:  # matplotlib would add '.png' itself; say so
+            path = path.with_name(path.name + ".png")
+        net.dag.draw(str(path), title=net.name)
+        print(f"drew the graph to {path}", file=sys.stderr)
     return 0

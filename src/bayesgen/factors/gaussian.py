@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 
+from .._constants import JITTER, TINY
 from ..variables import Continuous, Discrete, Variable
 from .base import Factor
 
@@ -168,14 +169,14 @@ class LinearGaussian(Factor):
         theta = torch.linalg.pinv(aa) @ ax  # (*C, P+1, D)
         self.weight.copy_(theta[..., :-1, :].transpose(-1, -2))
         self.bias.copy_(theta[..., -1, :])
-        cov = (xx - theta.transpose(-1, -2) @ ax) / n.clamp_min(1e-300)[..., None, None]
+        cov = (xx - theta.transpose(-1, -2) @ ax) / n.clamp_min(TINY)[..., None, None]
         cov = (cov + cov.transpose(-1, -2)) / 2
         if self.covariance == "diag":
             var = torch.diagonal(cov, dim1=-2, dim2=-1)
-            self.scale.copy_(var.clamp_min(1e-12).sqrt())
+            self.scale.copy_(var.clamp_min(JITTER).sqrt())
         else:
             eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
-            self.scale_tril.copy_(torch.linalg.cholesky(cov + 1e-12 * eye))
+            self.scale_tril.copy_(torch.linalg.cholesky(cov + JITTER * eye))
         return self
 
 

@@ -18,6 +18,9 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Bernoulli, Categorical, Distribution, Independent, Normal
 
+from .._budget import check_memory
+from .._checks import ParameterTypeError, check_int
+from .._format import readable_int
 from ..variables import Continuous, Discrete, Variable
 from .base import Factor, parent_features
 
@@ -32,6 +35,21 @@ def mlp(n_in: int, n_out: int, hidden: Sequence[int] = (64, 64), activation=nn.R
         n_in = h
     layers.append(nn.Linear(n_in, n_out))
     return nn.Sequential(*layers)
+
+
+def _check_hidden(hidden) -> tuple[int, ...]:
+    """``hidden`` as a tuple of positive ints (the widths of the hidden layers)."""
+    expected = "a sequence of positive ints (the hidden layers' widths)"
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
+        raise ParameterTypeError(f"hidden must be {expected}, got {hidden!r}")
+    for h in hidden:
+        try:
+            check_int("hidden", h, 1)
+        except ParameterTypeError:
+            raise ParameterTypeError(f"hidden must be {expected}, got {hidden!r}") from None
+        except ValueError:
+            raise ValueError(f"hidden must be {expected}, got {hidden!r}") from None
+    return tuple(int(h) for h in hidden)
 
 
 def _input_size(parents: Sequence[Variable], context_size: int) -> int:
@@ -58,9 +76,21 @@ class NeuralFactor(Factor):
         hidden: Sequence[int] = (64, 64),
     ):
         super().__init__(variable, parents)
-        self.context_size = int(context_size)
-        self.hidden = tuple(hidden) if net is None else None  # None: a user-supplied network
+        self.context_size = check_int("context_size", context_size, 0)
+        if net is None:
+            hidden = _check_hidden(hidden)
+        self.hidden = hidden if net is None else None  # None: a user-supplied network
         n_in = _input_size(self.parents, self.context_size)
+        if net is None and n_in:
+            sizes = (n_in, *hidden, self.n_params)
+            weights = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+            itemsize = torch.tensor([], dtype=torch.get_default_dtype()).element_size()
+            check_memory(
+                itemsize * weights,
+                f"the network of the factor of {variable.name!r} ({readable_int(weights)} "
+                f"weights, layers {list(sizes)})",
+                advice="use smaller hidden layers",
+            )
         if n_in == 0:
             if net is not None:
                 raise ValueError(f"factor of {variable.name!r} has no inputs for its network")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from math import prod
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _constants
+from .._budget import check_memory
 from ..variables import Discrete
 from .base import Factor
 from .categorical import ExactCategorical
@@ -15,13 +19,36 @@ from .categorical import ExactCategorical
 __all__ = ["Table", "UnseenParentsWarning"]
 
 #: rows that miss summing to 1 by at most this much are renormalized with a warning
-ROW_TOLERANCE = 1e-3
+ROW_TOLERANCE = _constants.ROW_TOLERANCE
 #: misses up to this are rounding in the given numbers: the table is kept exactly as given
 ROUNDING = 1e-6
 
 
 class UnseenParentsWarning(UserWarning):
     """A table row whose parent configuration has neither data nor pseudo-counts."""
+
+
+def _as_array(name: str, probs) -> np.ndarray:
+    """``probs`` as a float64 array; nested lists that are ragged or hold non-numbers are one
+    clear error naming the variable (not torch's message about sequences)."""
+    try:
+        return np.asarray(probs, dtype=np.float64)
+    except (ValueError, TypeError) as err:
+        ragged = "inhomogeneous" in str(err) or "sequence" in str(err)
+        what = "ragged (its rows have different lengths)" if ragged else "not all numbers"
+        raise ValueError(f"table of {name!r} is {what}: {_clip(probs)}") from None
+
+
+def _as_table(name: str, probs, dtype: torch.dtype) -> Tensor:
+    """``probs`` as a tensor of ``dtype`` (see :func:`_as_array` for the errors)."""
+    if isinstance(probs, Tensor):
+        return probs.to(dtype)
+    return torch.as_tensor(_as_array(name, probs), dtype=dtype)
+
+
+def _clip(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Table(Factor):
@@ -52,11 +79,23 @@ class Table(Factor):
             if not isinstance(v, Discrete):
                 raise TypeError(f"a Table needs discrete variables; {v.name!r} is {v!r}")
         shape = self.shape
+        check_memory(
+            8 * prod(shape),
+            f"the table of {variable.name!r} ({' x '.join(map(str, shape))} entries)",
+            advice="give the variable fewer parents",
+        )
         if probs is None:
             table = torch.full(shape, 1.0 / variable.card, dtype=dtype)
         else:
-            table = torch.as_tensor(probs, dtype=dtype)
-            if table.shape != shape:
+            # numbers given as lists or arrays are checked in NumPy (a few µs a table; torch's
+            # small-tensor overhead made reading a 50,000-table file take seconds)
+            in_numpy = not isinstance(probs, Tensor) and dtype == torch.float64
+            table = (
+                _as_array(variable.name, probs)
+                if in_numpy
+                else _as_table(variable.name, probs, dtype)
+            )
+            if tuple(table.shape) != shape:
                 want = " x ".join(f"{v.name}:{v.card}" for v in (*self.parents, variable))
                 raise ValueError(
                     f"table of {variable.name!r} has shape {tuple(table.shape)}, expected "
@@ -64,22 +103,27 @@ class Table(Factor):
                 )
             if validate:
                 table = self._validated(table)
+            if in_numpy:
+                table = torch.as_tensor(table, dtype=dtype)
         self.register_buffer("probs", table)
 
     @property
     def shape(self) -> tuple[int, ...]:
         return (*(p.card for p in self.parents), self.variable.card)
 
-    def _validated(self, table: Tensor) -> Tensor:
+    def _validated(self, table: Tensor | np.ndarray) -> Tensor | np.ndarray:
+        """``table`` checked (and renormalized when rows miss by a little): a tensor or a
+        float64 array, returned as the same kind."""
         name = self.variable.name
-        if not torch.isfinite(table).all():
+        xp = np if isinstance(table, np.ndarray) else torch
+        if not xp.isfinite(table).all():
             raise ValueError(f"table of {name!r} has non-finite entries")
         if (table < 0).any():
-            idx = tuple(int(i) for i in (table < 0).nonzero()[0])
+            idx = tuple(int(i) for i in xp.argwhere(table < 0)[0])
             raise ValueError(f"table of {name!r} has a negative entry at {self._row_name(idx)}")
-        miss = (table.sum(-1) - 1).abs()
+        miss = abs(table.sum(-1) - 1)
         if (miss > ROW_TOLERANCE).any():
-            idx = tuple(int(i) for i in (miss > ROW_TOLERANCE).nonzero()[0])
+            idx = tuple(int(i) for i in xp.argwhere(miss > ROW_TOLERANCE)[0])
             total = float(table[idx].sum())
             raise ValueError(
                 f"table of {name!r}: row {self._row_name(idx)} sums to {total:.6g}, not 1"
@@ -91,7 +135,7 @@ class Table(Factor):
                 f"most {float(miss.max()):.2g}; renormalized",
                 stacklevel=3,
             )
-            table = table / table.sum(-1, keepdim=True)
+            table = table / table.sum(-1)[..., None]
         return table
 
     def _row_name(self, index: tuple[int, ...]) -> str:
@@ -110,6 +154,20 @@ class Table(Factor):
                 raise ValueError(f"factor of {self.name!r}: missing value of parent {p.name!r}")
             index.append(parents[p.name].long())
         return ExactCategorical(self.probs[tuple(index)])  # batch (B,), probs (B, card)
+
+    def draw(self, parents: Mapping[str, Tensor], n: int) -> Tensor:
+        """Codes (n,) drawn from p(x | pa) for each of n rows of parent values: the draws of
+        ``forward(parents).sample()`` (same random numbers), without building a distribution.
+        """
+        if not self.parents:  # one row for all n draws, as Categorical.sample((n,))
+            return torch.multinomial(self.probs.reshape(1, -1), n, True).reshape(n)
+        index = []
+        for p in self.parents:
+            if p.name not in parents:
+                raise ValueError(f"factor of {self.name!r}: missing value of parent {p.name!r}")
+            index.append(parents[p.name].long())
+        rows = self.probs[tuple(index)]  # (n, card)
+        return torch.multinomial(rows, 1, True).reshape(n)
 
     def num_parameters(self) -> int:
         """(K − 1) Π_{p ∈ Pa} K_p free parameters."""
@@ -147,7 +205,7 @@ class Table(Factor):
         if self.parents and bool(unseen.any()):
             warnings.warn(self._unseen_message(unseen), UnseenParentsWarning, stacklevel=3)
         uniform = torch.full_like(total, 1.0 / self.variable.card)
-        self.probs.copy_(torch.where(norm > 0, total / norm.clamp_min(1e-300), uniform))
+        self.probs.copy_(torch.where(norm > 0, total / norm.clamp_min(_constants.TINY), uniform))
         return self
 
     def _unseen_message(self, unseen: Tensor, show: int = 3) -> str:

@@ -2,16 +2,17 @@
 
 Evidence maps a variable name to a state, given as an integer code or a state label. A 1-D
 tensor, array or list instead of a single state is a batch of R rows; −1 (or ``None`` / NaN in a
-list) means "not observed in this row".
+list) means "not observed in this row". A single state must be a valid one: −1 there is an
+out-of-range code (to leave a variable unobserved in a single query, leave it out).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 
@@ -61,7 +62,7 @@ def check_variables(names: Sequence[str], states: Mapping[str, Sequence[str]], w
 
 
 def _code(name: str, value: object, labels: Sequence[str]) -> int:
-    """The code of one state given as a label or an int (−1: unobserved)."""
+    """The code of one state given as a label or an int (NaN: unobserved)."""
     if isinstance(value, Tensor):
         value = value.item()
     if isinstance(value, str):
@@ -78,10 +79,15 @@ def _code(name: str, value: object, labels: Sequence[str]) -> int:
                 f"evidence on {name!r} must be a state label or an integer code, got {value!r}"
             )
     code = int(value)
-    if not -1 <= code < len(labels):
+    if not 0 <= code < len(labels):
+        unobserved = (
+            f"; -1 means unobserved only in a batch of rows: leave {name!r} out of the evidence"
+            if code == -1
+            else ""
+        )
         raise ValueError(
             f"state code {code} of {name!r} is out of range 0..{len(labels) - 1} "
-            f"(states {list(labels)}); use -1 for unobserved"
+            f"(states {list(labels)}){unobserved}"
         )
     return code
 
@@ -109,6 +115,8 @@ def _codes(name: str, values: object, labels: Sequence[str]) -> Tensor:
         raise ValueError(f"batched evidence on {name!r} must be 1-D (R,), got shape {array.shape}")
     if array.dtype.kind in "iu":
         return _codes(name, torch.as_tensor(array.astype(np.int64)), labels)
+    import pandas as pd  # imported when first needed: the command line starts faster
+
     series = pd.Series(array, dtype=object)
     missing = series.isna().to_numpy()
     text = series.where(~missing, "").astype(str).to_numpy()
@@ -126,6 +134,11 @@ def _codes(name: str, values: object, labels: Sequence[str]) -> Tensor:
         codes[unmatched] = numeric.astype(np.int64)
     codes[missing] = -1
     return torch.from_numpy(codes)
+
+
+def _is_series(value: object) -> bool:
+    pd = sys.modules.get("pandas")  # a Series exists only once pandas is imported
+    return pd is not None and isinstance(value, pd.Series)
 
 
 def parse_evidence(
@@ -154,12 +167,13 @@ def parse_evidence(
             continue
         if value is None:
             continue
-        if not isinstance(value, (Tensor, np.ndarray, Sequence, pd.Series)):
+        series = _is_series(value)
+        if not (isinstance(value, (Tensor, np.ndarray, Sequence)) or series):
             raise TypeError(
                 f"evidence on {name!r} must be a state, or a 1-D batch of states, "
                 f"got {type(value).__name__}"
             )
-        codes = _codes(name, value.to_numpy() if isinstance(value, pd.Series) else value, labels)
+        codes = _codes(name, value.to_numpy() if series else value, labels)
         if rows is None:
             rows = len(codes)
         elif len(codes) != rows:

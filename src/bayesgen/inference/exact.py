@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from .. import _budget
+from .._constants import ROW_TOLERANCE, UNDERFLOW
 from ..graph import DAG
 from .contraction import (
     ROW,
@@ -63,11 +65,11 @@ __all__ = ["ExactInference", "MemoryBudgetError"]
 TableSpec = tuple[str, Sequence[str], Tensor]
 
 #: a plain (unscaled) contraction whose result falls below this is redone with rescaling
-_UNDERFLOW = 1e-200
+_UNDERFLOW = UNDERFLOW
 #: the overhead of one contraction step (Python, dispatch), in multiply-adds, for choosing plans
 _STEP_COST = 20_000
 #: row-sum tolerance for tables given directly (published networks round to 4 decimals)
-_ROW_TOLERANCE = 1e-3
+_ROW_TOLERANCE = ROW_TOLERANCE
 
 
 @dataclass
@@ -96,7 +98,8 @@ class ExactInference:
 
     ``tables``: a sequence of ``(child, parents, probs)`` with ``probs`` of shape
     (*parent_cards, card), the child on the last axis; ``states``: name -> state labels.
-    ``memory_budget`` (bytes) bounds the intermediates of one contraction; ``device`` moves the
+    ``memory_budget`` (bytes; default the package's 4 GiB, :data:`bayesgen._budget.MEMORY_BUDGET`)
+    bounds the intermediates of one contraction; ``device`` moves the
     computation (tables and evidence) to that device; ``optimize`` picks the path search
     (``"auto"``, ``"greedy"``, ``"min-fill"``, ``"min-weight"``); ``rescale`` is True (always
     rescale intermediates), False (never) or None (only when the plain product underflows);
@@ -116,7 +119,7 @@ class ExactInference:
         tables: Sequence[TableSpec],
         states: Mapping[str, Sequence[str]],
         *,
-        memory_budget: int = 4 * 2**30,
+        memory_budget: int | None = None,
         device: torch.device | str | None = None,
         optimize: str = "auto",
         rescale: bool | None = None,
@@ -129,13 +132,16 @@ class ExactInference:
             )
         if rescale not in (None, True, False):
             raise ValueError(f"rescale must be True, False or None (automatic), got {rescale!r}")
+        if memory_budget is None:
+            memory_budget = _budget.memory_budget()
         if not (isinstance(memory_budget, (int, float)) and memory_budget > 0):
             raise ValueError(
                 f"memory_budget must be a positive number of bytes, got {memory_budget!r}"
             )
         tables = list(tables)
         names = [t[0] for t in tables]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        seen: set[str] = set()
+        dup = sorted({n for n in names if n in seen or seen.add(n)})  # linear in N
         if dup:
             raise ValueError(f"more than one table for {dup}")
         missing = [n for n in names if n not in states]
@@ -266,7 +272,7 @@ class ExactInference:
         within: frozenset[int] | None = None,
     ) -> _Compiled:
         bucket = None if rows is None else 1 << max(0, (rows - 1).bit_length())
-        key = (kind, targets, fixed, full, partial, bucket, within)
+        key = (kind, targets, fixed, full, partial, bucket, within, self.memory_budget)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
@@ -362,9 +368,20 @@ class ExactInference:
         sub-networks. Taking v in reverse topological order, each sub-network's marginals cover
         all its variables; the cost compared is flops plus a per-step overhead.
         """
+
+        def cost(c: _Compiled) -> float:
+            return c.plan.flops + _STEP_COST * len(c.plan.steps)
+
         observed = fixed | full | partial
         uncovered = set(range(len(self.names))) - fixed - full
         parts: list[_Compiled] = []
+
+        def too_big(c: _Compiled) -> bool:  # not even one evidence row fits the budget
+            one = self._estimate(c, None if rows is None else 1, keep_all=True)
+            return one > self.memory_budget
+
+        limit, spent = cost(whole), 0.0
+        whole_too_big = too_big(whole)
         for name in reversed(self.dag.order):
             v = self._id[name]
             if v not in uncovered:
@@ -372,13 +389,14 @@ class ExactInference:
             within = frozenset(self._ancestors({v} | observed))
             uncovered -= within
             parts.append(self._compile("marginals", (), fixed, full, partial, rows, within))
+            spent += cost(parts[-1])
             if len(parts) > 2 * len(self.names) ** 0.5 + 64:  # too many: keep the whole network
                 return None
-
-        def cost(comps: list[_Compiled]) -> float:
-            return sum(c.plan.flops + _STEP_COST * len(c.plan.steps) for c in comps)
-
-        if len(parts) <= 1 or cost(parts) >= cost([whole]):
+            if spent >= limit:  # already dearer than the whole network: stop planning parts
+                return None
+            if whole_too_big and too_big(parts[-1]):  # neither can run: report the whole
+                return None
+        if len(parts) <= 1:
             return None
         return parts
 
@@ -493,6 +511,11 @@ class ExactInference:
                 targets, extra = parse_query(targets)
             else:
                 targets = [targets]
+        elif not isinstance(targets, (list, tuple)):
+            raise TypeError(
+                "targets must be a variable name, a list of names or a query string like "
+                f"'P(x1 | x2=0)', got {targets!r}"
+            )
         targets = list(targets)
         if not targets:
             raise ValueError("targets must name at least one variable")

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 from torch import Tensor
 
+from .._checks import check_int
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["Posterior", "Explanation"]
+
+
+#: the most decimals printed (float64 carries 17 significant digits)
+_MAX_DIGITS = 17
 
 
 def _condition(evidence: Mapping[str, object]) -> str:
@@ -81,18 +90,25 @@ class Posterior:
             yield label, codes
 
     def __str__(self) -> str:
+        return self.to_string()
+
+    def to_string(self, digits: int = 4) -> str:
+        """The table as text, each probability with ``digits`` decimals."""
+        digits = check_int("digits", digits, 0, _MAX_DIGITS)
         rows = list(self._rows())
         width = max(len(label) for label, _ in rows)
         lines = [self.title]
         probs = self.probs.detach().cpu()
         if not self.batched:
             for label, codes in rows:
-                lines.append(f"{label:<{width}}  {float(probs[codes]):.4f}")
+                lines.append(f"{label:<{width}}  {float(probs[codes]):.{digits}f}")
             return "\n".join(lines)
         shown = min(self.rows, 5)
-        lines.append(" " * width + "  " + "  ".join(f"{'row ' + str(r):>7}" for r in range(shown)))
+        col = max(7, digits + 3)
+        head = "  ".join(f"{'row ' + str(r):>{col}}" for r in range(shown))
+        lines.append(" " * width + "  " + head)
         for label, codes in rows:
-            vals = "  ".join(f"{float(probs[(r, *codes)]):>7.4f}" for r in range(shown))
+            vals = "  ".join(f"{float(probs[(r, *codes)]):>{col}.{digits}f}" for r in range(shown))
             lines.append(f"{label:<{width}}  {vals}")
         if self.rows > shown:
             lines.append(f"... ({self.rows - shown} more rows)")
@@ -104,6 +120,8 @@ class Posterior:
     def to_pandas(self) -> pd.DataFrame:
         """One row per joint state (columns: the variables, then ``probability``); batched:
         one row per evidence row and one column per joint state."""
+        import pandas as pd  # imported when first needed: the command line starts faster
+
         rows = list(self._rows())
         probs = self.probs.detach().cpu()
         if not self.batched:
@@ -173,11 +191,17 @@ class Explanation(Mapping):
         }
 
     def __str__(self) -> str:
+        return self.to_string()
+
+    def to_string(self, digits: int = 4) -> str:
+        """The assignment as ``name=state, ...  (p = ...)``, p to ``digits`` significant digits."""
+        digits = check_int("digits", digits, 1, _MAX_DIGITS)
         lp = self.log_prob.detach().cpu()
         if lp.dim():
-            return f"Explanation({lp.shape[0]} rows, log_prob {lp[:5].tolist()}...)"
+            shown = [round(v, digits) for v in lp[:5].tolist()]
+            return f"Explanation({lp.shape[0]} rows, log_prob {shown}...)"
         body = ", ".join(f"{k}={v}" for k, v in self.labels.items())
-        return f"{body}  (p = {float(torch.exp(lp)):.4g})"
+        return f"{body}  (p = {float(torch.exp(lp)):.{digits}g})"
 
     def __repr__(self) -> str:
         return f"Explanation({self.assignment!r}, log_prob={self.log_prob!r})"

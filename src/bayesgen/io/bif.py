@@ -14,11 +14,14 @@ The dialect written by bnlearn, pgmpy and JavaBayes::
 Each probability block is one factor p(x | Pa(x)), read into a table of shape
 (*parent_cards, card) with the child on the last axis and the parents in the order the block lists
 them. Besides labelled rows a block may hold ``default v, ...;`` (every row not listed) and
-``table v, ...;`` (the whole table, child-major: ``table[x, pa]``, JavaBayes' order). Names are
+``table v, ...;`` (the whole table, child-major: ``table[x, pa]``, JavaBayes' order); a
+``default`` line with a whole table's values is that table, as pgmpy reads it. Names are
 any run of characters other than white space and ``{ } ( ) [ ] , ; |`` (so ``Asy/Patch``,
 ``<5``, ``12+`` and ``>=7.5`` are names), or a double-quoted string; ``//`` and ``/* */`` are
 comments. Numbers are read with ``float`` and nothing in a file is ever evaluated. Every error
 names the file and the line: ``alarm.bif:123: expected ';' after probability row, got '}'``.
+A table too large for the memory budget (a variable with 40 parents) is refused before it is
+allocated, an empty file is an error, and a UTF-8 byte-order mark is ignored.
 
 The writer prints every probability with ``repr`` (the shortest string that reads back to the
 same float64), so ``parse_bif(to_bif(net))`` reproduces the tables bit for bit.
@@ -32,12 +35,16 @@ import itertools
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Sequence
 from math import prod
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import numpy as np
+
+from .._budget import check_memory, memory_budget
+from .._format import readable_int
 
 if TYPE_CHECKING:
     from ..network import BayesNet
@@ -54,6 +61,17 @@ _COMMENT = re.compile(r'("[^"\n]*")|//[^\n]*|/\*.*?\*/|(/\*)', re.DOTALL)
 _NOT_NUMERIC = re.compile(r"[^0-9eE.+\-\s]")
 _BARE_NAME = re.compile(r'[^\s{}()\[\],;|"]+')
 _LISTED = 20  # tables named in the renormalization warning
+_SHOWN_PARENTS = 5  # parents named in an error about a table's size
+
+
+def _short(header: str) -> str:
+    """``p(C | P0, P1, ..., P39)`` for a long header: the first parents and how many."""
+    head, bar, parents = header[2:-1].partition(" | ")
+    names = parents.split(", ") if bar else []
+    if len(names) <= _SHOWN_PARENTS:
+        return header
+    shown = ", ".join(names[:_SHOWN_PARENTS])
+    return f"p({head} | {shown}, ... {len(names)} parents)"
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -87,7 +105,12 @@ def read_bif(path_or_text: str | os.PathLike | IO[bytes], *, name: str | None = 
         text = raw
     else:
         if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+            try:
+                raw = gzip.decompress(raw)
+            except (EOFError, OSError, zlib.error) as err:
+                raise ValueError(
+                    f"{source}: not a complete gzip file (truncated or corrupt: {err})"
+                ) from None
         text = _decode(raw)
     return _build(_Parser(text, source).parse(), name=name, default_name=stem, source=source)
 
@@ -100,8 +123,9 @@ def parse_bif(text: str, *, name: str | None = None, source: str = "<string>") -
 
 
 def _decode(raw: bytes) -> str:
+    """UTF-8 (a byte-order mark is dropped), else Latin-1."""
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
 
@@ -126,6 +150,7 @@ class _Parser:
 
     def __init__(self, text: str, source: str):
         self.source = source
+        text = text.removeprefix("\ufeff")  # a byte-order mark left by an editor
         if "//" in text or "/*" in text:
             text = _COMMENT.sub(self._strip_comment, text)
         self.text = text
@@ -176,6 +201,8 @@ class _Parser:
         tok = self.peek()
         if tok is None or tok in _PUNCT or tok == '"':
             raise self.error(f"expected {what}, got {self.got()}")
+        if tok[0] == '"' and not tok[1:-1].strip():
+            raise self.error(f"expected {what}, got the empty name {tok}")
         self.i += 1
         return tok[1:-1] if tok[0] == '"' else tok
 
@@ -212,10 +239,14 @@ class _Parser:
                 raise self.error(
                     f"expected 'network', 'variable' or 'probability', got {self.got()}"
                 )
+        if not self.states:
+            what = "is empty" if not self.tokens else "declares no variable"
+            raise self.error(f"the file {what}: a BIF network needs 'variable' blocks", 0)
         for block in self.blocks.values():  # variables may be declared after their use
             for v in (block.child, *block.parents):
                 if v not in self.states:
-                    k = self.tokens.index(v if v in self.tokens else f'"{v}"', block.at)
+                    spelled = (v, f'"{v}"')
+                    k = next(j for j in range(block.at, block.body) if self.tokens[j] in spelled)
                     pa = ", ".join(block.parents)
                     head = f"( {block.child} | {pa} )" if pa else f"( {block.child} )"
                     raise self.error(
@@ -281,7 +312,7 @@ class _Parser:
         self.expect("[", "after 'type discrete'")
         at = self.i
         count = self.word("the number of states")
-        if not count.isdigit():
+        if not (count.isascii() and count.isdigit()):
             raise self.error(f"expected the number of states of {var!r}, got {count!r}", at)
         self.expect("]", "after the number of states")
         self.expect("{", "before the states")
@@ -374,6 +405,14 @@ class _Parser:
         lookup = [{s: k for k, s in enumerate(self.states[p])} for p in parents]
         strides = [prod(cards[k + 1 :]) for k in range(len(cards))]
         header = f"p({child} | {', '.join(parents)})" if parents else f"p({child})"
+        # a table of 2^40 rows is refused here, before numpy is asked for it
+        if 8 * n_rows * card > memory_budget():  # (the line is looked up on errors only)
+            check_memory(
+                8 * n_rows * card,
+                f"{self.source}:{self.line(block.at)}: the table of {_short(header)} "
+                f"({readable_int(n_rows)} rows of {card})",
+                advice="give the variable fewer parents",
+            )
 
         out = np.empty((n_rows, card))  # (rows, card), rows in C order over the parents
         fast = self.regular_rows(block, card, lookup, strides)
@@ -422,6 +461,8 @@ class _Parser:
             elif tok in ("table", "default"):
                 self.i += 1
                 seg = self.values(block.end, f"'{tok}' values")
+                if tok == "default" and n_rows > 1 and len(seg[0]) == card * n_rows:
+                    tok = "table"  # a whole table after 'default': read as pgmpy reads it
                 expected = card * n_rows if tok == "table" else card
                 if len(seg[0]) != expected:
                     raise self.error(

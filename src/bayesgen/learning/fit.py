@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import constraints, transform_to
 
+from .._constants import JITTER, TINY
 from ..factors import LinearGaussian, NeuralFactor, Table
 from ..factors.base import Factor
 from ..variables import Discrete
@@ -264,7 +265,7 @@ def _table_log_prior(net, priors: Mapping[str, Any], estimate: str) -> Tensor | 
     """:func:`log_prior` differentiable in the tables (0.0 when no table has a prior)."""
     shift = 1.0 if estimate == "mode" else 0.0
     return sum(
-        ((table_pseudo_counts(p, net[n]) - shift) * net[n].probs.clamp_min(1e-300).log()).sum()
+        ((table_pseudo_counts(p, net[n]) - shift) * net[n].probs.clamp_min(TINY).log()).sum()
         for n, p in priors.items()
         if isinstance(net[n], Table)
     )
@@ -444,7 +445,9 @@ class Reparametrized(nn.Module):
                 if buf is None:
                     continue
                 t = transform_to(c)
-                start = buf.detach().clamp_min(1e-12) if key in ("probs", "scale") else buf.detach()
+                start = (
+                    buf.detach().clamp_min(JITTER) if key in ("probs", "scale") else buf.detach()
+                )
                 self.items.append((f, key, buf, t))
                 self.free.append(nn.Parameter(t.inv(start).clone()))
 
@@ -777,7 +780,7 @@ def parameter_posteriors(net, values, priors, weights=None, nodes=None) -> dict[
             n = s["n"][..., None].expand_as(f.bias)  # (*C, D)
             total = s["ax"][..., -1, :]  # Σ x (*C, D)
             sq = torch.diagonal(s["xx"], dim1=-2, dim2=-1)  # Σ x² (*C, D)
-            mean = total / n.clamp_min(1e-300)
+            mean = total / n.clamp_min(TINY)
             stats = post_.GaussianStats(n, mean, (sq - n * mean**2).clamp_min(0))
             if f.variable.shape == ():
                 stats = post_.GaussianStats(stats.n[..., 0], stats.mean[..., 0], stats.m2[..., 0])

@@ -342,6 +342,6 @@ class _Objective:
 
     def epoch(self) -> tuple[float, float]:
         """(the epoch's weighted mean loss, the last penalty); starts the next epoch."""
-        mean = self.total / max(self.seen, 1e-300)
+        mean = self.total / max(self.seen, TINY)
         self.total = self.seen = 0.0
         return mean, self.pen

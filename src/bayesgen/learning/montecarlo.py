@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from .._constants import TINY
 from ..factors.base import Factor
 from ..network import BayesNet
 from ..variables import Discrete
@@ -138,5 +139,5 @@ def marginal_likelihood_mc(
     scale = top.exp()
     value = mean * scale
     stderr = w.std(0, unbiased=True) / math.sqrt(s) * scale
-    ess = w.sum(0) ** 2 / (w * w).sum(0).clamp_min(1e-300)
+    ess = w.sum(0) ** 2 / (w * w).sum(0).clamp_min(TINY)
     return Estimate(value, stderr, top + mean.log(), ess, s)

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, constraints
 
+from .._constants import TINY
 from ..special import (
     betainc,
     betaincinv,
@@ -353,7 +354,7 @@ class GaussianStats:
             return NotImplemented
         n = self.n + other.n
         delta = other.mean - self.mean
-        w = torch.where(n > 0, other.n / n.clamp_min(1e-300), torch.zeros_like(n))
+        w = torch.where(n > 0, other.n / n.clamp_min(TINY), torch.zeros_like(n))
         return GaussianStats(
             n, self.mean + delta * w, self.m2 + other.m2 + delta.square() * self.n * w
         )
