@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._constants import TINY
+
 __all__ = ["Trainer", "penalty", "make_optimizer", "OPTIMIZERS"]
 
 #: optimizer names accepted by :class:`Trainer`
