@@ -40,9 +40,7 @@ def run_one(name: str, options: dict, seed: int, steps: int, batch: int) -> dict
     data = load_dataset(name, seed=seed)
     modes, sigma = data.modes, data.sigma
     torch.manual_seed(seed)
-    model = GAN(
-        2, latent_dim=2, hidden=(256, 256, 256), disc_hidden=(256, 256, 256), **options
-    )
+    model = GAN(2, latent_dim=2, hidden=(256, 256, 256), disc_hidden=(256, 256, 256), **options)
     config = TrainConfig(
         steps=steps,
         batch_size=batch,

@@ -99,6 +99,8 @@ EXAMPLES["gan-wgan-gp-packed"] = lambda: _gan(objective="wgan-gp", pack=2, spect
 EXAMPLES["gan-f-js-conditional"] = lambda: _gan(
     objective="f-js", num_classes=3, conditioning="film"
 )
+
+
 def _diffusion() -> Example:
     from bayesgen.generative import Diffusion
 
