@@ -14,8 +14,6 @@ b) The swiss roll in R³ with L = 2 (Gaussian decoder, per-dimension variance): 
 from __future__ import annotations
 
 import argparse
-import gzip
-import struct
 import sys
 import time
 from pathlib import Path
@@ -25,39 +23,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import print_table, write_json  # noqa: E402
 
+from bayesgen.data import TensorData, load_dataset  # noqa: E402
+from bayesgen.data import binarize as binarize_fn  # noqa: E402
 from bayesgen.generative import VAE  # noqa: E402
+from bayesgen.train import TrainConfig, train  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 # ---------------------------------------------------------------------------- data
-def _read_idx_images(path: Path) -> torch.Tensor:
-    """Images of an idx3 file as (N, 784) floats in [0, 1]."""
-    with gzip.open(path, "rb") as f:
-        magic, n, rows, cols = struct.unpack(">IIII", f.read(16))
-        if magic != 2051:
-            raise ValueError(f"{path}: not an idx3 image file (magic {magic})")
-        pixels = torch.frombuffer(bytearray(f.read()), dtype=torch.uint8)
-    return pixels.reshape(n, rows * cols).float() / 255
-
-
 def load_mnist(data: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """MNIST intensities (train, test). Uses bayesgen.data.load_dataset where it exists; the
-    local idx reader below is the stand-in until then (switch to the library's reader)."""
-    try:
-        from bayesgen.data import load_dataset
-    except ImportError:
-        load_dataset = None
-    if load_dataset is not None:
-        ds = load_dataset("mnist-real", root=data)  # intensities; binarized per batch below
-        train, test = ds.train.x, ds.test.x
-        return train.reshape(len(train), -1).float(), test.reshape(len(test), -1).float()
-    print("bayesgen.data.load_dataset not found: reading the idx files directly")
-    mnist = data / "mnist"
-    return (
-        _read_idx_images(mnist / "train-images-idx3-ubyte.gz"),
-        _read_idx_images(mnist / "t10k-images-idx3-ubyte.gz"),
-    )
+    """MNIST intensities in [0, 1], (train, test) rows of 784 (binarized per batch below)."""
+    ds = load_dataset("mnist-real", root=data)
+    return ds.train.x.float(), ds.test.x.float()
 
 
 # ---------------------------------------------------------------------------- our side
@@ -72,34 +50,14 @@ def fit_ours(
     binarize: bool,
 ) -> tuple[float, str]:
     """Train with bayesgen.train (dynamic binarization as the batch transform); returns seconds
-    and which loop ran."""
-    from bayesgen.data.source import TensorData
-    from bayesgen.data.source import binarize as binarize_fn
-
+    and the loop's name."""
     data = TensorData(x, transform=binarize_fn if binarize else None)
-    try:
-        from bayesgen.train import TrainConfig, train
-    except ImportError:
-        train = None
     t0 = time.perf_counter()
-    if train is not None:
-        config = TrainConfig(
-            epochs=epochs, batch_size=batch_size, lr=lr, schedule="constant", seed=seed, quiet=True
-        )
-        train(model, data, config=config)
-        return time.perf_counter() - t0, "bayesgen.train"
-    print("bayesgen.train not found: our side trains with an explicit Adam loop")
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=g)
-        for i in range(0, len(x), batch_size):  # minibatches
-            xb, _ = data.batch(perm[i : i + batch_size], g)
-            loss = model.loss(xb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return time.perf_counter() - t0, "explicit Adam loop"
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, schedule="constant", seed=seed, quiet=True
+    )
+    train(model, data, config=config)
+    return time.perf_counter() - t0, "bayesgen.train"
 
 
 # ---------------------------------------------------------------------------- Pyro's side
@@ -204,11 +162,9 @@ def mnist_run(quick: bool, data: Path, full_epochs: int = 300) -> list[dict]:
 
 
 def swissroll_run(quick: bool) -> list[dict]:
-    from sklearn.datasets import make_swiss_roll
-
-    x, t = make_swiss_roll(3000, noise=0.1, random_state=0)
-    x = torch.tensor((x - x.mean(0)) / x.std(0), dtype=torch.float32)
-    t = torch.tensor(t)
+    ds = load_dataset("swissroll", seed=0, n=3000)
+    x, t = ds.train.x.float(), ds.extras["t_train"]  # (3000, 3), (3000,)
+    x = (x - x.mean(0)) / x.std(0)
     epochs = 20 if quick else 400
     rows = []
     opts = dict(epochs=epochs, batch_size=128, lr=3e-3, seed=0, binarize=False)

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import torch
 
+from ..data import TensorData, load_dataset
+from ..eval import energy_distance
+from ..train import TrainConfig, train
 from .report import Figure, ResultTable, Section
 
 __all__ = ["SECTIONS", "diffusion_section", "langevin_section"]
@@ -21,49 +24,22 @@ def _close(fig) -> None:
     plt.close(fig)
 
 
-def _swissroll(n_train: int, n_test: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """The 2-D swiss roll (train, test), standardized, and where it came from."""
-    try:
-        from ..data import load_dataset
-    except ImportError:
-        load_dataset = None
-    if load_dataset is not None:
-        ds = load_dataset("swissroll2d", seed=seed, n=n_train + n_test)
-        x, source = torch.cat([ds.train.x, ds.test.x]).double(), "bayesgen.data 'swissroll2d'"
-    else:
-        from sklearn.datasets import make_swiss_roll
-
-        raw = make_swiss_roll(n_train + n_test, noise=0.1, random_state=seed)[0][:, [0, 2]]
-        x, source = torch.as_tensor(raw), "scikit-learn's make_swiss_roll (noise 0.1)"
+def _swissroll(n_train: int, n_test: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 2-D swiss roll (train, test), standardized."""
+    ds = load_dataset("swissroll2d", seed=seed, n=n_train + n_test)
+    x = torch.cat([ds.train.x, ds.test.x]).double()
     x = (x - x.mean(0)) / x.std(0)
-    return x[:n_train].float(), x[n_train : n_train + n_test].float(), source
+    return x[:n_train].float(), x[n_train : n_train + n_test].float()
 
 
 def _fit(model, x: torch.Tensor, steps: int, batch: int = 256, lr: float = 2e-3) -> None:
-    """Train with bayesgen.train where it is installed, else a plain Adam loop."""
-    try:
-        from ..train import TrainConfig, train
-    except ImportError:
-        train = None
-    if train is not None:
-        from ..data.source import TensorData
-
-        train(model, TensorData(x), config=TrainConfig(steps=steps, batch_size=batch, lr=lr))
-        return
-    g = torch.Generator().manual_seed(0)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):  # optimizer steps, not rows
-        loss = model.loss(x[torch.randint(0, len(x), (batch,), generator=g)])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+    """``steps`` Adam steps of the library's loop (cosine schedule) on minibatches of ``x``."""
+    train(model, TensorData(x), config=TrainConfig(steps=steps, batch_size=batch, lr=lr))
 
 
 def _energy_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.double(), b.double()
-    return float(2 * torch.cdist(a, b).mean() - torch.cdist(a, a).mean() - torch.cdist(b, b).mean())
+    """The squared energy distance 2 E|a − b| − E|a − a'| − E|b − b'|."""
+    return float(energy_distance(a.double(), b.double())) ** 2
 
 
 def diffusion_section(out: Path, data: Path | None = None) -> Section:
@@ -73,7 +49,7 @@ def diffusion_section(out: Path, data: Path | None = None) -> Section:
     from ..plot.diffusion import draw_diffusion_networks, plot_diffusion_snapshots
 
     torch.manual_seed(0)
-    train_x, test_x, source = _swissroll(8000, 4000)
+    train_x, test_x = _swissroll(8000, 4000)
     model = Diffusion(2, timesteps=1000, prediction="v", hidden=(128, 128, 128), embedding=32)
     t0 = time.perf_counter()
     _fit(model, train_x, steps=4000, lr=3e-3)
@@ -114,7 +90,7 @@ def diffusion_section(out: Path, data: Path | None = None) -> Section:
         title="Diffusion models (§2.2.2.4)",
         summary=(
             f"A diffusion model (T = 1000, MLP denoiser) trained {train_s:.0f} s on 8,000 "
-            f"points of {source}; sampled by ancestral steps and DDIM."
+            "points of the 2-D swiss roll; sampled by ancestral steps and DDIM."
         ),
         text=text,
         figures=[
