@@ -1,4 +1,4 @@
-"""Built-in networks of the seed, ready to query."""
+"""Built-in networks of the chapter, ready to query."""
 
 from __future__ import annotations
 

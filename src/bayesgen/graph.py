@@ -1,6 +1,6 @@
 """Directed acyclic graphs: the structure of a Bayesian network and nothing else.
 
-A Bayesian network factorizes a joint distribution along a DAG (eq. 8 of the seed),
+A Bayesian network factorizes a joint distribution along a DAG (eq. 8 of the chapter),
 
     p(x_1, ..., x_N) = Π_n p(x_n | Pa(x_n)),
 
