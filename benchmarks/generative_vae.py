@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import print_table, write_json  # noqa: E402
@@ -104,18 +105,26 @@ def fit_pyro(
     return time.perf_counter() - t0
 
 
-def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    ra, rb = a.argsort().argsort().double(), b.argsort().argsort().double()
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
-
-
 # ---------------------------------------------------------------------------- the runs
 def warm_up(make, x: torch.Tensor, **opts) -> None:
     """One short untimed run of each side first (allocator, thread pool and Pyro's first-call
     costs), so the timed runs compare steady states."""
     fit_ours(make(), x[:1000], **opts)
     fit_pyro(make(), x[:1000], **opts)
+
+
+def fit_each(make, x: torch.Tensor, **opts):
+    """After a warm-up, train a fresh model (seed 0) on each side: yields (library, model,
+    seconds, loop)."""
+    warm_up(make, x, **{**opts, "epochs": 1})
+    for name in ("bayesgen", "pyro"):
+        torch.manual_seed(0)
+        model = make()
+        if name == "bayesgen":
+            seconds, loop = fit_ours(model, x, **opts)
+        else:
+            seconds, loop = fit_pyro(model, x, **opts), "SVI(Trace_ELBO)"
+        yield name, model, seconds, loop
 
 
 def mnist_run(quick: bool, data: Path, full_epochs: int = 300) -> list[dict]:
@@ -131,14 +140,7 @@ def mnist_run(quick: bool, data: Path, full_epochs: int = 300) -> list[dict]:
     def make():
         return VAE(784, latent_dim=50, hidden=[200, 200], activation="tanh")
 
-    warm_up(make, train_x, **{**opts, "epochs": 1})
-    for name in ("bayesgen", "pyro"):
-        torch.manual_seed(0)
-        model = make()
-        if name == "bayesgen":
-            seconds, loop = fit_ours(model, train_x, **opts)
-        else:
-            seconds, loop = fit_pyro(model, train_x, **opts), "SVI(Trace_ELBO)"
+    for name, model, seconds, loop in fit_each(make, train_x, **opts):
         with torch.no_grad():
             nll = -model.log_prob_is(
                 test_bin, k=k, chunk=250, generator=torch.Generator().manual_seed(2)
@@ -172,18 +174,11 @@ def swissroll_run(quick: bool) -> list[dict]:
     def make():
         return VAE(3, latent_dim=2, hidden=[64, 64], likelihood="gaussian-per-dim", scale=0.1)
 
-    warm_up(make, x, **{**opts, "epochs": 1})
-    for name in ("bayesgen", "pyro"):
-        torch.manual_seed(0)
-        model = make()
-        if name == "bayesgen":
-            seconds, loop = fit_ours(model, x, **opts)
-        else:
-            seconds, loop = fit_pyro(model, x, **opts), "SVI(Trace_ELBO)"
+    for name, model, seconds, loop in fit_each(make, x, **opts):
         with torch.no_grad():
             z = model.encode(x)
             elbo = model.elbo(x, generator=torch.Generator().manual_seed(3)).mean()
-        rho = max(abs(_spearman(z[:, j], t)) for j in range(2))
+        rho = max(abs(spearmanr(z[:, j], t).statistic) for j in range(2))
         rows.append(
             {
                 "data": "swiss roll 3-D",

@@ -8,9 +8,15 @@ import math
 
 import pytest
 import torch
+import torch.distributions as D
 
 from bayesgen.generative import EnergyModel, load_model
-from bayesgen.generative.energy import annealed_langevin, geometric_sigmas, langevin
+from bayesgen.generative.energy import (
+    annealed_langevin,
+    gaussian_mixture_score,
+    geometric_sigmas,
+    langevin,
+)
 
 CASES = {
     "dsm-energy": dict(objective="dsm", parameterization="energy"),
@@ -136,10 +142,22 @@ WEIGHTS = torch.tensor([0.8, 0.2])
 
 def mixture_score(x: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
     """∇ log of 0.8 N((5,5), (1 + σ²) I) + 0.2 N((−5,−5), (1 + σ²) I), the data noised by σ."""
-    var = 1 + sigma**2
-    logp = -((x[:, None] - MEANS) ** 2).sum(-1) / (2 * var) + WEIGHTS.log()  # (B, 2)
-    r = torch.softmax(logp, -1)
-    return (r[..., None] * (MEANS - x[:, None]) / var).sum(1)  # (B, 2)
+    return gaussian_mixture_score(x, MEANS, WEIGHTS, 1 + sigma**2)
+
+
+def test_gaussian_mixture_score_is_the_gradient_of_the_mixture_log_density():
+    """Against autograd of torch's MixtureSameFamily log-density, three modes in 3-D."""
+    g = torch.Generator().manual_seed(0)
+    means = torch.randn(3, 3, generator=g, dtype=torch.float64) * 2
+    weights = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+    var = 0.7
+    x = (torch.randn(50, 3, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    components = D.Independent(D.Normal(means, math.sqrt(var) * torch.ones_like(means)), 1)
+    p = D.MixtureSameFamily(D.Categorical(weights), components)
+    (grad,) = torch.autograd.grad(p.log_prob(x).sum(), x)
+    torch.testing.assert_close(gaussian_mixture_score(x.detach(), means, weights, var), grad)
+    with pytest.raises(ValueError, match="variance must be > 0"):
+        gaussian_mixture_score(x.detach(), means, weights, 0.0)
 
 
 def uniform_starts(seed: int) -> tuple[torch.Tensor, torch.Generator]:

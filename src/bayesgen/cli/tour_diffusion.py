@@ -12,16 +12,16 @@ import torch
 
 from ..data import TensorData, load_dataset
 from ..eval import energy_distance
+from ..generative.energy import (
+    annealed_langevin,
+    gaussian_mixture_score,
+    geometric_sigmas,
+    langevin,
+)
 from ..train import TrainConfig, train
-from .report import Figure, ResultTable, Section
+from .report import Figure, ResultTable, Section, save_figure
 
 __all__ = ["SECTIONS", "diffusion_section", "langevin_section"]
-
-
-def _close(fig) -> None:
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
 
 
 def _swissroll(n_train: int, n_test: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,10 +54,10 @@ def diffusion_section(out: Path, data: Path | None = None) -> Section:
     t0 = time.perf_counter()
     _fit(model, train_x, steps=4000, lr=3e-3)
     train_s = time.perf_counter() - t0
-    _close(draw_diffusion_networks(model, out / "diffusion_networks.png"))
+    save_figure(draw_diffusion_networks(model), out / "diffusion_networks.png")
     times = [1000, 400, 200, 100, 40, 0]
-    _close(
-        plot_diffusion_snapshots(model, test_x[:1500], out / "diffusion_snapshots.png", times=times)
+    save_figure(
+        plot_diffusion_snapshots(model, test_x[:1500], times=times), out / "diffusion_snapshots.png"
     )
     half_a, half_b = test_x[:2000], test_x[2000:4000]
     floor = _energy_distance(half_a, half_b)
@@ -128,10 +128,7 @@ _WEIGHTS = torch.tensor([0.8, 0.2])
 
 def _mixture_score(x: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
     """∇ log of 0.8 N((5,5), (1 + σ²) I) + 0.2 N((−5,−5), (1 + σ²) I)."""
-    var = 1 + sigma**2
-    logp = -((x[:, None] - _MEANS) ** 2).sum(-1) / (2 * var) + _WEIGHTS.log()  # (B, 2)
-    r = torch.softmax(logp, -1)
-    return (r[..., None] * (_MEANS - x[:, None]) / var).sum(1)  # (B, 2)
+    return gaussian_mixture_score(x, _MEANS, _WEIGHTS, 1 + sigma**2)
 
 
 def _weight(x: torch.Tensor) -> float:
@@ -141,10 +138,7 @@ def _weight(x: torch.Tensor) -> float:
 def langevin_section(out: Path, data: Path | None = None) -> Section:
     """Energy and score models: Song & Ermon's toy by plain and annealed Langevin, with the
     exact score and with a score learned by denoising score matching; the model's MRF."""
-    import matplotlib.pyplot as plt
-
     from ..generative import EnergyModel
-    from ..generative.energy import annealed_langevin, geometric_sigmas, langevin
     from ..plot.energy import draw_mrf, plot_langevin
 
     sigmas = geometric_sigmas(20.0, 1.0, 10)
@@ -176,11 +170,9 @@ def langevin_section(out: Path, data: Path | None = None) -> Section:
     fig = plot_langevin(
         panels, modes=_MEANS.tolist(), title="weight of the (5, 5) mode (true 0.80)"
     )
-    fig.savefig(out / "langevin.png", bbox_inches="tight", dpi=110)
-    _close(fig)
+    save_figure(fig, out / "langevin.png")
     ax = draw_mrf(EnergyModel(4, hidden=(8,)), title="p(x) ∝ exp(−E(x)), x = (x[0], …, x[3])")
-    ax.figure.savefig(out / "energy_mrf.png", bbox_inches="tight", dpi=110)
-    plt.close(ax.figure)
+    save_figure(ax, out / "energy_mrf.png")
     rows = [
         ["plain Langevin (1,000 steps, η = 0.1)", "exact", round(_weight(plain), 3)],
         ["annealed Langevin (10 levels × 100 steps)", "exact", round(_weight(annealed), 3)],

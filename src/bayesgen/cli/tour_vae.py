@@ -16,7 +16,7 @@ import torch
 from ..data import TensorData, load_dataset
 from ..data import load_digits as digits_intensities
 from ..train import TrainConfig, train
-from .report import Figure, ResultTable, Section
+from .report import Figure, ResultTable, Section, save_figure
 
 __all__ = ["SECTIONS", "swissroll_section", "vae_section", "latent_section"]
 
@@ -33,23 +33,10 @@ def _fit(model, x: torch.Tensor, steps: int, lr: float, batch_size: int = 128) -
     train(model, TensorData(x), config=config)
 
 
-def _save(fig, path: Path) -> str:
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, bbox_inches="tight", dpi=110)
-    plt.close(fig)
-    return path.name
-
-
-def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman's rank correlation (no ties in continuous data): Pearson's of the ranks."""
-    ra, rb = a.argsort().argsort().double(), b.argsort().argsort().double()
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
-
-
 def swissroll_section(out: Path, data: Path | None) -> Section:
     """Figure 13: the swiss roll in R³ and the latent map of a VAE with L = 2 trained on it."""
+    from scipy.stats import spearmanr
+
     from ..generative import VAE
     from ..plot.vae import plot_swiss_roll
 
@@ -67,7 +54,7 @@ def swissroll_section(out: Path, data: Path | None) -> Section:
         metrics = vae.metrics(held)
         k = IS_SAMPLES["swissroll"]
         nll = -vae.log_prob_is(held, k=k, generator=torch.Generator().manual_seed(SEED))
-    rho = [abs(_spearman(z[:, j], t)) for j in range(2)]
+    rho = [abs(spearmanr(z[:, j], t).statistic) for j in range(2)]
     fig = plot_swiss_roll(x, t, z)
     rows = [
         ["held-out ELBO (nats)", round(float(metrics["elbo"]), 3)],
@@ -85,7 +72,9 @@ def swissroll_section(out: Path, data: Path | None) -> Section:
         "coloured by t; where the VAE has unrolled the sheet, one latent coordinate follows t "
         "(the rank correlations in the table say how far it got).",
         figures=[
-            Figure(_save(fig, out / "swissroll_latent.png"), "Swiss roll and latent map", "13")
+            Figure(
+                save_figure(fig, out / "swissroll_latent.png"), "Swiss roll and latent map", "13"
+            )
         ],
         tables=[
             ResultTable("VAE on the swiss roll (held-out 500 points)", ["quantity", "value"], rows)
@@ -114,7 +103,9 @@ def vae_section(out: Path, data: Path | None) -> Section:
     from ..plot.vae import plot_image_grid, plot_vae_networks
 
     vae, x, y, train_idx, test_idx, steps = _digits_vae()
-    figs = [Figure(_save(plot_vae_networks(vae), out / "vae_networks.png"), "DAGs of a VAE", "9")]
+    figs = [
+        Figure(save_figure(plot_vae_networks(vae), out / "vae_networks.png"), "DAGs of a VAE", "9")
+    ]
     g = torch.Generator().manual_seed(SEED)
     with torch.no_grad():
         xt = x[test_idx]
@@ -127,7 +118,7 @@ def vae_section(out: Path, data: Path | None) -> Section:
     grid = torch.cat([xt[:10].reshape(1, 10, 8, 8), recon, samples[:3]])
     figs.append(
         Figure(
-            _save(plot_image_grid(grid), out / "vae_digits.png"),
+            save_figure(plot_image_grid(grid), out / "vae_digits.png"),
             "Held-out digits (row 1), their reconstructions E[x | enc(x)] (row 2), and "
             "samples z ~ N(0, I), x ~ p(x | z) (rows 3–5)",
         )
@@ -186,8 +177,12 @@ def latent_section(out: Path, data: Path | None) -> Section:
         f"ink (expected lit pixels of {x.shape[1]}) of the decoded held-out digits by λ, "
         f"‖z_attr‖ = {float(z_attr.norm()):.2f}.",
         figures=[
-            Figure(_save(fig14, out / "latent_interpolation.png"), "Latent interpolation", "14"),
-            Figure(_save(fig15, out / "latent_attribute.png"), "Attribute manipulation", "15"),
+            Figure(
+                save_figure(fig14, out / "latent_interpolation.png"), "Latent interpolation", "14"
+            ),
+            Figure(
+                save_figure(fig15, out / "latent_attribute.png"), "Attribute manipulation", "15"
+            ),
         ],
         tables=[ResultTable("Mean ink of dec(enc(x) + λ z_attr)", ["λ", "ink"], rows)],
     )

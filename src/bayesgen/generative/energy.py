@@ -33,7 +33,13 @@ from ..network import BayesNet
 from ..nn import MLP
 from .base import GenerativeModel
 
-__all__ = ["EnergyModel", "langevin", "annealed_langevin", "geometric_sigmas"]
+__all__ = [
+    "EnergyModel",
+    "langevin",
+    "annealed_langevin",
+    "geometric_sigmas",
+    "gaussian_mixture_score",
+]
 
 Score = Callable[[Tensor], Tensor]
 
@@ -89,6 +95,22 @@ def annealed_langevin(
     if denoise:
         x = x + last**2 * score(x, last)
     return x
+
+
+def gaussian_mixture_score(
+    x: Tensor, means: Tensor, weights: Tensor, variance: float = 1.0
+) -> Tensor:
+    """The exact score of Σ_k w_k N(μ_k, v I) (Song & Ermon's toy is the two-mode case):
+
+        ∇_x log p(x) = Σ_k r_k(x) (μ_k − x) / v,   r(x) = softmax_k(log w_k − |x − μ_k|² / 2v)
+
+    x (B, D), means (K, D), weights (K,) summing to 1; noising the data by σ adds σ² to v."""
+    if not variance > 0:
+        raise ValueError(f"variance must be > 0, got {variance!r}")
+    diff = means - x[:, None]  # (B, K, D)
+    logits = weights.log() - diff.square().sum(-1) / (2 * variance)  # (B, K)
+    r = torch.softmax(logits, -1)  # (B, K)
+    return (r[..., None] * diff).sum(1) / variance  # (B, D)
 
 
 class EnergyModel(GenerativeModel, paradigm="energy"):
