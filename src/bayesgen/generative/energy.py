@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_int
 from ..network import BayesNet
 from ..nn import MLP
 from .base import GenerativeModel
@@ -48,8 +49,7 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, levels: int) -> Tensor:
     """σ_1 = sigma_max > … > σ_L = sigma_min, evenly spaced in log (float64, (L,))."""
     if not 0 < sigma_min < sigma_max:
         raise ValueError(f"sigma_min must be in (0, sigma_max={sigma_max}), got {sigma_min!r}")
-    if not isinstance(levels, int) or levels < 2:
-        raise ValueError(f"levels must be an int >= 2, got {levels!r}")
+    levels = check_int("levels", levels, low=2)
     return torch.logspace(math.log10(sigma_max), math.log10(sigma_min), levels, dtype=torch.float64)
 
 
@@ -64,8 +64,7 @@ def langevin(
     """Unadjusted Langevin dynamics: x ← x + (η/2) s(x) + √η ξ, ξ ~ N(0, I), ``steps`` times."""
     if step_size <= 0:
         raise ValueError(f"step_size must be > 0, got {step_size!r}")
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    steps = check_int("steps", steps, low=0)
     for _ in range(steps):  # chain steps, not rows
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
         x = x + 0.5 * step_size * score(x) + math.sqrt(step_size) * noise
@@ -160,9 +159,7 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
         for name, value in (("step_size", step_size), ("cd_step_size", cd_step_size)):
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
-        for name, value in (("steps", steps), ("cd_steps", cd_steps)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        steps, cd_steps = check_int("steps", steps, low=1), check_int("cd_steps", cd_steps, low=1)
         if not isinstance(cd_alpha, (int, float)) or cd_alpha < 0:
             raise ValueError(f"cd_alpha must be a float >= 0, got {cd_alpha!r}")
         self.objective, self.parameterization = objective, parameterization
@@ -289,8 +286,7 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
         for cd, at σ_L: the short-run chain of training unless ``steps``/``step_size`` are
         given), started from ``init`` (n, *event_shape) or N(0, σ_1² I); ``denoise``
         ends annealed chains with Tweedie's step x + σ_L² s(x, σ_L)."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = check_int("n", n, low=1)
         c = self.context(y, n)
         sampler = sampler or ("annealed" if self.objective == "dsm" else "langevin")
         short_run = self.objective == "cd" and sampler == "langevin"  # the training chain

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from .._checks import check_int
+
 __all__ = ["draw_chain", "draw_receptive_field"]
 
 
@@ -27,8 +29,7 @@ def draw_chain(model, path=None, ax=None, *, max_nodes: int = 8, title: str | No
     import matplotlib.pyplot as plt
     from matplotlib.patches import Circle, FancyArrowPatch
 
-    if not isinstance(max_nodes, int) or max_nodes < 4:
-        raise ValueError(f"max_nodes must be an int >= 4, got {max_nodes!r}")
+    max_nodes = check_int("max_nodes", max_nodes, low=4)
     T = model.T
     if T <= max_nodes:
         shown = list(range(T))
