@@ -9,7 +9,9 @@ import math
 import pytest
 import torch
 import torch.distributions as D
+from short_training import adam
 
+from bayesgen.data import TensorData
 from bayesgen.generative import EnergyModel, load_model
 from bayesgen.generative.energy import (
     annealed_langevin,
@@ -17,6 +19,7 @@ from bayesgen.generative.energy import (
     geometric_sigmas,
     langevin,
 )
+from bayesgen.train import train
 
 CASES = {
     "dsm-energy": dict(objective="dsm", parameterization="energy"),
@@ -202,12 +205,7 @@ def test_annealed_langevin_with_a_learned_score_recovers_the_weights():
     g = torch.Generator().manual_seed(1)
     k = (torch.rand(10000, generator=g) < 0.2).long()
     data = MEANS[k] + torch.randn(10000, 2, generator=g)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(1500):  # Adam steps, not rows
-        loss = model.loss(data[torch.randint(0, 10000, (256,), generator=g)])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    train(model, TensorData(data), config=adam(1500, lr=3e-3, batch_size=256))
     x0, gs = uniform_starts(0)
     x = model.sample(1280, generator=gs, init=x0)
     assert abs(weight_of_first_mode(x) - 0.8) < 0.03
@@ -224,12 +222,7 @@ def test_contrastive_divergence_learns_where_the_data_is():
     g = torch.Generator().manual_seed(1)
     centre = torch.tensor([1.0, -0.5])
     data = centre + 0.3 * torch.randn(4000, 2, generator=g)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(300):  # Adam steps, not rows
-        loss = model.loss(data[torch.randint(0, 4000, (128,), generator=g)])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    train(model, TensorData(data), config=adam(300, lr=3e-3))
     with torch.no_grad():
         assert model.energy(data[:500]).mean() < model.energy(data[:500] + 2.0).mean() - 1.0
     s = model.sample(2000, generator=torch.Generator().manual_seed(2))
