@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from .._checks import check_int
+from ._mpl import save
 
 __all__ = ["draw_chain", "draw_receptive_field"]
 
@@ -16,8 +15,7 @@ __all__ = ["draw_chain", "draw_receptive_field"]
 def _finish(fig, path, title: str | None, ax):
     if title:
         ax.set_title(title)
-    if path is not None:
-        fig.savefig(Path(path), bbox_inches="tight", dpi=110)
+    save(fig, path)
     return ax
 
 
