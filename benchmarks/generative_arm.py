@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import gzip
 import math
 import os
 import sys
@@ -32,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import print_table, write_json  # noqa: E402
 
-from bayesgen.data.source import TensorData, Windows, binarize  # noqa: E402
+from bayesgen.data import TensorData, Windows, binarize, load_dataset  # noqa: E402
 from bayesgen.data.text import read_text, train_val_split  # noqa: E402
 from bayesgen.generative.arm import (  # noqa: E402
     ARM,
@@ -45,6 +44,7 @@ from bayesgen.generative.arm import (  # noqa: E402
 from bayesgen.generative.experts import fit_switch_weight, mixture_log_probs  # noqa: E402
 from bayesgen.models.ngram import NGramLM  # noqa: E402
 from bayesgen.models.ngram_smoothing import ModifiedKneserNey  # noqa: E402
+from bayesgen.train import TrainConfig, train  # noqa: E402
 
 DATA = Path(
     os.environ.get("BAYESGEN_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -72,47 +72,24 @@ def _seconds_per_step(model, data, batch_size: int, lr: float) -> float:
 
 def fit(model, data, *, minutes: float, batch_size: int, lr: float, warmup: int = 100) -> dict:
     """Train for about ``minutes`` (steps = budget / the measured step time) with a cosine
-    schedule, through bayesgen.train where it is installed, else an equivalent AdamW loop."""
+    schedule, through bayesgen.train."""
     per_step = _seconds_per_step(model, data, batch_size, lr)
     steps = max(int(minutes * 60 / per_step * 0.9), 10)
     warmup = min(warmup, steps // 10)
     t0 = time.perf_counter()
-    try:
-        from bayesgen.train import TrainConfig, train
-    except ImportError:
-        loop = "local AdamW loop"
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-        g = torch.Generator().manual_seed(0)
-        model.train()
-        for step in range(steps):  # optimizer steps
-            scale = (
-                (step + 1) / warmup
-                if step < warmup
-                else 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(steps - warmup, 1)))
-            )
-            for group in opt.param_groups:
-                group["lr"] = lr * scale
-            x, y = data.batch(torch.randint(len(data), (batch_size,), generator=g), g)
-            loss = model.loss(x, y)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-    else:
-        loop = "bayesgen.train"
-        config = TrainConfig(
-            steps=steps,
-            batch_size=batch_size,
-            lr=lr,
-            optimizer="adam",
-            warmup=warmup,
-            schedule="cosine",
-            clip_grad=1.0,
-            seed=0,
-        )
-        train(model, data, config=config)
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer="adam",
+        warmup=warmup,
+        schedule="cosine",
+        clip_grad=1.0,
+        seed=0,
+    )
+    train(model, data, config=config)
     model.eval()
-    return {"steps": steps, "train_s": time.perf_counter() - t0, "loop": loop}
+    return {"steps": steps, "train_s": time.perf_counter() - t0, "loop": "bayesgen.train"}
 
 
 # ---------------------------------------------------------------------------- a) text
@@ -183,34 +160,14 @@ def shakespeare(quick: bool, minutes: float, data_dir: Path) -> tuple[list[dict]
 
 
 # ---------------------------------------------------------------------------- b) MNIST
-def _idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    dims = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
 def mnist(data_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Intensities in [0, 1], (N, 28, 28): bayesgen.data's loader where installed, else the
-    idx files of the data folder."""
-    try:
-        from bayesgen.data import load_dataset
-    except ImportError:
-        tr = _idx(data_dir / "mnist" / "train-images-idx3-ubyte.gz")
-        te = _idx(data_dir / "mnist" / "t10k-images-idx3-ubyte.gz")
-        return (
-            torch.from_numpy(tr.copy()).float() / 255,
-            torch.from_numpy(te.copy()).float() / 255,
-        )
-    ds = load_dataset("mnist")
+    """MNIST intensities in [0, 1], (N, 28, 28), train and test."""
+    ds = load_dataset("mnist-real", root=data_dir)
     return ds.train.x.float().reshape(-1, 28, 28), ds.test.x.float().reshape(-1, 28, 28)
 
 
 def binary_mnist(quick: bool, minutes: float, data_dir: Path) -> list[dict]:
     train_x, test_x = mnist(data_dir)
-    if train_x.max() > 1:
-        train_x, test_x = train_x / 255, test_x / 255
     if quick:
         train_x, test_x = train_x[:5000], test_x[:500]
     test_bin = torch.bernoulli(test_x, generator=torch.Generator().manual_seed(0))

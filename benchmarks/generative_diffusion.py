@@ -29,9 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import print_table, write_json  # noqa: E402
 
-from bayesgen.data.source import TensorData  # noqa: E402
+from bayesgen.data import TensorData, load_dataset  # noqa: E402
+from bayesgen.eval import energy_distance as eval_energy_distance  # noqa: E402
 from bayesgen.generative import Diffusion, EnergyModel  # noqa: E402
 from bayesgen.generative.diffusion import Denoiser  # noqa: E402
+from bayesgen.train import TrainConfig, train  # noqa: E402
 
 __all__ = ["run"]
 
@@ -55,40 +57,16 @@ COLUMNS = [
 # ---------------------------------------------------------------------------- data
 def load(name: str, n_train: int, n_test: int, seed: int = 0):
     """(train, test, entropy or None) as float64 tensors (N, 2)."""
-    try:
-        from bayesgen.data import load_dataset
-    except ImportError:
-        load_dataset = None
-    if load_dataset is not None:
-        ds = load_dataset(name, seed=seed, n=n_train + n_test)
-        x = torch.cat([ds.train.x, ds.test.x]).double()  # our own split, of the sizes asked
-        if len(x) < n_train + n_test:
-            raise ValueError(f"{name}: {len(x)} rows, the benchmark needs {n_train + n_test}")
-        return x[:n_train], x[len(x) - n_test :], ds.entropy
-    from sklearn.datasets import make_moons, make_swiss_roll
-
-    n = n_train + n_test
-    if name == "moons":
-        x, _ = make_moons(n, noise=0.05, random_state=seed)
-    elif name == "swissroll2d":
-        x = make_swiss_roll(n, noise=0.1, random_state=seed)[0][:, [0, 2]] / 5
-    else:
-        raise ValueError(f"data {name!r} needs bayesgen.data.load_dataset (not installed here)")
-    x = torch.as_tensor(x, dtype=torch.float64)
-    return x[:n_train], x[n_train:], None
+    ds = load_dataset(name, seed=seed, n=n_train + n_test)
+    x = torch.cat([ds.train.x, ds.test.x]).double()  # our own split, of the sizes asked
+    if len(x) < n_train + n_test:
+        raise ValueError(f"{name}: {len(x)} rows, the benchmark needs {n_train + n_test}")
+    return x[:n_train], x[len(x) - n_test :], ds.entropy
 
 
-def energy_distance(a: torch.Tensor, b: torch.Tensor, chunk: int = 2048) -> float:
-    """2 E|a − b| − E|a − a'| − E|b − b'| (V-statistics), in chunks of rows."""
-
-    def mean_dist(u, v):
-        total = 0.0
-        for i in range(0, len(u), chunk):  # chunks of rows, for memory
-            total += float(torch.cdist(u[i : i + chunk], v).sum())
-        return total / (len(u) * len(v))
-
-    a, b = a.double(), b.double()
-    return 2 * mean_dist(a, b) - mean_dist(a, a) - mean_dist(b, b)
+def energy_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The squared energy distance 2 E|a − b| − E|a − a'| − E|b − b'| (V-statistics)."""
+    return float(eval_energy_distance(a.double(), b.double())) ** 2
 
 
 def energy_distance_with_noise(a: torch.Tensor, b: torch.Tensor, k: int = 4):
@@ -104,25 +82,10 @@ def energy_distance_with_noise(a: torch.Tensor, b: torch.Tensor, k: int = 4):
 
 # ---------------------------------------------------------------------------- training
 def fit(model, x: torch.Tensor, steps: int, batch: int, lr: float, seed: int) -> float:
-    """Train with bayesgen.train (a plain Adam loop until it is installed); seconds."""
+    """Train with bayesgen.train (cosine schedule); seconds."""
     t0 = time.perf_counter()
-    try:
-        from bayesgen.train import TrainConfig, train
-    except ImportError:
-        train = None
-    if train is not None:
-        config = TrainConfig(steps=steps, batch_size=batch, lr=lr, seed=seed, quiet=True)
-        train(model, TensorData(x.float()), config=config)
-    else:
-        g = torch.Generator().manual_seed(seed)
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-        for _ in range(steps):  # optimizer steps, not rows
-            loss = model.loss(x[torch.randint(0, len(x), (batch,), generator=g)].float())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    config = TrainConfig(steps=steps, batch_size=batch, lr=lr, seed=seed, quiet=True)
+    train(model, TensorData(x.float()), config=config)
     return time.perf_counter() - t0
 
 

@@ -14,50 +14,29 @@ b) The swiss roll in R³ with L = 2 (Gaussian decoder, per-dimension variance): 
 from __future__ import annotations
 
 import argparse
-import gzip
-import struct
 import sys
 import time
 from pathlib import Path
 
 import torch
+from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import print_table, write_json  # noqa: E402
 
+from bayesgen.data import TensorData, load_dataset  # noqa: E402
+from bayesgen.data import binarize as binarize_fn  # noqa: E402
 from bayesgen.generative import VAE  # noqa: E402
+from bayesgen.train import TrainConfig, train  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 # ---------------------------------------------------------------------------- data
-def _read_idx_images(path: Path) -> torch.Tensor:
-    """Images of an idx3 file as (N, 784) floats in [0, 1]."""
-    with gzip.open(path, "rb") as f:
-        magic, n, rows, cols = struct.unpack(">IIII", f.read(16))
-        if magic != 2051:
-            raise ValueError(f"{path}: not an idx3 image file (magic {magic})")
-        pixels = torch.frombuffer(bytearray(f.read()), dtype=torch.uint8)
-    return pixels.reshape(n, rows * cols).float() / 255
-
-
 def load_mnist(data: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """MNIST intensities (train, test). Uses bayesgen.data.load_dataset where it exists; the
-    local idx reader below is the stand-in until then (switch to the library's reader)."""
-    try:
-        from bayesgen.data import load_dataset
-    except ImportError:
-        load_dataset = None
-    if load_dataset is not None:
-        ds = load_dataset("mnist-real", root=data)  # intensities; binarized per batch below
-        train, test = ds.train.x, ds.test.x
-        return train.reshape(len(train), -1).float(), test.reshape(len(test), -1).float()
-    print("bayesgen.data.load_dataset not found: reading the idx files directly")
-    mnist = data / "mnist"
-    return (
-        _read_idx_images(mnist / "train-images-idx3-ubyte.gz"),
-        _read_idx_images(mnist / "t10k-images-idx3-ubyte.gz"),
-    )
+    """MNIST intensities in [0, 1], (train, test) rows of 784 (binarized per batch below)."""
+    ds = load_dataset("mnist-real", root=data)
+    return ds.train.x.float(), ds.test.x.float()
 
 
 # ---------------------------------------------------------------------------- our side
@@ -72,34 +51,14 @@ def fit_ours(
     binarize: bool,
 ) -> tuple[float, str]:
     """Train with bayesgen.train (dynamic binarization as the batch transform); returns seconds
-    and which loop ran."""
-    from bayesgen.data.source import TensorData
-    from bayesgen.data.source import binarize as binarize_fn
-
+    and the loop's name."""
     data = TensorData(x, transform=binarize_fn if binarize else None)
-    try:
-        from bayesgen.train import TrainConfig, train
-    except ImportError:
-        train = None
     t0 = time.perf_counter()
-    if train is not None:
-        config = TrainConfig(
-            epochs=epochs, batch_size=batch_size, lr=lr, schedule="constant", seed=seed, quiet=True
-        )
-        train(model, data, config=config)
-        return time.perf_counter() - t0, "bayesgen.train"
-    print("bayesgen.train not found: our side trains with an explicit Adam loop")
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=g)
-        for i in range(0, len(x), batch_size):  # minibatches
-            xb, _ = data.batch(perm[i : i + batch_size], g)
-            loss = model.loss(xb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return time.perf_counter() - t0, "explicit Adam loop"
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, schedule="constant", seed=seed, quiet=True
+    )
+    train(model, data, config=config)
+    return time.perf_counter() - t0, "bayesgen.train"
 
 
 # ---------------------------------------------------------------------------- Pyro's side
@@ -146,18 +105,26 @@ def fit_pyro(
     return time.perf_counter() - t0
 
 
-def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    ra, rb = a.argsort().argsort().double(), b.argsort().argsort().double()
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
-
-
 # ---------------------------------------------------------------------------- the runs
 def warm_up(make, x: torch.Tensor, **opts) -> None:
     """One short untimed run of each side first (allocator, thread pool and Pyro's first-call
     costs), so the timed runs compare steady states."""
     fit_ours(make(), x[:1000], **opts)
     fit_pyro(make(), x[:1000], **opts)
+
+
+def fit_each(make, x: torch.Tensor, **opts):
+    """After a warm-up, train a fresh model (seed 0) on each side: yields (library, model,
+    seconds, loop)."""
+    warm_up(make, x, **{**opts, "epochs": 1})
+    for name in ("bayesgen", "pyro"):
+        torch.manual_seed(0)
+        model = make()
+        if name == "bayesgen":
+            seconds, loop = fit_ours(model, x, **opts)
+        else:
+            seconds, loop = fit_pyro(model, x, **opts), "SVI(Trace_ELBO)"
+        yield name, model, seconds, loop
 
 
 def mnist_run(quick: bool, data: Path, full_epochs: int = 300) -> list[dict]:
@@ -173,14 +140,7 @@ def mnist_run(quick: bool, data: Path, full_epochs: int = 300) -> list[dict]:
     def make():
         return VAE(784, latent_dim=50, hidden=[200, 200], activation="tanh")
 
-    warm_up(make, train_x, **{**opts, "epochs": 1})
-    for name in ("bayesgen", "pyro"):
-        torch.manual_seed(0)
-        model = make()
-        if name == "bayesgen":
-            seconds, loop = fit_ours(model, train_x, **opts)
-        else:
-            seconds, loop = fit_pyro(model, train_x, **opts), "SVI(Trace_ELBO)"
+    for name, model, seconds, loop in fit_each(make, train_x, **opts):
         with torch.no_grad():
             nll = -model.log_prob_is(
                 test_bin, k=k, chunk=250, generator=torch.Generator().manual_seed(2)
@@ -204,11 +164,9 @@ def mnist_run(quick: bool, data: Path, full_epochs: int = 300) -> list[dict]:
 
 
 def swissroll_run(quick: bool) -> list[dict]:
-    from sklearn.datasets import make_swiss_roll
-
-    x, t = make_swiss_roll(3000, noise=0.1, random_state=0)
-    x = torch.tensor((x - x.mean(0)) / x.std(0), dtype=torch.float32)
-    t = torch.tensor(t)
+    ds = load_dataset("swissroll", seed=0, n=3000)
+    x, t = ds.train.x.float(), ds.extras["t_train"]  # (3000, 3), (3000,)
+    x = (x - x.mean(0)) / x.std(0)
     epochs = 20 if quick else 400
     rows = []
     opts = dict(epochs=epochs, batch_size=128, lr=3e-3, seed=0, binarize=False)
@@ -216,18 +174,11 @@ def swissroll_run(quick: bool) -> list[dict]:
     def make():
         return VAE(3, latent_dim=2, hidden=[64, 64], likelihood="gaussian-per-dim", scale=0.1)
 
-    warm_up(make, x, **{**opts, "epochs": 1})
-    for name in ("bayesgen", "pyro"):
-        torch.manual_seed(0)
-        model = make()
-        if name == "bayesgen":
-            seconds, loop = fit_ours(model, x, **opts)
-        else:
-            seconds, loop = fit_pyro(model, x, **opts), "SVI(Trace_ELBO)"
+    for name, model, seconds, loop in fit_each(make, x, **opts):
         with torch.no_grad():
             z = model.encode(x)
             elbo = model.elbo(x, generator=torch.Generator().manual_seed(3)).mean()
-        rho = max(abs(_spearman(z[:, j], t)) for j in range(2))
+        rho = max(abs(spearmanr(z[:, j], t).statistic) for j in range(2))
         rows.append(
             {
                 "data": "swiss roll 3-D",

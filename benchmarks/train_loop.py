@@ -19,19 +19,17 @@ Single-threaded torch. ``--quick``: 300 steps on 6000 rows; the full run: 3000 s
 from __future__ import annotations
 
 import argparse
-import gzip
 import math
 import os
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from _common import print_table, write_json
 from torch import nn
 
-from bayesgen.data.source import TensorData
+from bayesgen.data import TensorData, load_mnist
 from bayesgen.train import TrainConfig, train
 
 DATA = Path(
@@ -39,19 +37,9 @@ DATA = Path(
 )
 
 
-def _idx(path: Path) -> np.ndarray:
-    """An idx file (the MNIST format): magic, dims, then unsigned bytes."""
-    raw = gzip.decompress(path.read_bytes())
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
 def mnist(n: int | None) -> tuple[TensorData, TensorData]:
-    x = torch.from_numpy(_idx(DATA / "mnist" / "train-images-idx3-ubyte.gz").copy())
-    y = torch.from_numpy(_idx(DATA / "mnist" / "train-labels-idx1-ubyte.gz").copy()).long()
-    xt = torch.from_numpy(_idx(DATA / "mnist" / "t10k-images-idx3-ubyte.gz").copy())
-    yt = torch.from_numpy(_idx(DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").copy()).long()
+    """MNIST thresholded at half intensity (rows of 784) with labels: training and test."""
+    (x, y), (xt, yt) = load_mnist(DATA, "train"), load_mnist(DATA, "test")
     x, xt = (x.reshape(len(x), -1) > 127).float(), (xt.reshape(len(xt), -1) > 127).float()
     if n is not None:
         x, y, xt, yt = x[:n], y[:n], xt[: n // 6], yt[: n // 6]

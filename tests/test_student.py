@@ -1,4 +1,4 @@
-"""The student network of §2.1.1: the seed's oracle answers, independences and counts."""
+"""The student network of §2.1.1: the chapter's oracle answers, independences and counts."""
 
 import itertools
 

@@ -19,6 +19,8 @@ import math
 import torch
 from torch import Tensor
 
+from ._checks import check_int
+
 __all__ = [
     "encode",
     "lerp",
@@ -39,8 +41,7 @@ def _model(model):
 
 
 def _steps(steps: int) -> int:
-    if not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+    steps = check_int("steps", steps, low=2)
     return steps
 
 
@@ -48,8 +49,7 @@ def _steps(steps: int) -> int:
 def encode(model, x: Tensor, y: Tensor | None = None, *, batch_size: int = 4096) -> Tensor:
     """The posterior means enc(x) (N, L) of a data set, ``batch_size`` rows at a time."""
     _model(model)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    batch_size = check_int("batch_size", batch_size, low=1)
     parts = [
         model.encode(x[i : i + batch_size], None if y is None else y[i : i + batch_size])
         for i in range(0, len(x), batch_size)  # blocks of rows

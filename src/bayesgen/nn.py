@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ._checks import check_int
+
 __all__ = [
     "Conditioning",
     "Concat",
@@ -65,10 +67,8 @@ class CrossAttention(Conditioning):
     name = "attention"
 
     def __init__(self, heads: int = 4, tokens: int = 4):
-        if not isinstance(heads, int) or heads < 1:
-            raise ValueError(f"heads must be an int >= 1, got {heads!r}")
-        if not isinstance(tokens, int) or tokens < 1:
-            raise ValueError(f"tokens must be an int >= 1, got {tokens!r}")
+        heads = check_int("heads", heads, low=1)
+        tokens = check_int("tokens", tokens, low=1)
         self.heads, self.tokens = heads, tokens
 
     def block(self, features: int, context_size: int) -> nn.Module:

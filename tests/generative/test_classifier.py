@@ -48,11 +48,12 @@ def test_a_bound_as_the_score_and_clear_errors():
 
 
 def test_conditional_arm_classifies_digits_as_well_as_naive_bayes():
-    from sklearn.datasets import load_digits
     from sklearn.naive_bayes import BernoulliNB
 
-    X, y = load_digits(return_X_y=True)
-    X, y = torch.tensor(X / 16 > 0.5).float(), torch.tensor(y)
+    from bayesgen.data import load_digits
+
+    X, y = load_digits()
+    X = (X > 0.5).float()  # (1797, 64) binary pixels
     perm = torch.randperm(len(X), generator=torch.Generator().manual_seed(0))
     tr, te = perm[:1400], perm[1400:]
     torch.manual_seed(0)

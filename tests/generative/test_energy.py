@@ -8,9 +8,18 @@ import math
 
 import pytest
 import torch
+import torch.distributions as D
+from short_training import adam
 
+from bayesgen.data import TensorData
 from bayesgen.generative import EnergyModel, load_model
-from bayesgen.generative.energy import annealed_langevin, geometric_sigmas, langevin
+from bayesgen.generative.energy import (
+    annealed_langevin,
+    gaussian_mixture_score,
+    geometric_sigmas,
+    langevin,
+)
+from bayesgen.train import train
 
 CASES = {
     "dsm-energy": dict(objective="dsm", parameterization="energy"),
@@ -136,10 +145,22 @@ WEIGHTS = torch.tensor([0.8, 0.2])
 
 def mixture_score(x: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
     """∇ log of 0.8 N((5,5), (1 + σ²) I) + 0.2 N((−5,−5), (1 + σ²) I), the data noised by σ."""
-    var = 1 + sigma**2
-    logp = -((x[:, None] - MEANS) ** 2).sum(-1) / (2 * var) + WEIGHTS.log()  # (B, 2)
-    r = torch.softmax(logp, -1)
-    return (r[..., None] * (MEANS - x[:, None]) / var).sum(1)  # (B, 2)
+    return gaussian_mixture_score(x, MEANS, WEIGHTS, 1 + sigma**2)
+
+
+def test_gaussian_mixture_score_is_the_gradient_of_the_mixture_log_density():
+    """Against autograd of torch's MixtureSameFamily log-density, three modes in 3-D."""
+    g = torch.Generator().manual_seed(0)
+    means = torch.randn(3, 3, generator=g, dtype=torch.float64) * 2
+    weights = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+    var = 0.7
+    x = (torch.randn(50, 3, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    components = D.Independent(D.Normal(means, math.sqrt(var) * torch.ones_like(means)), 1)
+    p = D.MixtureSameFamily(D.Categorical(weights), components)
+    (grad,) = torch.autograd.grad(p.log_prob(x).sum(), x)
+    torch.testing.assert_close(gaussian_mixture_score(x.detach(), means, weights, var), grad)
+    with pytest.raises(ValueError, match="variance must be > 0"):
+        gaussian_mixture_score(x.detach(), means, weights, 0.0)
 
 
 def uniform_starts(seed: int) -> tuple[torch.Tensor, torch.Generator]:
@@ -184,12 +205,7 @@ def test_annealed_langevin_with_a_learned_score_recovers_the_weights():
     g = torch.Generator().manual_seed(1)
     k = (torch.rand(10000, generator=g) < 0.2).long()
     data = MEANS[k] + torch.randn(10000, 2, generator=g)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(1500):  # Adam steps, not rows
-        loss = model.loss(data[torch.randint(0, 10000, (256,), generator=g)])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    train(model, TensorData(data), config=adam(1500, lr=3e-3, batch_size=256))
     x0, gs = uniform_starts(0)
     x = model.sample(1280, generator=gs, init=x0)
     assert abs(weight_of_first_mode(x) - 0.8) < 0.03
@@ -206,12 +222,7 @@ def test_contrastive_divergence_learns_where_the_data_is():
     g = torch.Generator().manual_seed(1)
     centre = torch.tensor([1.0, -0.5])
     data = centre + 0.3 * torch.randn(4000, 2, generator=g)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(300):  # Adam steps, not rows
-        loss = model.loss(data[torch.randint(0, 4000, (128,), generator=g)])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    train(model, TensorData(data), config=adam(300, lr=3e-3))
     with torch.no_grad():
         assert model.energy(data[:500]).mean() < model.energy(data[:500] + 2.0).mean() - 1.0
     s = model.sample(2000, generator=torch.Generator().manual_seed(2))

@@ -9,10 +9,13 @@ import math
 
 import pytest
 import torch
+from short_training import adam
 from torch.distributions import MultivariateNormal, kl_divergence
 
+from bayesgen.data import TensorData, load_dataset
 from bayesgen.generative import VAE
 from bayesgen.generative.vae import LIKELIHOODS
+from bayesgen.train import train
 
 
 def linear_gaussian(seed: int = 0, D: int = 3, L: int = 2, sigma: float = 0.5) -> VAE:
@@ -216,13 +219,7 @@ def test_conditional_vae_learns_each_class():
     x = torch.bernoulli(probs[y], generator=g)
     torch.manual_seed(0)
     vae = VAE(8, latent_dim=2, hidden=[32], num_classes=3, conditioning="film")
-    opt = torch.optim.Adam(vae.parameters(), lr=1e-2)
-    for _ in range(300):
-        idx = torch.randint(0, len(x), (128,), generator=g)
-        loss = vae.loss(x[idx], y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    train(vae, TensorData(x, y), config=adam(300, lr=1e-2))
     n = 2000
     for c in range(3):
         s = vae.sample(n, torch.full((n,), c), generator=torch.Generator().manual_seed(c))
@@ -236,23 +233,16 @@ def test_short_training_on_the_swiss_roll_captures_both_coordinates():
     of its variance left (measured at most 0.15 over seeds 0–3), so z determines the point on the
     sheet, position along the roll and height. (A short run does not unroll the sheet: the
     latent coordinates themselves are not monotone in t; see the benchmark.)"""
-    from sklearn.datasets import make_swiss_roll
-
-    x, _ = make_swiss_roll(2000, noise=0.1, random_state=0)
-    x = torch.tensor((x - x.mean(0)) / x.std(0), dtype=torch.float32)
-    train, held = x[:1500], x[1500:]
+    ds = load_dataset("swissroll", n=1500)
+    x = torch.cat([ds.train.x, ds.test.x[:500]])  # (2000, 3)
+    x = (x - x.mean(0)) / x.std(0)
+    train_x, held = x[:1500], x[1500:]
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     vae = VAE(3, latent_dim=2, hidden=[64, 64], likelihood="gaussian-per-dim", scale=0.1)
     with torch.no_grad():
         before = vae.elbo(held, generator=g).mean()
-    opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
-    for _ in range(500):
-        idx = torch.randint(0, len(train), (128,), generator=g)
-        loss = vae.loss(train[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    train(vae, TensorData(train_x), config=adam(500, lr=3e-3))
     with torch.no_grad():
         after = vae.elbo(held, generator=g).mean()
         residual = ((vae.decode(vae.encode(held)) - held) ** 2).mean(0) / held.var(0)  # (3,)

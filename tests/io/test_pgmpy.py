@@ -59,7 +59,7 @@ def test_to_pgmpy_equals_pgmpys_own_reading_of_the_file():
         np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-12)
 
 
-def test_student_network_through_pgmpy_matches_the_seed():
+def test_student_network_through_pgmpy_matches_the_chapter():
     """p(x2=1) = 0.695 and p(x4=1) = 0.76484 (§2.1.1), computed by pgmpy on the converted net."""
     ve = VariableElimination(to_pgmpy(student()))
     p = ve.query(["x2"], show_progress=False).get_value(x2="1")

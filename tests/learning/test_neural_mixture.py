@@ -1,4 +1,4 @@
-"""The seed's neural example (§2.4.4): the class prior of a two-Gaussian mixture learned by SGD,
+"""The chapter's neural example (§2.4.4): the class prior of a two-Gaussian mixture learned by SGD,
 against the exact MLE; and figure 18, the learning-rate sweep."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def test_sgd_lands_on_the_exact_mle(x):
     r = history["r"][-1]
     assert r == pytest.approx(float(torch.sigmoid(net["z"].raw.detach()[0])))
     assert abs(r - mle.r) < 1e-6  # converged to the MLE, far inside its sampling error
-    assert abs(r - TRUE_R) < 3 * mle.stderr  # and near the truth, like the seed's 0.7847
+    assert abs(r - TRUE_R) < 3 * mle.stderr  # and near the truth, like the chapter's 0.7847
     loss = history["loss"]
     assert len(loss) == 501 and loss[0] == pytest.approx(mixture_nll(x, 1 / (1 + math.exp(-0.5))))
     assert all(b <= a + 1e-12 for a, b in pairwise(loss))  # full-batch GD: monotone here

@@ -1,5 +1,5 @@
 """KDE (eq. 14) and the empirical distribution (eq. 13) against scikit-learn's KernelDensity,
-scipy's gaussian_kde, brute-force sums, the seed's own code, and sampling statistics."""
+scipy's gaussian_kde, brute-force sums, the chapter's own code, and sampling statistics."""
 
 from __future__ import annotations
 
@@ -98,15 +98,15 @@ def test_sklearn_rules_are_unscaled_factors(cloud):
 
 
 def test_eq14_is_the_seeds_code():
-    """Figures 6 and 7: the seed's numpy KDE with h=0.1 (D=1) and h=0.2 (D=2) on 5 points."""
+    """Figures 6 and 7: the chapter's numpy KDE with h=0.1 (D=1) and h=0.2 (D=2) on 5 points."""
     rng = np.random.default_rng(7)
     data = rng.random(5)
     x = np.linspace(0, 1, 100)
-    seed_kde = np.mean(
+    chapter_kde = np.mean(
         [np.exp(-0.5 * ((x - xi) / 0.1) ** 2) / (np.sqrt(2 * np.pi) * 0.1) for xi in data], axis=0
     )
     np.testing.assert_allclose(
-        KDE(0.1).fit(data).score_samples(x).exp().numpy(), seed_kde, rtol=1e-12
+        KDE(0.1).fit(data).score_samples(x).exp().numpy(), chapter_kde, rtol=1e-12
     )
     data2 = rng.random((2, 5))
     xg, yg = np.meshgrid(np.linspace(0, 1, 30), np.linspace(0, 1, 30))

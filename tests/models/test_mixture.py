@@ -536,7 +536,7 @@ def test_plot_mixture_density_figure_17():
 
     from bayesgen.plot.mixture import plot_mixture_density
 
-    # the seed's example: r = 0.8, components (μ, σ) = (-1, 1) and (3, 2), 1000 samples
+    # the chapter's example: r = 0.8, components (μ, σ) = (-1, 1) and (3, 2), 1000 samples
     g = torch.Generator().manual_seed(0)
     z = torch.bernoulli(torch.full((1000,), 0.8), generator=g).bool()
     x = torch.where(z, 3 + 2 * torch.randn(1000, generator=g), -1 + torch.randn(1000, generator=g))

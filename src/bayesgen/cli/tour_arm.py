@@ -4,13 +4,13 @@ the data folder holds Tiny Shakespeare, a character-level transformer and its te
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
 import torch
 
-from .report import Figure, ResultTable, Section
+from ..data import load_digits
+from .report import Figure, ResultTable, Section, save_figure
 
 __all__ = ["SECTIONS", "arm_section"]
 
@@ -37,36 +37,16 @@ def _train(model, x: torch.Tensor, *, seconds: float, batch_size: int, lr: float
 
 def _digits() -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's 8×8 digits binarized at half intensity: train (1500, 8, 8), test (297)."""
-    from sklearn.datasets import load_digits
-
-    x = torch.tensor(load_digits().images, dtype=torch.float32)
-    x = (x > 8).float()
+    x = (load_digits()[0] > 0.5).float().reshape(-1, 8, 8)  # (1797, 8, 8)
     return x[:1500], x[1500:]
-
-
-def _sample_grid(samples: torch.Tensor, path: Path, title: str) -> None:
-    import matplotlib.pyplot as plt
-
-    n = len(samples)
-    cols = 8
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9))
-    for ax, img in zip(axes.reshape(-1), samples, strict=False):
-        ax.imshow(img.numpy(), cmap="gray_r", vmin=0, vmax=1)
-    for ax in axes.reshape(-1):
-        ax.axis("off")
-    fig.suptitle(title)
-    fig.savefig(path, bbox_inches="tight", dpi=110)
-    plt.close(fig)
 
 
 def arm_section(out: Path, data: Path | None) -> Section:
     """Eq. 15 run live: PixelCNN and MADE on binary digits, figure 8, a pixel's parents, and
     (with Tiny Shakespeare in the data folder) generated text."""
-    import matplotlib.pyplot as plt
-
     from ..generative.arm import ARM, MADE, PixelCNN, Transformer, generate_text
     from ..plot.arm import draw_chain, draw_receptive_field
+    from ..plot.vae import plot_image_grid
 
     torch.manual_seed(0)
     train, test = _digits()
@@ -86,7 +66,8 @@ def arm_section(out: Path, data: Path | None) -> Section:
     with torch.no_grad():
         samples = models[rows[best][0]].sample(32, generator=g)
     name = rows[best][0]
-    _sample_grid(samples, out / "arm_digits.png", f"{name} samples, x_t ~ p(x_t | x_<t)")
+    title = f"{name} samples, x_t ~ p(x_t | x_<t)"
+    save_figure(plot_image_grid(samples.reshape(4, 8, 8, 8), title=title), out / "arm_digits.png")
     figures.append(
         Figure(
             "arm_digits.png",
@@ -94,8 +75,7 @@ def arm_section(out: Path, data: Path | None) -> Section:
         )
     )
 
-    draw_receptive_field(pixelcnn, (4, 4), out / "arm_receptive_field.png")
-    plt.close("all")
+    save_figure(draw_receptive_field(pixelcnn, (4, 4)), out / "arm_receptive_field.png")
     parents = len(pixelcnn.parents_of(4 * 8 + 4))
     figures.append(
         Figure(
@@ -139,8 +119,7 @@ def arm_section(out: Path, data: Path | None) -> Section:
     else:
         text_lines.append("No Tiny Shakespeare in the data folder: the text model is skipped.")
 
-    draw_chain(chain_model, out / "arm_chain.png", title="p(x) = Π_t p(x_t | x_<t)")
-    plt.close("all")
+    save_figure(draw_chain(chain_model, title="p(x) = Π_t p(x_t | x_<t)"), out / "arm_chain.png")
     figures.insert(
         0,
         Figure(

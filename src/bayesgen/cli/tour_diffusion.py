@@ -10,60 +10,36 @@ from pathlib import Path
 
 import torch
 
-from .report import Figure, ResultTable, Section
+from ..data import TensorData, load_dataset
+from ..eval import energy_distance
+from ..generative.energy import (
+    annealed_langevin,
+    gaussian_mixture_score,
+    geometric_sigmas,
+    langevin,
+)
+from ..train import TrainConfig, train
+from .report import Figure, ResultTable, Section, save_figure
 
 __all__ = ["SECTIONS", "diffusion_section", "langevin_section"]
 
 
-def _close(fig) -> None:
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-
-
-def _swissroll(n_train: int, n_test: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """The 2-D swiss roll (train, test), standardized, and where it came from."""
-    try:
-        from ..data import load_dataset
-    except ImportError:
-        load_dataset = None
-    if load_dataset is not None:
-        ds = load_dataset("swissroll2d", seed=seed, n=n_train + n_test)
-        x, source = torch.cat([ds.train.x, ds.test.x]).double(), "bayesgen.data 'swissroll2d'"
-    else:
-        from sklearn.datasets import make_swiss_roll
-
-        raw = make_swiss_roll(n_train + n_test, noise=0.1, random_state=seed)[0][:, [0, 2]]
-        x, source = torch.as_tensor(raw), "scikit-learn's make_swiss_roll (noise 0.1)"
+def _swissroll(n_train: int, n_test: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 2-D swiss roll (train, test), standardized."""
+    ds = load_dataset("swissroll2d", seed=seed, n=n_train + n_test)
+    x = torch.cat([ds.train.x, ds.test.x]).double()
     x = (x - x.mean(0)) / x.std(0)
-    return x[:n_train].float(), x[n_train : n_train + n_test].float(), source
+    return x[:n_train].float(), x[n_train : n_train + n_test].float()
 
 
 def _fit(model, x: torch.Tensor, steps: int, batch: int = 256, lr: float = 2e-3) -> None:
-    """Train with bayesgen.train where it is installed, else a plain Adam loop."""
-    try:
-        from ..train import TrainConfig, train
-    except ImportError:
-        train = None
-    if train is not None:
-        from ..data.source import TensorData
-
-        train(model, TensorData(x), config=TrainConfig(steps=steps, batch_size=batch, lr=lr))
-        return
-    g = torch.Generator().manual_seed(0)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):  # optimizer steps, not rows
-        loss = model.loss(x[torch.randint(0, len(x), (batch,), generator=g)])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+    """``steps`` Adam steps of the library's loop (cosine schedule) on minibatches of ``x``."""
+    train(model, TensorData(x), config=TrainConfig(steps=steps, batch_size=batch, lr=lr))
 
 
 def _energy_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.double(), b.double()
-    return float(2 * torch.cdist(a, b).mean() - torch.cdist(a, a).mean() - torch.cdist(b, b).mean())
+    """The squared energy distance 2 E|a − b| − E|a − a'| − E|b − b'|."""
+    return float(energy_distance(a.double(), b.double())) ** 2
 
 
 def diffusion_section(out: Path, data: Path | None = None) -> Section:
@@ -73,15 +49,15 @@ def diffusion_section(out: Path, data: Path | None = None) -> Section:
     from ..plot.diffusion import draw_diffusion_networks, plot_diffusion_snapshots
 
     torch.manual_seed(0)
-    train_x, test_x, source = _swissroll(8000, 4000)
+    train_x, test_x = _swissroll(8000, 4000)
     model = Diffusion(2, timesteps=1000, prediction="v", hidden=(128, 128, 128), embedding=32)
     t0 = time.perf_counter()
     _fit(model, train_x, steps=4000, lr=3e-3)
     train_s = time.perf_counter() - t0
-    _close(draw_diffusion_networks(model, out / "diffusion_networks.png"))
+    save_figure(draw_diffusion_networks(model), out / "diffusion_networks.png")
     times = [1000, 400, 200, 100, 40, 0]
-    _close(
-        plot_diffusion_snapshots(model, test_x[:1500], out / "diffusion_snapshots.png", times=times)
+    save_figure(
+        plot_diffusion_snapshots(model, test_x[:1500], times=times), out / "diffusion_snapshots.png"
     )
     half_a, half_b = test_x[:2000], test_x[2000:4000]
     floor = _energy_distance(half_a, half_b)
@@ -114,7 +90,7 @@ def diffusion_section(out: Path, data: Path | None = None) -> Section:
         title="Diffusion models (§2.2.2.4)",
         summary=(
             f"A diffusion model (T = 1000, MLP denoiser) trained {train_s:.0f} s on 8,000 "
-            f"points of {source}; sampled by ancestral steps and DDIM."
+            "points of the 2-D swiss roll; sampled by ancestral steps and DDIM."
         ),
         text=text,
         figures=[
@@ -152,10 +128,7 @@ _WEIGHTS = torch.tensor([0.8, 0.2])
 
 def _mixture_score(x: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
     """∇ log of 0.8 N((5,5), (1 + σ²) I) + 0.2 N((−5,−5), (1 + σ²) I)."""
-    var = 1 + sigma**2
-    logp = -((x[:, None] - _MEANS) ** 2).sum(-1) / (2 * var) + _WEIGHTS.log()  # (B, 2)
-    r = torch.softmax(logp, -1)
-    return (r[..., None] * (_MEANS - x[:, None]) / var).sum(1)  # (B, 2)
+    return gaussian_mixture_score(x, _MEANS, _WEIGHTS, 1 + sigma**2)
 
 
 def _weight(x: torch.Tensor) -> float:
@@ -165,10 +138,7 @@ def _weight(x: torch.Tensor) -> float:
 def langevin_section(out: Path, data: Path | None = None) -> Section:
     """Energy and score models: Song & Ermon's toy by plain and annealed Langevin, with the
     exact score and with a score learned by denoising score matching; the model's MRF."""
-    import matplotlib.pyplot as plt
-
     from ..generative import EnergyModel
-    from ..generative.energy import annealed_langevin, geometric_sigmas, langevin
     from ..plot.energy import draw_mrf, plot_langevin
 
     sigmas = geometric_sigmas(20.0, 1.0, 10)
@@ -200,11 +170,9 @@ def langevin_section(out: Path, data: Path | None = None) -> Section:
     fig = plot_langevin(
         panels, modes=_MEANS.tolist(), title="weight of the (5, 5) mode (true 0.80)"
     )
-    fig.savefig(out / "langevin.png", bbox_inches="tight", dpi=110)
-    _close(fig)
+    save_figure(fig, out / "langevin.png")
     ax = draw_mrf(EnergyModel(4, hidden=(8,)), title="p(x) ∝ exp(−E(x)), x = (x[0], …, x[3])")
-    ax.figure.savefig(out / "energy_mrf.png", bbox_inches="tight", dpi=110)
-    plt.close(ax.figure)
+    save_figure(ax, out / "energy_mrf.png")
     rows = [
         ["plain Langevin (1,000 steps, η = 0.1)", "exact", round(_weight(plain), 3)],
         ["annealed Langevin (10 levels × 100 steps)", "exact", round(_weight(annealed), 3)],

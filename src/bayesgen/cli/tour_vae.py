@@ -2,8 +2,8 @@
 latent map (figure 13), the VAE's two networks (figure 9) trained on the 8×8 digits, and latent
 interpolation (figure 14) and attribute manipulation (figure 15) with that model.
 
-Everything runs on built-in data: scikit-learn's swiss roll generator and its 8×8 digits
-(thresholded at half intensity to binary pixels).
+Everything runs on built-in data: the library's swiss roll (``load_dataset("swissroll")``) and
+scikit-learn's 8×8 digits (thresholded at half intensity to binary pixels).
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from pathlib import Path
 
 import torch
 
-from .report import Figure, ResultTable, Section
+from ..data import TensorData, load_dataset
+from ..data import load_digits as digits_intensities
+from ..train import TrainConfig, train
+from .report import Figure, ResultTable, Section, save_figure
 
 __all__ = ["SECTIONS", "swissroll_section", "vae_section", "latent_section"]
 
@@ -24,67 +27,34 @@ STEPS = {"swissroll": 3000, "digits": 3000}
 IS_SAMPLES = {"swissroll": 1000, "digits": 2000}
 
 
-def _fit(model, x: torch.Tensor, steps: int, lr: float, batch_size: int = 128) -> str:
-    """Train with the library's loop where it is available (else plain Adam on minibatches);
-    returns which one ran."""
-    try:
-        from ..train import TrainConfig, train
-    except ImportError:
-        train = None
-    if train is not None:
-        from ..data.source import TensorData
-
-        config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=SEED, quiet=True)
-        train(model, TensorData(x), config=config)
-        return "bayesgen.train"
-    g = torch.Generator().manual_seed(SEED)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(steps):
-        idx = torch.randint(0, len(x), (batch_size,), generator=g)
-        loss = model.loss(x[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return "Adam"
-
-
-def _save(fig, path: Path) -> str:
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, bbox_inches="tight", dpi=110)
-    plt.close(fig)
-    return path.name
-
-
-def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman's rank correlation (no ties in continuous data): Pearson's of the ranks."""
-    ra, rb = a.argsort().argsort().double(), b.argsort().argsort().double()
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return float((ra * rb).sum() / (ra.norm() * rb.norm()))
+def _fit(model, x: torch.Tensor, steps: int, lr: float, batch_size: int = 128) -> None:
+    """Train with the library's loop: ``steps`` Adam steps on minibatches of ``x``."""
+    config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=SEED, quiet=True)
+    train(model, TensorData(x), config=config)
 
 
 def swissroll_section(out: Path, data: Path | None) -> Section:
     """Figure 13: the swiss roll in R³ and the latent map of a VAE with L = 2 trained on it."""
-    from sklearn.datasets import make_swiss_roll
+    from scipy.stats import spearmanr
 
     from ..generative import VAE
     from ..plot.vae import plot_swiss_roll
 
-    x, t = make_swiss_roll(3000, noise=0.1, random_state=SEED)
-    x = torch.tensor(x, dtype=torch.float32)
-    t = torch.tensor(t, dtype=torch.float32)
+    ds = load_dataset("swissroll", seed=SEED, n=2500)
+    x = torch.cat([ds.train.x, ds.test.x[:500]])  # (3000, 3): 2,500 to train, 500 held out
+    t = torch.cat([ds.extras["t_train"], ds.extras["t_test"][:500]])  # (3000,)
     xs = (x - x.mean(0)) / x.std(0)  # standardized coordinates
     torch.manual_seed(SEED)
     vae = VAE(3, latent_dim=2, hidden=[64, 64], likelihood="gaussian-per-dim", scale=0.1)
     steps = STEPS["swissroll"]
-    loop = _fit(vae, xs[:2500], steps, lr=3e-3)
+    _fit(vae, xs[:2500], steps, lr=3e-3)
     held = xs[2500:]
     with torch.no_grad():
         z = vae.encode(xs)
         metrics = vae.metrics(held)
         k = IS_SAMPLES["swissroll"]
         nll = -vae.log_prob_is(held, k=k, generator=torch.Generator().manual_seed(SEED))
-    rho = [abs(_spearman(z[:, j], t)) for j in range(2)]
+    rho = [abs(spearmanr(z[:, j], t).statistic) for j in range(2)]
     fig = plot_swiss_roll(x, t, z)
     rows = [
         ["held-out ELBO (nats)", round(float(metrics["elbo"]), 3)],
@@ -96,13 +66,15 @@ def swissroll_section(out: Path, data: Path | None) -> Section:
     return Section(
         "The swiss roll and a VAE's latent map (§2.2.4, figure 13)",
         f"A VAE with L = 2 (Gaussian decoder, per-dimension variance) trained for {steps} steps "
-        f"({loop}) on 2,500 points of the swiss roll in R³.",
+        "on 2,500 points of the swiss roll in R³.",
         "The samples live in R³ but are explained by two degrees of freedom: the position t "
         "along the roll and the height. The latent map shows the posterior means of every point "
         "coloured by t; where the VAE has unrolled the sheet, one latent coordinate follows t "
         "(the rank correlations in the table say how far it got).",
         figures=[
-            Figure(_save(fig, out / "swissroll_latent.png"), "Swiss roll and latent map", "13")
+            Figure(
+                save_figure(fig, out / "swissroll_latent.png"), "Swiss roll and latent map", "13"
+            )
         ],
         tables=[
             ResultTable("VAE on the swiss roll (held-out 500 points)", ["quantity", "value"], rows)
@@ -113,31 +85,30 @@ def swissroll_section(out: Path, data: Path | None) -> Section:
 @functools.lru_cache(maxsize=1)
 def _digits_vae():
     """A VAE (L = 8, Bernoulli decoder) on the thresholded 8×8 digits; train/test split."""
-    from sklearn.datasets import load_digits
-
     from ..generative import VAE
 
-    digits = load_digits()
-    x = (torch.tensor(digits.data, dtype=torch.float32) / 16 > 0.5).float()  # (1797, 64)
-    y = torch.tensor(digits.target)
+    x, y = digits_intensities()  # (1797, 64) in [0, 1], (1797,)
+    x = (x > 0.5).float()
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(SEED))
-    train, test = perm[:1500], perm[1500:]
+    train_idx, test_idx = perm[:1500], perm[1500:]
     torch.manual_seed(SEED)
     vae = VAE(64, latent_dim=8, hidden=[128])
     steps = STEPS["digits"]
-    loop = _fit(vae, x[train], steps, lr=3e-3)
-    return vae, x, y, train, test, steps, loop
+    _fit(vae, x[train_idx], steps, lr=3e-3)
+    return vae, x, y, train_idx, test_idx, steps
 
 
 def vae_section(out: Path, data: Path | None) -> Section:
     """Figure 9: the VAE's networks p and q, trained on the digits; bounds on held-out digits."""
     from ..plot.vae import plot_image_grid, plot_vae_networks
 
-    vae, x, y, train, test, steps, loop = _digits_vae()
-    figs = [Figure(_save(plot_vae_networks(vae), out / "vae_networks.png"), "DAGs of a VAE", "9")]
+    vae, x, y, train_idx, test_idx, steps = _digits_vae()
+    figs = [
+        Figure(save_figure(plot_vae_networks(vae), out / "vae_networks.png"), "DAGs of a VAE", "9")
+    ]
     g = torch.Generator().manual_seed(SEED)
     with torch.no_grad():
-        xt = x[test]
+        xt = x[test_idx]
         elbo = vae.elbo(xt, generator=g).mean()
         iwae = vae.iwae(xt, k=50, generator=g).mean()
         k = IS_SAMPLES["digits"]
@@ -147,7 +118,7 @@ def vae_section(out: Path, data: Path | None) -> Section:
     grid = torch.cat([xt[:10].reshape(1, 10, 8, 8), recon, samples[:3]])
     figs.append(
         Figure(
-            _save(plot_image_grid(grid), out / "vae_digits.png"),
+            save_figure(plot_image_grid(grid), out / "vae_digits.png"),
             "Held-out digits (row 1), their reconstructions E[x | enc(x)] (row 2), and "
             "samples z ~ N(0, I), x ~ p(x | z) (rows 3–5)",
         )
@@ -161,7 +132,7 @@ def vae_section(out: Path, data: Path | None) -> Section:
     return Section(
         "The variational autoencoder (§2.2.2.2, figure 9)",
         f"A VAE (L = 8, Bernoulli decoder, 64-128-16 encoder) trained for {steps} steps "
-        f"({loop}) on 1,500 binary 8×8 digits; bounds on the other 297.",
+        "on 1,500 binary 8×8 digits; bounds on the other 297.",
         "p: z → x is the prior N(0, I) and the decoder factor; q: x → z is the encoder factor. "
         "Both are networks of factors sharing the model's modules:\n"
         f"{net_text}\n"
@@ -176,18 +147,18 @@ def latent_section(out: Path, data: Path | None) -> Section:
     from ..latent import attribute_vector, interpolation_grid, manipulate
     from ..plot.vae import plot_image_grid
 
-    vae, x, y, train, test, steps, loop = _digits_vae()
-    xt, yt = x[test], y[test]
+    vae, x, y, train_idx, test_idx, steps = _digits_vae()
+    xt, yt = x[test_idx], y[test_idx]
     firsts = torch.stack([(yt == d).nonzero()[0, 0] for d in range(10)])  # one of each digit
     a, b = xt[firsts[[0, 2, 4, 6, 8]]], xt[firsts[[1, 3, 5, 7, 9]]]
     lerp_rows = interpolation_grid(vae, a, b, steps=8, method="lerp")  # (5, 8, 64)
     slerp_rows = interpolation_grid(vae, a[:2], b[:2], steps=8, method="slerp")
     grid = torch.cat([lerp_rows, slerp_rows]).reshape(7, 8, 8, 8)
     fig14 = plot_image_grid(grid)
-    ink = x[train].sum(1)
+    ink = x[train_idx].sum(1)
     order = ink.argsort()
     q = len(order) // 4
-    z_attr = attribute_vector(vae, x[train][order[-q:]], x[train][order[:q]])
+    z_attr = attribute_vector(vae, x[train_idx][order[-q:]], x[train_idx][order[:q]])
     lambdas = [-2.0, -1.0, 0.0, 1.0, 2.0]
     manip = manipulate(vae, xt[firsts], z_attr, lambdas)  # (10, 5, 64)
     fig15 = plot_image_grid(
@@ -206,8 +177,12 @@ def latent_section(out: Path, data: Path | None) -> Section:
         f"ink (expected lit pixels of {x.shape[1]}) of the decoded held-out digits by λ, "
         f"‖z_attr‖ = {float(z_attr.norm()):.2f}.",
         figures=[
-            Figure(_save(fig14, out / "latent_interpolation.png"), "Latent interpolation", "14"),
-            Figure(_save(fig15, out / "latent_attribute.png"), "Attribute manipulation", "15"),
+            Figure(
+                save_figure(fig14, out / "latent_interpolation.png"), "Latent interpolation", "14"
+            ),
+            Figure(
+                save_figure(fig15, out / "latent_attribute.png"), "Attribute manipulation", "15"
+            ),
         ],
         tables=[ResultTable("Mean ink of dec(enc(x) + λ z_attr)", ["λ", "ink"], rows)],
     )

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.distributions import Categorical, Distribution
 from torch.nn import functional as F
 
+from .._checks import check_int
 from ..factors.base import Factor
 from ..factors.neural import _CodedBernoulli
 from ..network import BayesNet
@@ -57,8 +58,7 @@ def _evaluating(module: nn.Module):
 def _check_sampling(temperature: float, top_k: int | None) -> None:
     if not isinstance(temperature, int | float) or not temperature >= 0:
         raise ValueError(f"temperature must be a float >= 0, got {temperature!r}")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be an int >= 1 or None, got {top_k!r}")
+    check_int("top_k", top_k, low=1, optional=True)
 
 
 def pick(
@@ -210,8 +210,7 @@ class ARM(GenerativeModel, paradigm="arm"):
         top_k: int | None = None,
     ) -> Tensor:
         """n draws (n, *event_shape), x_t ~ p(x_t | x_<t, y)^{1/τ} (top-k truncated), in order."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = check_int("n", n, low=1)
         _check_sampling(temperature, top_k)
         c = self.context(y, n)
         with torch.no_grad(), _evaluating(self):
@@ -246,8 +245,7 @@ class ARM(GenerativeModel, paradigm="arm"):
                 f"generate needs a sequential backbone (transformer, gru), got "
                 f"{self.backbone['type']!r}; use sample"
             )
-        if not isinstance(n_new, int) or n_new < 0:
-            raise ValueError(f"n_new must be an int >= 0, got {n_new!r}")
+        n_new = check_int("n_new", n_new, low=0)
         _check_sampling(temperature, top_k)
         prefix = torch.as_tensor(prefix, device=self.device)
         if prefix.dim() != 2 or prefix.is_floating_point():

@@ -24,15 +24,11 @@ import torch
 from torch import Tensor, nn
 
 from .. import nn as bnn
+from .._checks import check_int
 from .pixelcnn import PixelCNNNet
 from .transformer import CausalTransformer
 
 __all__ = ["Backbone", "Transformer", "GRU", "MADE", "PixelCNN", "as_backbone", "GRUNet", "MADENet"]
-
-
-def _check_int(name: str, value: object, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
 def _check_dropout(value: object) -> None:
@@ -76,15 +72,15 @@ class Transformer(Backbone):
     sequential: ClassVar[bool] = True
 
     def __post_init__(self):
-        _check_int("n_layer", self.n_layer, 1)
-        _check_int("n_head", self.n_head, 1)
-        _check_int("n_embd", self.n_embd, 1)
+        check_int("n_layer", self.n_layer, 1)
+        check_int("n_head", self.n_head, 1)
+        check_int("n_embd", self.n_embd, 1)
         if self.n_embd % self.n_head:
             raise ValueError(
                 f"n_embd must be a multiple of n_head={self.n_head}, got {self.n_embd}"
             )
         if self.block_size is not None:
-            _check_int("block_size", self.block_size, 1)
+            check_int("block_size", self.block_size, 1)
         _check_dropout(self.dropout)
         if self.conditioning not in ("prefix", "attention"):
             raise ValueError(
@@ -122,9 +118,9 @@ class GRU(Backbone):
     sequential: ClassVar[bool] = True
 
     def __post_init__(self):
-        _check_int("n_layer", self.n_layer, 1)
-        _check_int("n_embd", self.n_embd, 1)
-        _check_int("hidden", self.hidden, 1)
+        check_int("n_layer", self.n_layer, 1)
+        check_int("n_embd", self.n_embd, 1)
+        check_int("hidden", self.hidden, 1)
         _check_dropout(self.dropout)
 
     def build(self, event_shape, vocab_size, context_size):
@@ -170,8 +166,8 @@ class PixelCNN(Backbone):
     name: ClassVar[str] = "pixelcnn"
 
     def __post_init__(self):
-        _check_int("channels", self.channels, 2)
-        _check_int("n_layers", self.n_layers, 0)
+        check_int("channels", self.channels, 2)
+        check_int("n_layers", self.n_layers, 0)
         for k in ("kernel", "first_kernel"):
             v = getattr(self, k)
             if not isinstance(v, int) or v < 1 or v % 2 == 0:

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_int
 from ..network import BayesNet
 
 __all__ = ["GenerativeModel", "PARADIGMS", "build", "load_model"]
@@ -82,10 +83,8 @@ class GenerativeModel(nn.Module, ABC):
             raise ValueError(f"event_shape must be a tuple of positive ints, got {event_shape!r}")
         if num_classes is not None and context_size is not None:
             raise ValueError("give num_classes (labels) or context_size (features), not both")
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
-            raise ValueError(f"num_classes must be an int >= 2 or None, got {num_classes!r}")
-        if context_size is not None and (not isinstance(context_size, int) or context_size < 1):
-            raise ValueError(f"context_size must be an int >= 1 or None, got {context_size!r}")
+        num_classes = check_int("num_classes", num_classes, low=2, optional=True)
+        context_size = check_int("context_size", context_size, low=1, optional=True)
         self.event_shape = shape
         self.num_classes = num_classes
         self.context_size = context_size

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from .._checks import check_int
 from .base import GenerativeModel
 
 __all__ = ["GenerativeClassifier"]
@@ -65,8 +66,7 @@ class GenerativeClassifier:
             or not torch.isclose(prior.sum(), torch.ones(()))
         ):
             raise ValueError(f"class_prior must be {C} probabilities summing to 1, got {prior}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        batch_size = check_int("batch_size", batch_size, low=1)
         self.model, self.score, self.batch_size = model, score, batch_size
         self.class_log_prior_ = prior.double().log()
 

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
+from .._checks import check_int
 from ..factors.base import Factor
 from ..factors.latent import StandardNormal
 from ..factors.neural import NeuralNormal
@@ -162,8 +163,7 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         label_dropout: float = 0.0,
     ):
         super().__init__(event_shape, num_classes=num_classes, context_size=context_size)
-        if not isinstance(timesteps, int) or timesteps < 2:
-            raise ValueError(f"timesteps must be an int >= 2, got {timesteps!r}")
+        timesteps = check_int("timesteps", timesteps, low=2)
         if prediction not in _PREDICTIONS:
             raise ValueError(f"prediction must be 'epsilon', 'x0' or 'v', got {prediction!r}")
         if conditioning not in ("concat", "film", "attention"):
@@ -390,8 +390,7 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
     ) -> tuple[list[int], dict[int, Tensor]]:
         """Run the reverse chain as :meth:`sample` does; returns the steps visited (T first,
         0 last) and the states z_t (n, *event_shape) at the visited steps listed in ``keep``."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = check_int("n", n, low=1)
         c = self.context(y, n)
         T, dev, keep = self.timesteps, self.device, set(keep)
         z = torch.randn(n, self.features, generator=generator, dtype=self.dtype).to(dev)

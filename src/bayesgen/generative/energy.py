@@ -29,11 +29,18 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_int
 from ..network import BayesNet
 from ..nn import MLP
 from .base import GenerativeModel
 
-__all__ = ["EnergyModel", "langevin", "annealed_langevin", "geometric_sigmas"]
+__all__ = [
+    "EnergyModel",
+    "langevin",
+    "annealed_langevin",
+    "geometric_sigmas",
+    "gaussian_mixture_score",
+]
 
 Score = Callable[[Tensor], Tensor]
 
@@ -42,8 +49,7 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, levels: int) -> Tensor:
     """σ_1 = sigma_max > … > σ_L = sigma_min, evenly spaced in log (float64, (L,))."""
     if not 0 < sigma_min < sigma_max:
         raise ValueError(f"sigma_min must be in (0, sigma_max={sigma_max}), got {sigma_min!r}")
-    if not isinstance(levels, int) or levels < 2:
-        raise ValueError(f"levels must be an int >= 2, got {levels!r}")
+    levels = check_int("levels", levels, low=2)
     return torch.logspace(math.log10(sigma_max), math.log10(sigma_min), levels, dtype=torch.float64)
 
 
@@ -58,8 +64,7 @@ def langevin(
     """Unadjusted Langevin dynamics: x ← x + (η/2) s(x) + √η ξ, ξ ~ N(0, I), ``steps`` times."""
     if step_size <= 0:
         raise ValueError(f"step_size must be > 0, got {step_size!r}")
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    steps = check_int("steps", steps, low=0)
     for _ in range(steps):  # chain steps, not rows
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
         x = x + 0.5 * step_size * score(x) + math.sqrt(step_size) * noise
@@ -89,6 +94,22 @@ def annealed_langevin(
     if denoise:
         x = x + last**2 * score(x, last)
     return x
+
+
+def gaussian_mixture_score(
+    x: Tensor, means: Tensor, weights: Tensor, variance: float = 1.0
+) -> Tensor:
+    """The exact score of Σ_k w_k N(μ_k, v I) (Song & Ermon's toy is the two-mode case):
+
+        ∇_x log p(x) = Σ_k r_k(x) (μ_k − x) / v,   r(x) = softmax_k(log w_k − |x − μ_k|² / 2v)
+
+    x (B, D), means (K, D), weights (K,) summing to 1; noising the data by σ adds σ² to v."""
+    if not variance > 0:
+        raise ValueError(f"variance must be > 0, got {variance!r}")
+    diff = means - x[:, None]  # (B, K, D)
+    logits = weights.log() - diff.square().sum(-1) / (2 * variance)  # (B, K)
+    r = torch.softmax(logits, -1)  # (B, K)
+    return (r[..., None] * diff).sum(1) / variance  # (B, D)
 
 
 class EnergyModel(GenerativeModel, paradigm="energy"):
@@ -138,9 +159,7 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
         for name, value in (("step_size", step_size), ("cd_step_size", cd_step_size)):
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
-        for name, value in (("steps", steps), ("cd_steps", cd_steps)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        steps, cd_steps = check_int("steps", steps, low=1), check_int("cd_steps", cd_steps, low=1)
         if not isinstance(cd_alpha, (int, float)) or cd_alpha < 0:
             raise ValueError(f"cd_alpha must be a float >= 0, got {cd_alpha!r}")
         self.objective, self.parameterization = objective, parameterization
@@ -267,8 +286,7 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
         for cd, at σ_L: the short-run chain of training unless ``steps``/``step_size`` are
         given), started from ``init`` (n, *event_shape) or N(0, σ_1² I); ``denoise``
         ends annealed chains with Tweedie's step x + σ_L² s(x, σ_L)."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = check_int("n", n, low=1)
         c = self.context(y, n)
         sampler = sampler or ("annealed" if self.objective == "dsm" else "langevin")
         short_run = self.objective == "cd" and sampler == "langevin"  # the training chain

@@ -20,6 +20,7 @@ import math
 import torch
 from torch import Tensor
 
+from .._checks import check_int
 from ..graph import DAG, time_layout
 
 __all__ = ["fit_switch_weight", "mixture_log_probs", "switch_posterior", "switch_dag"]
@@ -74,8 +75,7 @@ def fit_switch_weight(
     w = _check_w(w0)
     if not 0 < w < 1:
         raise ValueError(f"w0 must lie in (0, 1), got {w0!r}")
-    if not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
+    max_iter = check_int("max_iter", max_iter, low=1)
     trace = []
     for _ in range(max_iter):  # EM iterations, vectorized over tokens
         new = float(switch_posterior(a, b, w).mean())
@@ -91,8 +91,7 @@ def fit_switch_weight(
 def switch_dag(n_steps: int = 4) -> DAG:
     """The network of the two-expert model unrolled over ``n_steps``: s_t → x_t and every
     x_s → x_t (s < t)."""
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}")
+    n_steps = check_int("n_steps", n_steps, low=1)
     xs = [f"x{t}" for t in range(1, n_steps + 1)]
     ss = [f"s{t}" for t in range(1, n_steps + 1)]
     edges = [(s, x) for s, x in zip(ss, xs, strict=True)]

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
+from .._checks import check_int
 from ..factors.deterministic import Deterministic
 from ..factors.latent import Flat, ModuleFactor, StandardNormal
 from ..network import BayesNet
@@ -71,10 +72,8 @@ class GAN(GenerativeModel, paradigm="gan"):
         conditioning: str = "concat",
     ):
         super().__init__(event_shape, num_classes=num_classes, context_size=context_size)
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ValueError(f"latent_dim must be an int >= 1, got {latent_dim!r}")
-        if not isinstance(pack, int) or pack < 1:
-            raise ValueError(f"pack must be an int >= 1, got {pack!r}")
+        latent_dim = check_int("latent_dim", latent_dim, low=1)
+        pack = check_int("pack", pack, low=1)
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         self.latent_dim, self.hidden, self.disc_hidden = (
@@ -169,8 +168,7 @@ class GAN(GenerativeModel, paradigm="gan"):
     def sample(
         self, n: int, y: Tensor | None = None, *, generator: torch.Generator | None = None
     ) -> Tensor:
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = check_int("n", n, low=1)
         c = self.context(y, n)
         z = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
         return self.generate(z.to(self.dtype), c)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from .._checks import check_int
+
 __all__ = ["rk4", "dopri5", "odeint", "divergence"]
 
 Field = Callable[[Tensor, Tensor], Tensor]  # f(t: scalar tensor, y: (B, K)) -> (B, K)
@@ -21,8 +23,7 @@ Field = Callable[[Tensor, Tensor], Tensor]  # f(t: scalar tensor, y: (B, K)) -> 
 
 def rk4(f: Field, y0: Tensor, t0: float, t1: float, steps: int) -> Tensor:
     """Classic RK4 with ``steps`` equal steps: y_{n+1} = y_n + h/6 (k1 + 2k2 + 2k3 + k4)."""
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    steps = check_int("steps", steps, low=1)
     h = (t1 - t0) / steps
     y = y0
     for i in range(steps):  # time steps, not rows

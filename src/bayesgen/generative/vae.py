@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Bernoulli, Distribution, Independent, Normal, kl_divergence
 
+from .._checks import check_int
 from ..factors.latent import Flat, ModuleFactor, StandardNormal
 from ..network import BayesNet
 from ..nn import MLP, as_conditioning
@@ -200,8 +201,7 @@ class VAE(GenerativeModel, paradigm="vae"):
         conditioning: str = "concat",
     ):
         super().__init__(event_shape, num_classes=num_classes, context_size=context_size)
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ValueError(f"latent_dim must be an int >= 1, got {latent_dim!r}")
+        latent_dim = check_int("latent_dim", latent_dim, low=1)
         hidden = tuple(hidden)
         if any(not isinstance(h, int) or h < 1 for h in hidden):
             raise ValueError(f"hidden must be a sequence of positive ints, got {hidden!r}")
@@ -211,8 +211,7 @@ class VAE(GenerativeModel, paradigm="vae"):
             raise ValueError(f"scale must be a number > 0, got {scale!r}")
         if objective not in ("elbo", "iwae"):
             raise ValueError(f"objective must be 'elbo' or 'iwae', got {objective!r}")
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be an int >= 1, got {k!r}")
+        k = check_int("k", k, low=1)
         if not isinstance(conditioning, str):
             raise ValueError(
                 f"conditioning must be 'concat', 'film' or 'attention', got {conditioning!r}"
@@ -309,8 +308,7 @@ class VAE(GenerativeModel, paradigm="vae"):
         """log (1/k) Σ_i p(x, z_i) / q(z_i | x), z_i ~ q(z | x), per row (B,); k defaults to the
         model's ``k``."""
         k = self.k if k is None else k
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be an int >= 1, got {k!r}")
+        k = check_int("k", k, low=1)
         rec, log_ratio, _ = self._terms(x, y, k, generator)
         return torch.logsumexp(rec + log_ratio, dim=1) - math.log(k)
 
@@ -328,10 +326,8 @@ class VAE(GenerativeModel, paradigm="vae"):
         """The importance-sampling estimate of log p(x | y), log (1/k) Σ_i w_i, per row (B,),
         computed ``chunk`` draws at a time (memory O(B · chunk)). With ``return_se`` also its
         delta-method standard error √((mean w² / (mean w)² − 1) / k)."""
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be an int >= 1, got {k!r}")
-        if not isinstance(chunk, int) or chunk < 1:
-            raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
+        k = check_int("k", k, low=1)
+        chunk = check_int("chunk", chunk, low=1)
         lse1, lse2 = [], []
         for start in range(0, k, chunk):  # chunks of draws, not rows
             rec, log_ratio, _ = self._terms(x, y, min(chunk, k - start), generator)
@@ -371,8 +367,7 @@ class VAE(GenerativeModel, paradigm="vae"):
         self, n: int, y: Tensor | None = None, *, generator: torch.Generator | None = None
     ) -> Tensor:
         """z ~ N(0, I), x ~ p(x | z, y): (n, *event_shape)."""
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = check_int("n", n, low=1)
         c = self.context(y, n)
         with torch.no_grad():
             z = torch.randn((n, self.latent_dim), generator=generator, dtype=self.dtype)

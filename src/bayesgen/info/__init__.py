@@ -1,4 +1,4 @@
-"""Information theory (§2.4.3 of the seed): information, entropy, cross-entropy, KL,
+"""Information theory (§2.4.3 of the chapter): information, entropy, cross-entropy, KL,
 Jensen–Shannon, Wasserstein, energy distance and MMD, for probability tables, torch
 distributions and sample sets, in nats (default) or bits (``base=2`` / ``unit="bits"``).
 """

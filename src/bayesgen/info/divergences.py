@@ -1,4 +1,4 @@
-"""Information, entropy, cross-entropy, KL and Jensen–Shannon (§2.4.3 of the seed).
+"""Information, entropy, cross-entropy, KL and Jensen–Shannon (§2.4.3 of the chapter).
 
 With b the base of the logarithm (b = e: nats, b = 2: bits):
 

@@ -1,4 +1,4 @@
-"""Fitting one Gaussian to a target by forward or reverse KL (figure 16 of the seed).
+"""Fitting one Gaussian to a target by forward or reverse KL (figure 16 of the chapter).
 
     forward:  q* = arg min_q KL(p, q) = arg max_q E_p[log q(x)]     moment matching = MLE
     reverse:  q* = arg min_q KL(q, p) = E_q[log q(x) - log p(x)]    gradient descent

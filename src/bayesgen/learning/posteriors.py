@@ -1,4 +1,4 @@
-"""Conjugate posteriors p(θ | D) ∝ p(D | θ) p(θ) (eqs. 24–26 of the seed) from sufficient stats.
+"""Conjugate posteriors p(θ | D) ∝ p(D | θ) p(θ) (eqs. 24–26 of the chapter) from sufficient stats.
 
     BetaPosterior          r = P(x = 1), Beta(a, b) prior, counts (n0, n1)  -> Beta(a + n1, b + n0)
     DirichletPosterior     a table's rows, Dirichlet(α) prior, counts n     -> Dirichlet(α + n)

@@ -1,4 +1,4 @@
-"""Priors over parameters (§2.3 of the seed): p(θ) in p(θ | D) ∝ p(D | θ) p(θ).
+"""Priors over parameters (§2.3 of the chapter): p(θ) in p(θ | D) ∝ p(D | θ) p(θ).
 
 Table priors (conjugate to categorical tables; the table's states on the last axis):
 

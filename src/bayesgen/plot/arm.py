@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
+
+from .._checks import check_int
+from ._mpl import save
 
 __all__ = ["draw_chain", "draw_receptive_field"]
 
@@ -14,8 +15,7 @@ __all__ = ["draw_chain", "draw_receptive_field"]
 def _finish(fig, path, title: str | None, ax):
     if title:
         ax.set_title(title)
-    if path is not None:
-        fig.savefig(Path(path), bbox_inches="tight", dpi=110)
+    save(fig, path)
     return ax
 
 
@@ -27,8 +27,7 @@ def draw_chain(model, path=None, ax=None, *, max_nodes: int = 8, title: str | No
     import matplotlib.pyplot as plt
     from matplotlib.patches import Circle, FancyArrowPatch
 
-    if not isinstance(max_nodes, int) or max_nodes < 4:
-        raise ValueError(f"max_nodes must be an int >= 4, got {max_nodes!r}")
+    max_nodes = check_int("max_nodes", max_nodes, low=4)
     T = model.T
     if T <= max_nodes:
         shown = list(range(T))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from ._mpl import pyplot, save
+
 __all__ = ["draw_diffusion_networks", "plot_diffusion_snapshots"]
 
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -36,10 +38,7 @@ def _edges(net) -> list[tuple[str, str]]:
 def draw_diffusion_networks(model, path: str | Path | None = None, *, shown: int = 3):
     """Both DAGs of figure 11, read from ``model.networks``: q on top, p below; chains longer
     than ``shown`` + 1 steps show z_1..z_shown, an ellipsis and z_T. Returns the figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot(path)
     from matplotlib.patches import Circle, FancyArrowPatch
 
     nets = model.networks
@@ -110,9 +109,7 @@ def draw_diffusion_networks(model, path: str | Path | None = None, *, shown: int
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(f"diffusion model, T = {T} (figure 11)")
-    if path is not None:
-        fig.savefig(path, bbox_inches="tight", dpi=110)
-    return fig
+    return save(fig, path)
 
 
 def plot_diffusion_snapshots(
@@ -128,10 +125,7 @@ def plot_diffusion_snapshots(
 ):
     """Two rows of 2-D scatter plots at the steps ``times``: the data x noised by
     q(z_t | x) (top), and the reverse chain's states z_t from z_T ~ N(0, I) (bottom)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot(path)
 
     if model.features != 2:
         raise ValueError(f"the snapshots draw 2-D data; the model has D={model.features}")
@@ -176,6 +170,4 @@ def plot_diffusion_snapshots(
             ax.set_title(f"{'q(z_t | x)' if i == 0 else 'p, reverse'}: t = {t}", fontsize=9)
     fig.suptitle(f"forward noising (top) and reverse denoising (bottom), {sampler}, T = {T}")
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, bbox_inches="tight", dpi=110)
-    return fig
+    return save(fig, path)

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import torch
 
+from ._mpl import pyplot, save
+
 __all__ = ["draw_mrf", "plot_langevin"]
 
 
 def draw_mrf(model_or_graph, path: str | Path | None = None, *, ax=None, title: str | None = None):
     """The undirected graph (``model.graph``, a networkx Graph) on a circle, edges without
     arrows. Returns the axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot(path)
     import networkx as nx
 
     g = getattr(model_or_graph, "graph", model_or_graph)
@@ -32,8 +31,7 @@ def draw_mrf(model_or_graph, path: str | Path | None = None, *, ax=None, title: 
     ax.set_title(title or g.graph.get("name", "Markov random field"), fontsize=10)
     ax.axis("off")
     ax.margins(0.15)
-    if path is not None:
-        ax.figure.savefig(path, bbox_inches="tight", dpi=110)
+    save(ax.figure, path)
     return ax
 
 
@@ -46,10 +44,7 @@ def plot_langevin(
     title: str | None = None,
 ):
     """One scatter panel per name → samples (n, 2), with the mixture's ``modes`` marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot(path)
 
     if not panels:
         raise ValueError("panels must hold at least one set of samples")
@@ -68,6 +63,4 @@ def plot_langevin(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, bbox_inches="tight", dpi=110)
-    return fig
+    return save(fig, path)

@@ -9,17 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ._mpl import pyplot, save
+
 __all__ = ["plot_training_curves", "plot_learning_rate_sweep"]
-
-
-def _pyplot(path):
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_training_curves(
@@ -40,7 +32,7 @@ def plot_training_curves(
         raise ValueError(f"history has no {unknown}; it has {list(history)}")
     if not keys:
         raise ValueError("nothing to plot: history is empty")
-    plt = _pyplot(path if ax is None else None)
+    plt = pyplot(path if ax is None else None)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     for k in keys:
@@ -54,8 +46,7 @@ def plot_training_curves(
     ax.legend()
     if title:
         ax.set_title(title)
-    if path is not None:
-        ax.figure.savefig(path, bbox_inches="tight", dpi=120)
+    save(ax.figure, path, dpi=120)
     return ax
 
 
@@ -78,7 +69,7 @@ def plot_learning_rate_sweep(
             raise ValueError(
                 f"the history for lr={lr} needs 'loss' and {parameter!r}; it has {list(h)}"
             )
-    plt = _pyplot(path)
+    plt = pyplot(path)
     n = len(sweep)
     fig, axes = plt.subplots(n, 2, figsize=(12, 3.2 * n), squeeze=False)
     for i, (lr, h) in enumerate(sweep.items()):
@@ -98,6 +89,4 @@ def plot_learning_rate_sweep(
         right.grid(alpha=0.3)
         right.legend()
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, bbox_inches="tight", dpi=110)
-    return fig
+    return save(fig, path)

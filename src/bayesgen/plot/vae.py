@@ -9,17 +9,9 @@ from pathlib import Path
 
 import torch
 
+from ._mpl import pyplot, save
+
 __all__ = ["plot_vae_networks", "plot_swiss_roll", "plot_image_grid"]
-
-
-def _plt(path):
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_vae_networks(model, path: str | Path | None = None):
@@ -27,22 +19,20 @@ def plot_vae_networks(model, path: str | Path | None = None):
     from ``model.networks``, observed x shaded. Returns the Figure."""
     from .dag import draw_dag
 
-    plt = _plt(path)
+    plt = pyplot(path)
     nets = model.networks
     fig, axes = plt.subplots(1, len(nets), figsize=(2.6 * len(nets), 3.2))
     pos = {"z": (0.0, 0.0), "x": (0.0, -1.4)}
     titles = {"p": "p(x, z) = p(z) p(x | z)", "q": "q(z | x)"}
     for ax, (name, net) in zip(axes, nets.items(), strict=True):
         draw_dag(net, ax=ax, observed=["x"], pos=pos, title=titles.get(name, name))
-    if path is not None:
-        fig.savefig(path, bbox_inches="tight", dpi=120)
-    return fig
+    return save(fig, path, dpi=120)
 
 
 def plot_swiss_roll(x, t, z=None, path: str | Path | None = None):
     """Figure 13: the swiss roll in R³ coloured by its position t along the roll and, given
     latent codes z (N, 2), the latent map coloured the same way. Returns the Figure."""
-    plt = _plt(path)
+    plt = pyplot(path)
     x, t = torch.as_tensor(x).cpu().numpy(), torch.as_tensor(t).cpu().numpy()
     fig = plt.figure(figsize=(10 if z is not None else 6, 4.6))
     ax = fig.add_subplot(1, 2 if z is not None else 1, 1, projection="3d")
@@ -63,9 +53,7 @@ def plot_swiss_roll(x, t, z=None, path: str | Path | None = None):
         ax2.set_ylabel(r"$z_2$")
         ax2.set_title("latent map: posterior means (colour: t)")
         fig.colorbar(points, ax=ax2, label="t")
-    if path is not None:
-        fig.savefig(path, bbox_inches="tight", dpi=110)
-    return fig
+    return save(fig, path)
 
 
 def plot_image_grid(
@@ -77,7 +65,7 @@ def plot_image_grid(
 ):
     """Rows × columns of grey images, ``images`` (R, C, H, W) in [0, 1] (figures 14 and 15:
     one interpolation or one manipulated digit per row). Returns the Figure."""
-    plt = _plt(path)
+    plt = pyplot(path)
     images = torch.as_tensor(images).detach().cpu()
     if images.dim() != 4:
         raise ValueError(f"images must have shape (R, C, H, W), got {tuple(images.shape)}")
@@ -94,6 +82,4 @@ def plot_image_grid(
                 ax.set_title(column_labels[j], fontsize=8)
     if title:
         fig.suptitle(title)
-    if path is not None:
-        fig.savefig(path, bbox_inches="tight", dpi=110)
-    return fig
+    return save(fig, path)
