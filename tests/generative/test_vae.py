@@ -234,8 +234,8 @@ def test_short_training_on_the_swiss_roll_captures_both_coordinates():
     """500 Adam steps on the swiss roll in R³ with L = 2: the held-out ELBO rises by over 100
     nats from the initial model and dec(enc(x)) reproduces every coordinate with under a quarter
     of its variance left (measured at most 0.15 over seeds 0–3), so z determines the point on the
-    sheet, position along the roll and height. (A short run does not unroll the sheet: the
-    latent coordinates themselves are not monotone in t; see the benchmark.)"""
+    sheet, position along the roll and height. (From a random start the sheet stays folded:
+    the latent coordinates are not monotone in t; the spectral initialization below unrolls it.)"""
     from sklearn.datasets import make_swiss_roll
 
     x, _ = make_swiss_roll(2000, noise=0.1, random_state=0)
