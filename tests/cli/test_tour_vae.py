@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 
 def test_vae_sections_write_their_figures(tmp_path, monkeypatch):
     monkeypatch.setattr(tour_vae, "STEPS", {"swissroll": 20, "digits": 20})
+    monkeypatch.setattr(tour_vae, "PRETRAIN_STEPS", 20)
     monkeypatch.setattr(tour_vae, "IS_SAMPLES", {"swissroll": 10, "digits": 10})
     tour_vae._digits_vae.cache_clear()
     try:

@@ -22,7 +22,9 @@ __all__ = ["SECTIONS", "swissroll_section", "vae_section", "latent_section"]
 
 SEED = 0
 #: training steps of the two models (about a minute in all on a 2-core CPU)
-STEPS = {"swissroll": 3000, "digits": 3000}
+STEPS = {"swissroll": 2000, "digits": 3000}
+#: steps fitting the swiss roll VAE's two networks to the Isomap code before the ELBO steps
+PRETRAIN_STEPS = 1000
 #: importance samples of the log-likelihood estimates
 IS_SAMPLES = {"swissroll": 1000, "digits": 2000}
 
@@ -38,6 +40,7 @@ def swissroll_section(out: Path, data: Path | None) -> Section:
     from scipy.stats import spearmanr
 
     from ..generative import VAE
+    from ..generative.vae import spectral_code
     from ..plot.vae import plot_swiss_roll
 
     ds = load_dataset("swissroll", seed=SEED, n=2500)
@@ -45,8 +48,22 @@ def swissroll_section(out: Path, data: Path | None) -> Section:
     t = torch.cat([ds.extras["t_train"], ds.extras["t_test"][:500]])  # (3000,)
     xs = (x - x.mean(0)) / x.std(0)  # standardized coordinates
     torch.manual_seed(SEED)
-    vae = VAE(3, latent_dim=2, hidden=[64, 64], likelihood="gaussian-per-dim", scale=0.1)
+    vae = VAE(
+        3,
+        latent_dim=2,
+        hidden=[64, 64],
+        likelihood="gaussian-per-dim",
+        scale=0.1,
+        activation="elu",
+    )
     steps = STEPS["swissroll"]
+    # the recipe: start in the basin of the unrolled optimum (the Isomap code), then the ELBO
+    vae.pretrain_code(
+        xs[:2500],
+        spectral_code(xs[:2500]),
+        steps=PRETRAIN_STEPS,
+        generator=torch.Generator().manual_seed(SEED),
+    )
     _fit(vae, xs[:2500], steps, lr=3e-3)
     held = xs[2500:]
     with torch.no_grad():
@@ -65,12 +82,16 @@ def swissroll_section(out: Path, data: Path | None) -> Section:
     ]
     return Section(
         "The swiss roll and a VAE's latent map (§2.2.4, figure 13)",
-        f"A VAE with L = 2 (Gaussian decoder, per-dimension variance) trained for {steps} steps "
-        "on 2,500 points of the swiss roll in R³.",
+        f"A VAE with L = 2 (Gaussian decoder, per-dimension variance) on 2,500 points of the "
+        f"swiss roll in R³: both networks first fitted for {PRETRAIN_STEPS} steps to the "
+        f"points' Isomap coordinates, then {steps} ELBO steps.",
         "The samples live in R³ but are explained by two degrees of freedom: the position t "
         "along the roll and the height. The latent map shows the posterior means of every point "
-        "coloured by t; where the VAE has unrolled the sheet, one latent coordinate follows t "
-        "(the rank correlations in the table say how far it got).",
+        "coloured by t. From a random start the ELBO settles in a poor optimum that keeps the "
+        "sheet folded (a spiral strip, |Spearman| of either axis with t about 0.1–0.35); "
+        "started from the unrolled Isomap code it keeps the sheet unrolled, with a higher ELBO "
+        "(about −3.3 against −4.25 nats per standardized point), z₁ following t and z₂ the "
+        "height (the rank correlations in the table).",
         figures=[
             Figure(
                 save_figure(fig, out / "swissroll_latent.png"), "Swiss roll and latent map", "13"
