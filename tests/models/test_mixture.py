@@ -153,7 +153,7 @@ def test_blocked_and_uncached_paths_give_the_same_fit(ct, monkeypatch):
     small = GaussianMixture(3, covariance_type=ct, tol=1e-6, max_iter=300, **init).fit(X)
     assert small.n_iter_ == ref.n_iter_
     torch.testing.assert_close(small.score_samples(X), ref.score_samples(X), atol=1e-10, rtol=0)
-    xs, _ = small.sample(5000)
+    xs = small.sample(5000)
     assert xs.shape == (5000, 3)
 
 
@@ -241,7 +241,7 @@ def test_sample_moments_match_the_mixture(ct):
     X = overlapping(seed=6)
     gm = GaussianMixture(3, covariance_type=ct, random_state=0).fit(X)
     n = 40_000
-    xs, z = gm.sample(n)
+    xs, z = gm.sample_joint(n)
     assert xs.shape == (n, 3) and z.shape == (n,)
     w = gm.weights_.numpy()
     mu = gm.means_.numpy()
@@ -267,8 +267,8 @@ def test_sample_moments_match_the_mixture(ct):
 def test_sample_is_reproducible_with_random_state():
     X = overlapping()
     gm = GaussianMixture(2, random_state=3).fit(X)
-    a, za = gm.sample(50)
-    b, zb = gm.sample(50)
+    a, za = gm.sample_joint(50)
+    b, zb = gm.sample_joint(50)
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(za, zb)
 

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import (
     Beta,
     Categorical,
@@ -49,6 +49,7 @@ from torch.distributions import (
 from ..factors import Table
 from ..network import BayesNet
 from ..variables import Continuous, Discrete
+from .base import Model, forked_rng
 from .kde_network import KernelFactor
 
 __all__ = [
@@ -663,7 +664,7 @@ class EmpiricalDistribution(Distribution):
 
 
 # ------------------------------------------------------------------------------- eq. 14
-class KDE(nn.Module):
+class KDE(Model):
     """Kernel density estimate KDE(x) = Σ_k w_k K_H(x - x^k) (eq. 14).
 
     Parameters
@@ -719,7 +720,7 @@ class KDE(nn.Module):
     def network(self) -> BayesNet:
         """The fitted KDE as the network z → x: a Table p(z = k) = w_k over the N data points
         and a :class:`~bayesgen.models.kde_network.KernelFactor` x | z = k ~ K_H(x − x^k)."""
-        self._fitted()
+        self._check_fitted()
         z = Discrete("z", len(self.data_))
         x = Continuous("x", shape=(self.n_features_in_,))
         return BayesNet(
@@ -733,12 +734,10 @@ class KDE(nn.Module):
     @property
     def empirical(self) -> EmpiricalDistribution:
         """The empirical distribution (eq. 13) that this KDE smooths."""
-        self._fitted()
+        self._check_fitted()
         return EmpiricalDistribution(self.data_, self.weights_)
 
-    def _fitted(self) -> None:
-        if not hasattr(self, "data_"):
-            raise RuntimeError("this KDE is not fitted yet; call fit(X) first")
+    _fitted_attrs = ("data_",)
 
     # ------------------------------------------------------------------ learning
     @torch.no_grad()
@@ -862,9 +861,9 @@ class KDE(nn.Module):
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def score_samples(self, X) -> Tensor:
+    def log_prob(self, X) -> Tensor:
         """log KDE(x) for each row of X: (M,)."""
-        self._fitted()
+        self._check_fitted()
         Q = _as_points(X, "X", self.data_.dtype, self.data_.device, self.n_features_in_)
         ls = log_kernel_sums(
             self._whiten(Q),
@@ -877,27 +876,33 @@ class KDE(nn.Module):
         )
         return ls + self.log_norm_
 
-    def log_prob(self, X) -> Tensor:
-        """Alias of score_samples: log KDE(x), (M,)."""
-        return self.score_samples(X)
-
     def score(self, X) -> float:
         """Total log-likelihood Σ_i log KDE(x_i) (scikit-learn's KernelDensity.score)."""
         return float(self.score_samples(X).sum())
 
+    def sample(self, n: int = 1, *, generator: torch.Generator | None = None) -> Tensor:
+        """n draws of x (n, D) (:meth:`sample_joint` without the data indices)."""
+        return self.sample_joint(n, generator=generator)[0]
+
     @torch.no_grad()
-    def sample(self, n: int = 1) -> Tensor:
-        """Ancestral sampling: z ~ Categorical(w), x = x^z + L u with u ~ the unit kernel."""
-        self._fitted()
+    def sample_joint(
+        self, n: int = 1, *, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Ancestral sampling: z ~ Categorical(w), x = x^z + L u with u ~ the unit kernel.
+
+        Returns (x (n, D), z (n,)).
+        """
+        self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be an int >= 0; got {n!r}")
-        z = Categorical(probs=self.weights_).sample((n,))  # (n,)
-        u = _unit_kernel_sample(self.kernel, n, self.n_features_in_, self.data_)  # (n, D)
-        return self.data_[z] + u @ self.scale_tril_.T
+        with forked_rng(generator, self.data_.device):
+            z = Categorical(probs=self.weights_).sample((n,))  # (n,)
+            u = _unit_kernel_sample(self.kernel, n, self.n_features_in_, self.data_)  # (n, D)
+        return self.data_[z] + u @ self.scale_tril_.T, z
 
     def to_distribution(self) -> MixtureSameFamily:
         """The Gaussian KDE as a torch mixture (O(N) components; for small N)."""
-        self._fitted()
+        self._check_fitted()
         if self.kernel != "gaussian":
             raise ValueError(f"to_distribution needs kernel='gaussian'; got {self.kernel!r}")
         comp = MultivariateNormal(self.data_, scale_tril=self.scale_tril_)  # batch (N,)

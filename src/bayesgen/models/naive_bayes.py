@@ -45,6 +45,7 @@ from torch.distributions import Bernoulli, Categorical, Distribution, Multinomia
 
 from .._checks import check_dtype, check_int, check_option, check_real
 from ..network import BayesNet
+from .base import Model, forked_rng
 
 __all__ = [
     "NaiveBayes",
@@ -630,7 +631,7 @@ _FAMILY_CLASSES = {
 
 
 # ---------------------------------------------------------------------------------- the model
-class NaiveBayes(nn.Module):
+class NaiveBayes(Model):
     """Naive Bayes classifier and generative model p(x, y) = p(y) Π_d p(x_d | y) (eq. 10).
 
     Parameters
@@ -697,7 +698,7 @@ class NaiveBayes(nn.Module):
         :meth:`log_prob` with y."""
         from .naive_bayes_network import naive_bayes_network
 
-        self._fitted()
+        self._check_fitted()
         return naive_bayes_network(self)
 
     @property
@@ -719,9 +720,7 @@ class NaiveBayes(nn.Module):
         buf = getattr(self, "class_count_", None)
         return buf.dtype if buf is not None else self.dtype
 
-    def _fitted(self) -> None:
-        if not hasattr(self, "classes_"):
-            raise RuntimeError("this NaiveBayes is not fitted yet; call fit(X, y) first")
+    _fitted_attrs = ("classes_",)
 
     # ------------------------------------------------------------------ input handling
     def _X(self, X, where: str) -> Tensor:
@@ -894,7 +893,7 @@ class NaiveBayes(nn.Module):
     @torch.no_grad()
     def summarize(self, X, y, sample_weight=None) -> None:
         """Accumulate the sufficient statistics of a batch (no parameter changes)."""
-        self._fitted()
+        self._check_fitted()
         X = self._X(X, "fit")
         yi = self._encode(y, "fit", X.shape[0])
         w = self._weights(sample_weight, X.shape[0])  # (B,) or None: all 1
@@ -905,7 +904,7 @@ class NaiveBayes(nn.Module):
     @torch.no_grad()
     def from_summaries(self) -> None:
         """Set p(y) and every p(x_d | y) from the accumulated statistics."""
-        self._fitted()
+        self._check_fitted()
         C = len(self.classes_)
         if self.class_prior is not None:
             prior = torch.as_tensor(np.asarray(self.class_prior, dtype=np.float64))
@@ -935,7 +934,7 @@ class NaiveBayes(nn.Module):
     def _jll(self, X, constant: bool) -> Tensor:
         """log p(y) + Σ families; with constant=False, terms that do not depend on y (the
         multinomial coefficient) are left out: enough for posteriors and predictions."""
-        self._fitted()
+        self._check_fitted()
         X = self._X(X, "predict")
         jll = self.class_log_prior_.expand(X.shape[0], -1).clone()  # (B, C)
         for kind, (x, miss) in self._blocks(X, "predict").items():
@@ -973,35 +972,50 @@ class NaiveBayes(nn.Module):
         yi = self._encode(y, "log_prob", jll.shape[0])
         return jll.gather(1, yi[:, None]).squeeze(1)
 
-    def score_samples(self, X) -> Tensor:
-        """log p(x) per row (scikit-learn's name for a density's log)."""
-        return self.log_prob(X)
-
     # ------------------------------------------------------------------ generation
+    def sample(
+        self,
+        n: int,
+        *,
+        y=None,
+        generator: torch.Generator | None = None,
+        total_count: int | None = None,
+    ) -> Tensor:
+        """n draws of x (n, D) (:meth:`sample_joint` without the labels)."""
+        return self.sample_joint(n, y=y, generator=generator, total_count=total_count)[0]
+
     @torch.no_grad()
-    def sample(self, n: int, y=None, total_count: int | None = None) -> tuple[Tensor, Any]:
+    def sample_joint(
+        self,
+        n: int,
+        *,
+        y=None,
+        generator: torch.Generator | None = None,
+        total_count: int | None = None,
+    ) -> tuple[Tensor, Any]:
         """Ancestral sampling: y ~ p(y) (or the given label(s)), then x_d ~ p(x_d | y).
 
         Returns (X (n, D), labels). ``total_count`` is the number of counts drawn per row for
         multinomial features (default: the training mean, rounded).
         """
-        self._fitted()
+        self._check_fitted()
         n = check_int("n", n, low=0)
         dev = self._device()
-        if y is None:
-            yi = Categorical(logits=self.class_log_prior_).sample((n,))  # (n,)
-        else:
-            labels = np.asarray(y.detach().cpu().numpy() if isinstance(y, Tensor) else y)
-            labels = np.full(n, labels) if labels.ndim == 0 else labels
-            yi = self._encode(labels, "sample", n).to(dev)
-        X = torch.empty(n, self.n_features_in_, dtype=self._dtype(), device=dev)
-        for fam in self.families_.values():
-            X[:, fam.columns] = fam.sample(yi, total_count=total_count)
+        with forked_rng(generator, dev):
+            if y is None:
+                yi = Categorical(logits=self.class_log_prior_).sample((n,))  # (n,)
+            else:
+                labels = np.asarray(y.detach().cpu().numpy() if isinstance(y, Tensor) else y)
+                labels = np.full(n, labels) if labels.ndim == 0 else labels
+                yi = self._encode(labels, "sample", n).to(dev)
+            X = torch.empty(n, self.n_features_in_, dtype=self._dtype(), device=dev)
+            for fam in self.families_.values():
+                X[:, fam.columns] = fam.sample(yi, total_count=total_count)
         return X, self._decode(yi)
 
     # ------------------------------------------------------------------ sklearn-like views
     def _family_attr(self, name: str, kinds: tuple[str, ...]):
-        self._fitted()
+        self._check_fitted()
         owners = [k for k in kinds if k in self.families_]
         if len(owners) != 1:
             raise AttributeError(

@@ -15,11 +15,12 @@ import math
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Categorical
 
 from .._checks import check_bool, check_int, check_option, check_real
 from ..graph import DAG, time_layout
+from .base import Model
 from .ngram_counts import PADDINGS, NGramCounts, PaddedBatch, pad_sequences
 from .ngram_smoothing import Smoothing, make_smoothing
 from .vocab import Vocabulary, as_sequences
@@ -84,7 +85,7 @@ def stationary_distribution(
     raise ValueError(f"method must be one of ('eig', 'power'), got {method!r}")
 
 
-class NGramLM(nn.Module):
+class NGramLM(Model):
     """Order-k n-gram language model (a (k+1)-gram) with pluggable smoothing.
 
     Parameters
@@ -211,9 +212,7 @@ class NGramLM(nn.Module):
         new.smoothing_ = make_smoothing(smoothing).fit(self.counts_, self._support())
         return new
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "counts_"):
-            raise RuntimeError("this NGramLM is not fitted yet; call fit(sequences) first")
+    _fitted_attrs = ("counts_",)
 
     def tune(self, heldout) -> NGramLM:
         """Re-fit the smoothing's hyperparameters (add-k's k, Kneser–Ney's discounts) to
@@ -253,10 +252,6 @@ class NGramLM(nn.Module):
         has probability 0 (MLE on unseen n-grams)."""
         lp, seq, B = self._score(sequences, allow_unnormalized)
         return torch.zeros(B, dtype=lp.dtype, device=lp.device).index_add_(0, seq, lp)
-
-    def score_samples(self, sequences, allow_unnormalized: bool = False) -> Tensor:
-        """scikit-learn's name for :meth:`log_prob`."""
-        return self.log_prob(sequences, allow_unnormalized)
 
     def cross_entropy(
         self, sequences, bits: bool = False, allow_unnormalized: bool = False
@@ -336,15 +331,15 @@ class NGramLM(nn.Module):
     # ------------------------------------------------------------------ sampling
     def sample(
         self,
-        n_tokens: int,
+        n: int = 1,
         *,
-        n_samples: int = 1,
-        seed: int | None = None,
+        length: int,
+        generator: torch.Generator | None = None,
         temperature: float = 1.0,
         prompt=None,
         stop_at_eos: bool = True,
     ) -> list[list[str]]:
-        """Ancestral sampling of ``n_samples`` continuations of ``n_tokens`` tokens each.
+        """Ancestral sampling of ``n`` continuations of ``length`` tokens each.
 
         Each step draws x_t ∝ p(x_t | context)^(1/temperature) (temperature < 1 sharpens,
         > 1 flattens). ``prompt`` (a str or list of tokens) conditions the start; otherwise the
@@ -352,8 +347,8 @@ class NGramLM(nn.Module):
         Returns a list of token lists (join characters with ``"".join``).
         """
         self._check_fitted()
-        check_int("n_tokens", n_tokens, low=1)
-        check_int("n_samples", n_samples, low=1)
+        n_tokens = check_int("length", length, low=1)
+        n_samples = check_int("n", n, low=1)
         check_real(
             "temperature", temperature, low=0, open_low=True, finite=False, expected="a float > 0"
         )
@@ -363,8 +358,7 @@ class NGramLM(nn.Module):
             ids = v.encode(prompt).to(dev)[-k:]
             if ids.numel():
                 history[:, k - ids.numel() :] = ids
-        gen = torch.Generator(device=dev)
-        gen.manual_seed(int(seed) if seed is not None else int(torch.randint(2**62, ())))
+        gen = generator
         ctx = self._context_ranks(history)
         out = torch.empty((n_samples, n_tokens), dtype=torch.long, device=dev)  # (B, n_tokens)
         done = torch.zeros(n_samples, dtype=torch.bool, device=dev)  # (B,)

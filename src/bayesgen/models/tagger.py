@@ -51,6 +51,7 @@ from torch import Tensor
 
 from .._checks import check_int, check_option, check_real
 from ..graph import DAG, time_layout
+from .base import Fitted
 from .hmm import HMM
 from .spelling import SpellingModel
 
@@ -119,7 +120,7 @@ def _as_sentences(data) -> tuple[list[list[str]], list[list[str]] | None]:
     return words, (tags if all(has) else None)
 
 
-class HMMTagger:
+class HMMTagger(Fitted):
     """Trigram HMM part-of-speech tagger (TnT), lexicalized, with a spelling model for unknown
     words.
 
@@ -434,9 +435,7 @@ class HMMTagger:
         """Fraction of tokens whose predicted tag equals the gold tag."""
         return self.evaluate(sentences)["accuracy"]
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "hmm_"):
-            raise ValueError("this HMMTagger is not fitted: call fit() or load() first")
+    _fitted_attrs = ("hmm_",)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | PathLike) -> None:

@@ -19,7 +19,7 @@ from functools import partial
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Categorical, Independent, Normal
 
 from ..._checks import check_dtype, check_int, check_option, check_real
@@ -27,6 +27,8 @@ from ...factors import Gaussian, Table
 from ...graph import time_layout
 from ...network import BayesNet
 from ...variables import Continuous, Discrete
+from ..base import Model, forked_rng
+from ..mixture.errors import NotFittedError
 from ._input import Chunk, Flat, flatten, make_chunks, to_tensor
 from .baum_welch import baum_welch
 from .emissions import emission_likelihoods
@@ -39,7 +41,7 @@ __all__ = ["EMISSIONS", "HMM"]
 EMISSIONS = ("categorical", "gaussian")
 
 
-class HMM(nn.Module):
+class HMM(Model):
     """Hidden Markov model z1 -> z2 -> ... with emissions zt -> xt (seed eq. 12).
 
     Parameters
@@ -143,8 +145,9 @@ class HMM(nn.Module):
         """Validate shapes and constraints of the parameters, naming the one that fails."""
         missing = [n for n in self._param_names() if self._buffers.get(n) is None]
         if missing:
-            raise ValueError(
-                f"this HMM has no {', '.join(missing)}: call fit() or set the parameters first"
+            raise NotFittedError(
+                f"this HMM is not fitted yet (it has no {', '.join(missing)}): call fit() or set "
+                f"the parameters first"
             )
         K = self.n_components
         tol = 1e-6 if self.dtype == torch.float64 else 1e-4
@@ -390,12 +393,10 @@ class HMM(nn.Module):
             )
         return out
 
-    def score_samples(self, X, lengths=None, *, mask=None, labels=None) -> Tensor:
+    def log_prob(self, X, lengths=None, *, mask=None, labels=None) -> Tensor:
         """log p(x) of each sequence, shape (B,) (with ``labels``: log p(x, z_labelled))."""
         self._check_params()
         return self._score_flat(self._flatten(X, lengths, mask, labels))
-
-    log_prob = score_samples
 
     def score(self, X, lengths=None, *, mask=None, labels=None) -> float:
         """Total log-likelihood Σ_b log p(x_b) (hmmlearn's ``score``)."""
@@ -496,19 +497,22 @@ class HMM(nn.Module):
         logp, states = self._decode_flat(flat, kind)
         return logp, flat.unflatten(states, -1)
 
-    def sample(self, n_samples: int = 1, n_sequences: int | None = None, random_state=None):
-        """Ancestral sampling z_1 → z_2 → ..., x_t | z_t: returns ``(X, Z)``.
+    def sample(
+        self, n: int = 1, *, length: int, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """n sequences of ``length`` steps: X (n, length) categorical, (n, length, D) gaussian
+        (:meth:`sample_joint` without the states)."""
+        return self.sample_joint(n, length=length, generator=generator)[0]
 
-        Shapes (n_sequences, n_samples[, D]) and (n_sequences, n_samples); with ``n_sequences``
-        None, one sequence without the leading axis (as hmmlearn, but categorical X is (T,)).
-        """
+    def sample_joint(
+        self, n: int = 1, *, length: int, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Ancestral sampling z_1 → z_2 → ..., x_t | z_t: returns ``(X, Z)``, X as
+        :meth:`sample` and the states Z (n, length)."""
         self._check_params()
-        check_int("n_samples", n_samples, low=1)
-        check_int("n_sequences", n_sequences, low=1, optional=True)
-        B, T = n_sequences or 1, n_samples
-        seed = random_state if random_state is not None else int(torch.randint(2**31 - 1, (1,)))
-        with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
-            torch.manual_seed(seed)
+        B = check_int("n", n, low=1)
+        T = check_int("length", length, low=1)
+        with forked_rng(generator, self.device):
             Z = torch.empty(B, T, dtype=torch.long, device=self.device)  # (B, T)
             Z[:, 0] = Categorical(probs=self.startprob_).sample((B,))
             rows = torch.arange(B, device=self.device)
@@ -533,8 +537,6 @@ class HMM(nn.Module):
                 X = Categorical(probs=self.emissionprob_[Z]).sample()  # (B, T)
             else:
                 X = Normal(self.means_[Z], self.covars_[Z].sqrt()).sample()  # (B, T, D)
-        if n_sequences is None:
-            return X[0], Z[0]
         return X, Z
 
     def extra_repr(self) -> str:

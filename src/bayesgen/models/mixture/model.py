@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
 
 from ..._checks import check_dtype, check_int, check_option, check_real
 from ...factors import Gaussian, Table
 from ...network import BayesNet
 from ...variables import Continuous, Discrete
+from ..base import Model
 from ._budget import row_blocks, sized, threads_for
 from ._input import as_data, as_weights, checked_inits
 from .covariance import (
@@ -39,7 +40,7 @@ from .covariance import (
     precisions,
 )
 from .em import fit_em
-from .errors import DegenerateCovarianceWarning, NotFittedError
+from .errors import DegenerateCovarianceWarning
 from .estep import Blocks, accumulate, block_log_prob, iter_blocks, make_plan
 from .gradient import fit_gradient
 from .init import INIT_PARAMS, initial_responsibilities
@@ -50,7 +51,7 @@ __all__ = ["MISSING", "GaussianMixture"]
 MISSING = ("marginalize", "raise")
 
 
-class GaussianMixture(nn.Module):
+class GaussianMixture(Model):
     """Gaussian mixture p(x) = Σ_k w_k N(x; μ_k, Σ_k): the network z -> x with z categorical.
 
     The constructor mirrors scikit-learn's ``GaussianMixture``; ``device`` and ``dtype`` (float64
@@ -134,8 +135,7 @@ class GaussianMixture(nn.Module):
         """The fitted mixture as the Bayesian network z → x of the chapter (eq. 9): a Table
         p(z = k) = w_k and a Gaussian p(x | z = k) = N(μ_k, Σ_k) (full covariances, whatever
         ``covariance_type``). Its ``log_prob`` of (z, x) summed over z is :meth:`log_prob`."""
-        if not self._is_fitted():  # not NotFittedError: an AttributeError inside a property
-            raise RuntimeError("this GaussianMixture is not fitted yet: call fit(X) first")
+        self._check_fitted()
         K, D = self.means_.shape
         z, x = Discrete("z", K), Continuous("x", shape=(D,))
         L = covariance_cholesky(self.precisions_cholesky_, self.covariance_type, K, D)
@@ -168,14 +168,10 @@ class GaussianMixture(nn.Module):
         self._check_fitted()
         return precisions(self.precisions_cholesky_, self.covariance_type)
 
-    def _is_fitted(self) -> bool:
-        return self.means_.numel() > 0
+    _fitted_attrs = ("means_",)
 
-    def _check_fitted(self) -> None:
-        if not self._is_fitted():
-            raise NotFittedError(
-                "this GaussianMixture is not fitted yet: call fit(X) (or load a state_dict)"
-            )
+    def _is_fitted(self) -> bool:
+        return self.is_fitted
 
     def extra_repr(self) -> str:
         return (
@@ -300,10 +296,6 @@ class GaussianMixture(nn.Module):
         """Same as :meth:`log_prob`."""
         return self.log_prob(X)
 
-    def score_samples(self, X: Any) -> Tensor:
-        """Per-sample log-likelihood (scikit-learn's name for :meth:`log_prob`)."""
-        return self.log_prob(X)
-
     def score(self, X: Any, y: Any = None) -> float:
         """Mean per-sample log-likelihood."""
         return float(self.log_prob(X).mean())
@@ -347,19 +339,24 @@ class GaussianMixture(nn.Module):
         k, d = self.means_.shape
         return covariance_cholesky(self.precisions_cholesky_, self.covariance_type, k, d)
 
-    def sample(
-        self, n_samples: int = 1, generator: torch.Generator | None = None
+    def sample(self, n: int = 1, *, generator: torch.Generator | None = None) -> Tensor:
+        """n draws of x (n, D) (:meth:`sample_joint` without the components)."""
+        return self.sample_joint(n, generator=generator)[0]
+
+    def sample_joint(
+        self, n: int = 1, *, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
         """Ancestral sampling: z ~ Categorical(w), then x | z ~ N(μ_z, Σ_z).
 
-        Returns (X (n, D), z (n,)); ``generator`` defaults to one seeded by ``random_state``.
+        Returns (X (n, D), z (n,)); ``generator`` defaults to one seeded by ``random_state``
+        (scikit-learn's convention: repeated calls repeat the draws).
         """
         self._check_fitted()
-        check_int("n_samples", n_samples, low=1)
+        check_int("n", n, low=1)
         gen = generator if generator is not None else self._generator()
         k, d = self.means_.shape
-        z = torch.multinomial(self.weights_, n_samples, replacement=True, generator=gen)  # (n,)
-        eps = torch.randn(n_samples, d, generator=gen, dtype=self.dtype, device=self.device)
+        z = torch.multinomial(self.weights_, n, replacement=True, generator=gen)  # (n,)
+        eps = torch.randn(n, d, generator=gen, dtype=self.dtype, device=self.device)
         noise = correlated_noise(eps, z, self.precisions_cholesky_, self.covariance_type)
         return self.means_[z] + noise, z  # (n, D), (n,)
 
