@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 
 import matplotlib
@@ -314,16 +313,9 @@ def test_minibatch_summaries_equal_one_full_batch_step(ct):
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
-def test_state_dict_round_trip(ct):
-    X = overlapping()
-    gm = GaussianMixture(3, covariance_type=ct, random_state=0).fit(X)
-    buf = io.BytesIO()
-    torch.save(gm.state_dict(), buf)
-    buf.seek(0)
-    fresh = GaussianMixture(3, covariance_type=ct)
-    fresh.load_state_dict(torch.load(buf, weights_only=True))
-    torch.testing.assert_close(fresh.score_samples(X), gm.score_samples(X))
-    torch.testing.assert_close(fresh.predict_proba(X), gm.predict_proba(X))
+def test_state_dict_of_another_shape_is_refused(ct):
+    """(The round trip itself is in test_models.py.)"""
+    gm = GaussianMixture(3, covariance_type=ct, random_state=0).fit(overlapping())
     with pytest.raises(RuntimeError, match="does not fit GaussianMixture"):
         GaussianMixture(2, covariance_type=ct).load_state_dict(gm.state_dict())
 

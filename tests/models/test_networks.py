@@ -149,9 +149,3 @@ def test_network_samples_like_the_model(example):
         idx = torch.randperm(2 * n, generator=g)
         hits += int(stat(pooled[idx[:n]], pooled[idx[n:]]) >= observed_stat)
     assert (hits + 1) / 200 > 0.01
-
-
-def test_network_needs_a_fitted_model():
-    for model in (GaussianMixture(2), KDE(), HMM(2), MarkovChain(), NaiveBayes()):
-        with pytest.raises((RuntimeError, ValueError), match="not fitted|fit"):
-            _ = model.network

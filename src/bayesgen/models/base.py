@@ -77,6 +77,35 @@ class Model(Fitted, nn.Module, ABC):
         """scikit-learn's name for :meth:`log_prob`: shape (B,)."""
         return self.log_prob(x, *args, **kwargs)
 
+    # ------------------------------------------------------------------ state
+    # A fitted model's state_dict holds its learned tensors (buffers registered by ``fit``) and,
+    # as extra state, its learned plain values (``n_features_in_``, ``bandwidth_``, ...), so a
+    # fresh, unfitted model of the same constructor arguments loads it.
+    def get_extra_state(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in vars(self).items()
+            if k.endswith("_") and not k.startswith("_") and _plain(v)
+        }
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args: Any, **kwargs: Any) -> None:
+        for key, value in state_dict.items():
+            name = key[len(prefix) :]
+            if (
+                key.startswith(prefix)
+                and "." not in name
+                and name != "_extra_state"
+                and name not in self._parameters
+                and self._buffers.get(name) is None
+                and isinstance(value, Tensor)
+            ):  # a buffer that fit registers: make room for it
+                self._buffers[name] = torch.empty_like(value)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def __getattr__(self, name: str) -> Any:
         # a property that raised AttributeError (NotFittedError is one) lands here; run it
         # again so that its own error surfaces instead of "object has no attribute"
@@ -84,6 +113,14 @@ class Model(Fitted, nn.Module, ABC):
         if isinstance(prop, property) and prop.fget is not None:
             return prop.fget(self)
         return super().__getattr__(name)
+
+
+def _plain(v: Any) -> bool:
+    """Values that ``torch.load(weights_only=True)`` reads back: None, bool, int, float, str and
+    lists/tuples of them."""
+    if v is None or isinstance(v, bool | int | float | str):
+        return True
+    return isinstance(v, list | tuple) and all(_plain(u) for u in v)
 
 
 @contextlib.contextmanager

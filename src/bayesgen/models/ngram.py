@@ -275,7 +275,7 @@ class NGramLM(Model):
         for j in range(1, self.order + 1):
             r = root
             for i in range(self.order - j, self.order):  # walk the j-gram from its first token
-                r = self.counts_.children(r, i - (self.order - j) + 1, history[:, i])
+                r = self.counts_.child_ranks(r, i - (self.order - j) + 1, history[:, i])
             ranks.append(r)
         return ranks
 
@@ -284,7 +284,7 @@ class NGramLM(Model):
         V = len(self.vocabulary_)
         words = torch.arange(V, device=ctx[0].device)[None, :]  # (1, V)
         cols = [c[:, None] for c in ctx]  # (B, 1) each
-        grams = [self.counts_.children(cols[m - 1], m, words) for m in range(1, self.n + 1)]
+        grams = [self.counts_.child_ranks(cols[m - 1], m, words) for m in range(1, self.n + 1)]
         return self.smoothing_.prob(cols, grams, words)  # (B, V)
 
     def forward(self, context: Tensor) -> Categorical:
