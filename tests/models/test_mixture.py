@@ -272,6 +272,23 @@ def test_sample_is_reproducible_with_random_state():
     torch.testing.assert_close(za, zb)
 
 
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_covariance_types_are_objects(ct):
+    """A CovarianceType object and its name fit the same mixture; unknown names are refused."""
+    from bayesgen.models.mixture.covariance import CovarianceType, make_covariance
+
+    obj = make_covariance(ct)
+    assert isinstance(obj, CovarianceType) and obj.name == ct and make_covariance(obj) is obj
+    X = overlapping()
+    a = GaussianMixture(2, covariance_type=ct, random_state=0).fit(X)
+    b = GaussianMixture(2, covariance_type=obj, random_state=0).fit(X)
+    assert b.covariance_type == ct
+    torch.testing.assert_close(a.score_samples(X), b.score_samples(X), rtol=0, atol=0)
+    assert obj.shape(2, 3) == tuple(a.covariances_.shape)
+    with pytest.raises(ValueError, match=r"covariance_type must be one of .*got 'banded'"):
+        make_covariance("banded")
+
+
 # --------------------------------------------------------------------------- structure, API
 @pytest.mark.parametrize("ct", COV_TYPES)
 def test_as_distribution_and_network(ct):
