@@ -570,3 +570,20 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="sequence 0 has probability 0 under the model at step 1"):
         zero.summarize([0, 1])
     assert zero.score([0, 1]) == -math.inf
+
+
+@pytest.mark.parametrize("emission", ["categorical", "gaussian"])
+def test_emissions_are_objects(emission):
+    """An Emission object and its name fit the same model; unknown names are refused."""
+    from bayesgen.models.hmm.emissions import Emission, make_emission
+
+    obj = make_emission(emission)
+    assert isinstance(obj, Emission) and obj.name == emission and make_emission(obj) is obj
+    p = random_params(51)
+    X = make(emission, p).sample(4, length=30, generator=torch.Generator().manual_seed(52))
+    a = HMM(K, emission, n_iter=5, random_state=0).fit(X)
+    b = HMM(K, obj, n_iter=5, random_state=0).fit(X)
+    assert b.emission == emission
+    torch.testing.assert_close(a.score_samples(X), b.score_samples(X), rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"emission must be one of .*got 'poisson'"):
+        HMM(K, "poisson")
