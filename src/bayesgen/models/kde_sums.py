@@ -296,7 +296,7 @@ def log_kernel_sums(
     log-sum-exp. ``x_leaves`` = ``training_leaves(Zx)`` when already known.
     """
     kernel = make_kernel(kernel)
-    M, N, D = Zq.shape[0], Zx.shape[0], Zq.shape[1]
+    M, D = Zq.shape
     out = Zq.new_zeros(M)
     if M == 0:
         return out
@@ -305,37 +305,22 @@ def log_kernel_sums(
     xp, x_sizes = _kd_tree(Zx, _LEAF, _R_CAP, _MIN_SPLIT) if x_leaves is None else x_leaves
     Zx, w = Zx[xp], w[xp]  # training groups are contiguous runs
     logw = torch.log(w)
-    x_of, x_lo, x_hi, x_c, x_rho = _leaf_stats(Zx, x_sizes)
-    Bx = len(x_sizes)
-    W = Zx.new_zeros(Bx).index_add_(0, x_of, w)  # (Bx,) group weights
-    mu = Zx.new_zeros(Bx, D).index_add_(0, x_of, w[:, None] * Zx) / W[:, None]  # (Bx, D)
-    var = Zx.new_zeros(Bx).index_add_(0, x_of, w * _sqnorm(Zx - mu[x_of])) / W  # (Bx,)
+    x_stats = _group_stats(Zx, w, x_sizes)
+    x_of, x_c = x_stats[0], x_stats[3]
     x_start = torch.cumsum(x_sizes, 0) - x_sizes
     qp, q_sizes = _kd_tree(Zq, _LEAF, _R_CAP, _MIN_SPLIT, _MAX_SPAN)
     Zq = Zq[qp]  # query blocks are contiguous runs
     q_of, q_lo, q_hi, q_c, q_rho = _leaf_stats(Zq, q_sizes)
     Bq = len(q_sizes)
-    need, expand, p, shift = _plan(
-        (q_of, q_lo, q_hi, q_c, q_rho),
-        (x_of, x_lo, x_hi, x_c, x_rho, W, mu, var),
-        (q_sizes, x_sizes),
-        kernel,
-        rtol,
-    )
+    q_stats = (q_of, q_lo, q_hi, q_c, q_rho)
+    need, expand, p, shift = _plan(q_stats, x_stats, (q_sizes, x_sizes), kernel, rtol)
     direct = need & ~expand
     # ---- expansion set-up: every expanded pair has the same order p
     n_exp = int(expand.sum())
+    n_exp_b = expand.sum(1)  # (Bq,) expanded pairs per block
     if n_exp:
-        p_exp = int(p.max())
-        alpha = _multi_indices(D, p_exp, Zx.device)  # (R, D)
-        R = len(alpha)
-        inv_fact = torch.exp(-torch.lgamma(alpha.to(Zx.dtype) + 1).sum(1))  # (R,) 1 / α!
-        b = Zx - x_c[x_of]  # (N, D) offsets from the group centres
-        xa = torch.cat([b, torch.ones_like(b[:, :1]), (logw - 0.5 * _sqnorm(b))[:, None]], 1)
-        n_exp_b = expand.sum(1)  # (Bq,) expanded pairs per block
-    else:
-        R = 0
-        n_exp_b = torch.zeros(Bq, dtype=torch.long, device=Zq.device)
+        alpha, inv_fact, p_exp, b, xa = _taylor_setup(int(p.max()), Zx, x_c[x_of], logw)
+    R = len(alpha) if n_exp else 0
     # ---- blocks are visited in chunks whose moments and query monomials fit the memory budget
     per_block = (n_exp_b + (n_exp_b > 0) * q_sizes) * max(R, 1) * Zx.element_size()  # bytes
     chunk_of = torch.div(
@@ -351,10 +336,85 @@ def log_kernel_sums(
     XW = torch.cat([Zx, logw[:, None]], 1) if gauss else Zx  # (N, D[+1])
     q_start = (torch.cumsum(q_sizes, 0) - q_sizes).tolist()
     m_list = q_sizes.tolist()
-    # every query's offset from its block centre, and both query sides of the matmuls, at once
+    a_all, half_sq, qa_all = _query_sides(Zq, q_of, q_c, shift, gauss)
+    bufs = _scratch(Zq, budget, m_list, int(x_sizes.max()), XW.shape[1])
+    acc_all = Zq.new_zeros(M)
+    b0 = 0
+    for (b1,) in chunk_ends:
+        has_exp = bool(n_exp) and int(n_exp_b[b0:b1].sum()) > 0
+        if has_exp:
+            ex = _expansion_chunk(
+                b0, b1, expand, (q_c, shift, a_all, half_sq), (q_start, m_list),
+                (x_start, x_sizes, xa, b, x_c), (alpha, inv_fact, p_exp),
+            )  # fmt: skip
+        for bb in range(b0, b1):
+            q0, m = q_start[bb], m_list[bb]
+            acc = acc_all[q0 : q0 + m]
+            if has_exp and ex["nb"][bb - b0]:
+                _add_expanded(acc, ex, bb - b0, q0, m)
+            k = n_dir[bb]
+            if k == 0:
+                continue
+            cols = cols_all[c_off[d_off] : c_off[d_off + k]]  # training points of those groups
+            d_off += k
+            _add_direct(acc, qa_all[q0 : q0 + m], q_c[bb], cols, XW, w, kernel, bufs, budget // m)
+        b0 = b1
+    logs = torch.log(acc_all)
+    if gauss:
+        logs += torch.repeat_interleave(shift, q_sizes)
+    small = acc_all < torch.finfo(acc_all.dtype).tiny ** 0.8  # ~1e-246 in float64
+    if small.any() and not compact:
+        _redo_exactly(logs, small.nonzero().squeeze(1), Zq, Zx, logw, kernel, chunk_bytes)
+    out[qp] = logs
+    return out
+
+
+def _taylor_setup(p_exp: int, Zx: Tensor, centres: Tensor, logw: Tensor) -> tuple:
+    """The exponents α (R, D) with |α| <= p_exp, 1 / α! (R,), p_exp, the training points'
+    offsets b (N, D) from their group centres ``centres`` (N, D), and their side of the moment
+    matmuls [b, 1, -|b|²/2 + log w] (N, D+2)."""
+    alpha = _multi_indices(Zx.shape[1], p_exp, Zx.device)  # (R, D)
+    inv_fact = torch.exp(-torch.lgamma(alpha.to(Zx.dtype) + 1).sum(1))  # (R,) 1 / α!
+    b = Zx - centres  # (N, D)
+    xa = torch.cat([b, torch.ones_like(b[:, :1]), (logw - 0.5 * _sqnorm(b))[:, None]], 1)
+    return alpha, inv_fact, p_exp, b, xa
+
+
+def _scratch(
+    Zq: Tensor, budget: int, m_list: list[int], c_max: int, width: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Scratch buffers of the direct sums, reused by every block: kernel values, gathered
+    training points (width D[+1]) and their side of the matmul (D+2, the column D all ones)."""
+    D = Zq.shape[1]
+    cmax = budget // max(1, min(m_list)) + c_max
+    bufs = (
+        Zq.new_empty(budget + max(m_list) * c_max),  # kernel values
+        Zq.new_empty(cmax, width),  # gathered training points
+        Zq.new_empty(cmax, D + 2),  # their side of the matmul
+    )
+    bufs[2][:, D] = 1
+    return bufs
+
+
+def _group_stats(Zx: Tensor, w: Tensor, x_sizes: Tensor) -> tuple[Tensor, ...]:
+    """_leaf_stats of the training groups plus their weight W (Bx,), weighted mean mu (Bx, D)
+    and weighted variance var (Bx,)."""
+    Bx, D = len(x_sizes), Zx.shape[1]
+    x_of, x_lo, x_hi, x_c, x_rho = _leaf_stats(Zx, x_sizes)
+    W = Zx.new_zeros(Bx).index_add_(0, x_of, w)  # (Bx,) group weights
+    mu = Zx.new_zeros(Bx, D).index_add_(0, x_of, w[:, None] * Zx) / W[:, None]  # (Bx, D)
+    var = Zx.new_zeros(Bx).index_add_(0, x_of, w * _sqnorm(Zx - mu[x_of])) / W  # (Bx,)
+    return x_of, x_lo, x_hi, x_c, x_rho, W, mu, var
+
+
+def _query_sides(
+    Zq: Tensor, q_of: Tensor, q_c: Tensor, shift: Tensor, gauss: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Every query's offset a (M, D) from its block centre, -|a|²/2 (M,), and the query side
+    of the direct matmuls (M, D+2) = [a, -|a|²/2 - shift_B, 1] (/ ln 2 for the Gaussian)."""
     a_all = Zq - q_c[q_of]  # (M, D)
     half_sq = -0.5 * _sqnorm(a_all)  # (M,) -|a|²/2
-    qa_all = torch.cat(  # (M, D+2) = [a, -|a|²/2 - shift_B, 1] (/ ln 2 for the Gaussian)
+    qa_all = torch.cat(
         [
             a_all,
             (half_sq - shift[q_of] if gauss else half_sq)[:, None],
@@ -364,91 +424,108 @@ def log_kernel_sums(
     )
     if gauss:
         qa_all.mul_(_LOG2E)  # exponents in base 2: exp2 is cheaper than exp
-    cmax = budget // max(1, min(m_list)) + int(x_sizes.max())
-    E_buf = Zq.new_empty(budget + max(m_list) * int(x_sizes.max()))
-    g_buf = Zq.new_empty(cmax, XW.shape[1])
-    xa_buf = Zq.new_empty(cmax, D + 2)
-    xa_buf[:, D] = 1
-    acc_all = Zq.new_zeros(M)
-    b0 = 0
-    for (b1,) in chunk_ends:
-        has_exp = bool(n_exp) and int(n_exp_b[b0:b1].sum()) > 0
-        if has_exp:
-            bi, gi = expand[b0:b1].nonzero(as_tuple=True)  # block-major
-            bi = bi + b0
-            o = torch.argsort(gi, stable=True)  # group-major order of the pairs
-            delta = q_c[bi[o]] - x_c[gi[o]]  # (n, D)
-            la = torch.cat(
-                [
-                    delta,
-                    (-0.5 * _sqnorm(delta) - shift[bi[o]])[:, None],
-                    torch.ones_like(delta[:, :1]),
-                ],
-                1,
-            ).mul_(_LOG2E)
-            mom = Zx.new_empty(len(o), R)  # group-major
-            _moments((x_start, x_sizes, xa, b), gi[o], alpha, la, mom, _BLOCK_BYTES // 8)
-            rows = torch.empty_like(o)
-            rows[o] = torch.arange(len(o), device=o.device)  # row of mom of each pair
-            nb = torch.bincount(bi - b0, minlength=b1 - b0)
-            e_off = (torch.cumsum(nb, 0) - nb).tolist()
-            nb = nb.tolist()
-            gu = torch.cat([x_c[gi] - q_c[bi], torch.ones_like(delta[:, :1])], 1)  # (n, D+1)
-            mom_buf = Zx.new_empty(max(nb), R)
-            qc0 = q_start[b0]  # queries of the chunk: a^α / α! and [a, -|a|²/2] / ln 2
-            qc1 = q_start[b1 - 1] + m_list[b1 - 1]
-            A_all = _monomials(a_all[qc0:qc1], alpha, p_exp).mul_(inv_fact)  # (m_chunk, R)
-            qu_all = torch.cat([a_all[qc0:qc1], half_sq[qc0:qc1, None]], 1).mul_(_LOG2E)
-        for bb in range(b0, b1):
-            q0, m = q_start[bb], m_list[bb]
-            acc = acc_all[q0 : q0 + m]
-            if has_exp and nb[bb - b0]:
-                r0, k = e_off[bb - b0], nb[bb - b0]
-                Mb = torch.index_select(mom, 0, rows[r0 : r0 + k], out=mom_buf[:k])  # (k, R)
-                P = torch.mm(Mb, A_all[q0 - qc0 : q0 - qc0 + m].T)  # (k, m) Σ_α M_α a^α / α!
-                U = torch.mm(gu[r0 : r0 + k], qu_all[q0 - qc0 : q0 - qc0 + m].T)
-                acc += U.exp2_().mul_(P).sum(0)  # (k, m) e^{-|a|²/2 - a·δ} Σ_α ...
-            k = n_dir[bb]
-            if k == 0:
-                continue
-            qa = qa_all[q0 : q0 + m]  # (m, D+2)
-            centre = q_c[bb]
-            cols = cols_all[c_off[d_off] : c_off[d_off + k]]  # training points of those groups
-            d_off += k
-            step = max(1, budget // m)
-            for j in range(0, len(cols), step):
-                cj = cols[j : j + step]
-                c = len(cj)
-                g = torch.index_select(XW, 0, cj, out=g_buf[:c])  # (c, D[+1])
-                xg = xa_buf[:c]  # (c, D+2) = [x - c_B, 1, -|x - c_B|²/2 (+ log w)]
-                torch.sub(g[:, :D], centre, out=xg[:, :D])
-                if gauss:
-                    xg[:, D + 1] = g[:, D]
-                else:
-                    xg[:, D + 1] = 0
-                for d in range(D):
-                    xg[:, D + 1].addcmul_(xg[:, d], xg[:, d], value=-0.5)
-                E = E_buf[: m * c].view(m, c)  # reused, no page faults
-                torch.mm(qa, xg.T, out=E)  # (m, c) = (-r²/2 + log w - shift) / ln 2
-                if gauss:
-                    acc += E.exp2_().sum(1)
-                else:
-                    kernel.kernel_(E)
-                    acc += E @ w[cj]
-        b0 = b1
-    logs = torch.log(acc_all)
-    if gauss:
-        logs += torch.repeat_interleave(shift, q_sizes)
-    small = acc_all < torch.finfo(acc_all.dtype).tiny ** 0.8  # ~1e-246 in float64
-    if small.any() and not compact:
-        rows = small.nonzero().squeeze(1)
-        bq, bx = _block_sizes(len(rows), N, chunk_bytes // max(1, D), Zq.element_size())
-        for i in range(0, len(rows), bq):
-            q = Zq[rows[i : i + bq]]  # (b, D)
-            part = Zq.new_full((len(q),), -math.inf)
-            for j in range(0, N, bx):
-                L = _exact_log_kernel(q, Zx[j : j + bx], kernel) + logw[j : j + bx]  # (b, c)
-                part = torch.logaddexp(part, torch.logsumexp(L, 1))
-            logs[rows[i : i + bq]] = part
-    out[qp] = logs
-    return out
+    return a_all, half_sq, qa_all
+
+
+def _expansion_chunk(b0: int, b1: int, expand: Tensor, q, q_lists, x, taylor) -> dict:
+    """The Taylor moments of the expanded pairs of blocks b0..b1-1 and their queries' sides:
+    ``mom`` (n, R) group-major with ``rows`` (the row of each block-major pair), pairs per
+    block ``nb`` from ``e_off``, ``gu`` (n, D+1), and the queries' a^α / α! ``A_all`` and
+    [a, -|a|²/2] / ln 2 ``qu_all`` from query ``qc0``."""
+    q_c, shift, a_all, half_sq = q
+    q_start, m_list = q_lists
+    x_start, x_sizes, xa, b, x_c = x
+    alpha, inv_fact, p_exp = taylor
+    bi, gi = expand[b0:b1].nonzero(as_tuple=True)  # block-major
+    bi = bi + b0
+    o = torch.argsort(gi, stable=True)  # group-major order of the pairs
+    delta = q_c[bi[o]] - x_c[gi[o]]  # (n, D)
+    la = torch.cat(
+        [delta, (-0.5 * _sqnorm(delta) - shift[bi[o]])[:, None], torch.ones_like(delta[:, :1])],
+        1,
+    ).mul_(_LOG2E)
+    mom = b.new_empty(len(o), len(alpha))  # group-major
+    _moments((x_start, x_sizes, xa, b), gi[o], alpha, la, mom, _BLOCK_BYTES // 8)
+    rows = torch.empty_like(o)
+    rows[o] = torch.arange(len(o), device=o.device)  # row of mom of each pair
+    nb = torch.bincount(bi - b0, minlength=b1 - b0)
+    e_off = (torch.cumsum(nb, 0) - nb).tolist()
+    nb = nb.tolist()
+    gu = torch.cat([x_c[gi] - q_c[bi], torch.ones_like(delta[:, :1])], 1)  # (n, D+1)
+    qc0 = q_start[b0]  # queries of the chunk: a^α / α! and [a, -|a|²/2] / ln 2
+    qc1 = q_start[b1 - 1] + m_list[b1 - 1]
+    return {
+        "mom": mom,
+        "rows": rows,
+        "nb": nb,
+        "e_off": e_off,
+        "gu": gu,
+        "mom_buf": b.new_empty(max(nb), len(alpha)),
+        "qc0": qc0,
+        "A_all": _monomials(a_all[qc0:qc1], alpha, p_exp).mul_(inv_fact),  # (m_chunk, R)
+        "qu_all": torch.cat([a_all[qc0:qc1], half_sq[qc0:qc1, None]], 1).mul_(_LOG2E),
+    }
+
+
+def _add_expanded(acc: Tensor, ex: dict, i: int, q0: int, m: int) -> None:
+    """Add the expanded pairs of block i of the chunk to its m queries' sums ``acc`` (m,)."""
+    r0, k = ex["e_off"][i], ex["nb"][i]
+    a0 = q0 - ex["qc0"]
+    Mb = torch.index_select(ex["mom"], 0, ex["rows"][r0 : r0 + k], out=ex["mom_buf"][:k])
+    P = torch.mm(Mb, ex["A_all"][a0 : a0 + m].T)  # (k, m) Σ_α M_α a^α / α!
+    U = torch.mm(ex["gu"][r0 : r0 + k], ex["qu_all"][a0 : a0 + m].T)
+    acc += U.exp2_().mul_(P).sum(0)  # (k, m) e^{-|a|²/2 - a·δ} Σ_α ...
+
+
+def _add_direct(
+    acc: Tensor,
+    qa: Tensor,
+    centre: Tensor,
+    cols: Tensor,
+    XW: Tensor,
+    w: Tensor,
+    kernel: Kernel,
+    bufs: tuple[Tensor, Tensor, Tensor],
+    step: int,
+) -> None:
+    """Add Σ_k w_k k(|q - x_k|) over training points ``cols`` to a block's sums ``acc`` (m,):
+    one matmul of qa (m, D+2) with [x - c_B, 1, -|x - c_B|²/2 (+ log w)], ``step`` points at a
+    time through the scratch buffers."""
+    E_buf, g_buf, xa_buf = bufs
+    m, D = qa.shape[0], qa.shape[1] - 2
+    gauss = isinstance(kernel, GaussianKernel)
+    step = max(1, step)
+    for j in range(0, len(cols), step):
+        cj = cols[j : j + step]
+        c = len(cj)
+        g = torch.index_select(XW, 0, cj, out=g_buf[:c])  # (c, D[+1])
+        xg = xa_buf[:c]  # (c, D+2) = [x - c_B, 1, -|x - c_B|²/2 (+ log w)]
+        torch.sub(g[:, :D], centre, out=xg[:, :D])
+        if gauss:
+            xg[:, D + 1] = g[:, D]
+        else:
+            xg[:, D + 1] = 0
+        for d in range(D):
+            xg[:, D + 1].addcmul_(xg[:, d], xg[:, d], value=-0.5)
+        E = E_buf[: m * c].view(m, c)  # reused, no page faults
+        torch.mm(qa, xg.T, out=E)  # (m, c) = (-r²/2 + log w - shift) / ln 2
+        if gauss:
+            acc += E.exp2_().sum(1)
+        else:
+            kernel.kernel_(E)
+            acc += E @ w[cj]
+
+
+def _redo_exactly(
+    logs: Tensor, rows: Tensor, Zq: Tensor, Zx: Tensor, logw: Tensor, kernel: Kernel, chunk_bytes
+) -> None:
+    """Overwrite logs[rows] by an exact log-sum-exp (queries whose linear sum underflowed)."""
+    N, D = Zx.shape
+    bq, bx = _block_sizes(len(rows), N, chunk_bytes // max(1, D), Zq.element_size())
+    for i in range(0, len(rows), bq):
+        q = Zq[rows[i : i + bq]]  # (b, D)
+        part = Zq.new_full((len(q),), -math.inf)
+        for j in range(0, N, bx):
+            L = _exact_log_kernel(q, Zx[j : j + bx], kernel) + logw[j : j + bx]  # (b, c)
+            part = torch.logaddexp(part, torch.logsumexp(L, 1))
+        logs[rows[i : i + bq]] = part
