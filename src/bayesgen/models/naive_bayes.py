@@ -270,22 +270,8 @@ class NaiveBayes(Model):
         self.families_ = nn.ModuleDict()
         alpha = self._resolve_alpha(X_raw, D)
         for kind, cols in self._resolve_features(X_raw, D).items():
-            kw: dict[str, Any] = {}
             a = alpha if isinstance(alpha, float) else alpha[cols].to(dev)  # (D_f,)
-            if kind == "gaussian":
-                kw["var_smoothing"] = self.var_smoothing
-            elif kind == "bernoulli":
-                kw.update(alpha=a, binarize=self.binarize)
-            elif kind == "categorical":
-                kw.update(
-                    alpha=a if isinstance(a, float) else a[:, None],  # (D_f, 1)
-                    min_categories=self.min_categories,
-                )
-            elif kind == "multinomial":
-                kw["alpha"] = a
-            else:  # pragma: no cover - _resolve_features only yields FAMILIES
-                raise ValueError(f"unknown family {kind!r}; valid: {FAMILIES}")
-            self.families_[kind] = make_features(kind, cols, C, self.dtype, dev, **kw)
+            self.families_[kind] = make_features(kind, cols, C, self, a, dev)
         self.register_buffer("class_count_", torch.zeros(C, dtype=self.dtype, device=dev))
         self.register_buffer("class_log_prior_", torch.zeros(C, dtype=self.dtype, device=dev))
 

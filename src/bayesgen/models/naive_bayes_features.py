@@ -31,6 +31,7 @@ __all__ = [
     "CategoricalFeatures",
     "MultinomialFeatures",
     "make_features",
+    "feature_class",
     "FAMILY_ATTRS",
     "class_weight",
     "observed_bounds",
@@ -107,6 +108,17 @@ class Features(nn.Module, ABC):
     """
 
     kind: str = ""
+
+    @classmethod
+    @abstractmethod
+    def options(cls, model: Any, alpha: float | Tensor) -> dict[str, Any]:
+        """The constructor's keyword options from a NaiveBayes ``model`` (``alpha``: its
+        smoothing, one float or one value per column of this family)."""
+
+    @abstractmethod
+    def network_factors(self, y: Any, names: list[str]) -> dict[int, Any]:
+        """The family's factors of the network y -> x, by column of X (``names``: the
+        variables' names, one per column)."""
 
     def __init__(self, columns: Sequence[int], n_classes: int, dtype: torch.dtype, device):
         super().__init__()
@@ -246,6 +258,21 @@ class GaussianFeatures(Features):
         self.var_smoothing = var_smoothing
         super().__init__(columns, n_classes, dtype, device)
 
+    @classmethod
+    def options(cls, model: Any, alpha: float | Tensor) -> dict[str, Any]:
+        return {"var_smoothing": model.var_smoothing}
+
+    def network_factors(self, y: Any, names: list[str]) -> dict[int, Any]:
+        from ..factors import Gaussian
+        from ..variables import Continuous
+
+        return {
+            j: Gaussian(
+                Continuous(names[j]), [y], mean=self.theta_[:, i], std=self.var_[:, i].sqrt()
+            )
+            for i, j in enumerate(self.columns.tolist())
+        }
+
     def reset(self, device=None) -> None:
         C, D = self.n_classes, self.n_features
         self.register_buffer("count_", self._zeros(C, D, device=device))  # (C, D) observed weight
@@ -323,6 +350,21 @@ class BernoulliFeatures(Features):
         self.alpha = alpha
         self.binarize = binarize
         super().__init__(columns, n_classes, dtype, device)
+
+    @classmethod
+    def options(cls, model: Any, alpha: float | Tensor) -> dict[str, Any]:
+        return {"alpha": alpha, "binarize": model.binarize}
+
+    def network_factors(self, y: Any, names: list[str]) -> dict[int, Any]:
+        from ..factors import Table
+        from ..variables import Discrete
+
+        out = {}
+        for i, j in enumerate(self.columns.tolist()):
+            p1 = self.feature_log_prob_[:, i].exp()  # (C,)
+            probs = torch.stack([1 - p1, p1], -1)
+            out[j] = Table(Discrete(names[j], ["0", "1"]), [y], probs=probs)
+        return out
 
     def reset(self, device=None) -> None:
         C, D = self.n_classes, self.n_features
@@ -402,6 +444,24 @@ class CategoricalFeatures(Features):
         self.alpha = alpha
         self.min_categories = min_categories
         super().__init__(columns, n_classes, dtype, device)
+
+    @classmethod
+    def options(cls, model: Any, alpha: float | Tensor) -> dict[str, Any]:
+        return {
+            "alpha": alpha if isinstance(alpha, float) else alpha[:, None],  # (D_f, 1)
+            "min_categories": model.min_categories,
+        }
+
+    def network_factors(self, y: Any, names: list[str]) -> dict[int, Any]:
+        from ..factors import Table
+        from ..variables import Discrete
+
+        out = {}
+        for i, j in enumerate(self.columns.tolist()):
+            k = int(self.n_categories_[i])
+            probs = self.log_probs_[:, i, :k].exp()  # (C, K_d)
+            out[j] = Table(Discrete(names[j], k), [y], probs=probs)
+        return out
 
     def reset(self, device=None) -> None:
         C, D = self.n_classes, self.n_features
@@ -529,6 +589,19 @@ class MultinomialFeatures(Features):
         self.alpha = alpha
         super().__init__(columns, n_classes, dtype, device)
 
+    @classmethod
+    def options(cls, model: Any, alpha: float | Tensor) -> dict[str, Any]:
+        return {"alpha": alpha}
+
+    def network_factors(self, y: Any, names: list[str]) -> dict[int, Any]:
+        """One factor for the whole count vector, at its first column."""
+        from ..variables import Continuous
+        from .naive_bayes_network import MultinomialCounts
+
+        cols = self.columns.tolist()
+        x = Continuous("counts[" + ",".join(names[j] for j in cols) + "]", shape=(len(cols),))
+        return {cols[0]: MultinomialCounts(x, y, self)}
+
     def reset(self, device=None) -> None:
         C, D = self.n_classes, self.n_features
         self.register_buffer("feature_count_", self._zeros(C, D, device=device))
@@ -603,18 +676,27 @@ FAMILY_ATTRS = {
 }
 
 
-def make_features(kind: str, columns: list[int], n_classes: int, dtype, device, **kw) -> Features:
-    """The family named ``kind`` (one of ``FAMILIES``) over ``columns`` of X."""
+def feature_class(kind: str) -> type[Features]:
+    """The family named ``kind``, one of ``FAMILIES``."""
     if kind == "gaussian":
-        return GaussianFeatures(columns, n_classes, dtype, device, **kw)
+        return GaussianFeatures
     elif kind == "bernoulli":
-        return BernoulliFeatures(columns, n_classes, dtype, device, **kw)
+        return BernoulliFeatures
     elif kind == "categorical":
-        return CategoricalFeatures(columns, n_classes, dtype, device, **kw)
+        return CategoricalFeatures
     elif kind == "multinomial":
-        return MultinomialFeatures(columns, n_classes, dtype, device, **kw)
+        return MultinomialFeatures
     else:
         raise ValueError(f"features must be one of {FAMILIES}; got {kind!r}")
+
+
+def make_features(
+    kind: str, columns: list[int], n_classes: int, model: Any, alpha: float | Tensor, device
+) -> Features:
+    """The family named ``kind`` over ``columns`` of X, with a NaiveBayes ``model``'s options
+    (``alpha``: its smoothing of these columns)."""
+    cls = feature_class(kind)
+    return cls(columns, n_classes, model.dtype, device, **cls.options(model, alpha))
 
 
 def _on(alpha: float | Tensor, like: Tensor) -> float | Tensor:
