@@ -162,75 +162,17 @@ def flatten(
     """
     dev = device
     if _is_sequence_list(X):
-        if lengths is not None or mask is not None:
-            raise ValueError("give either a list of sequences or lengths/mask, not both")
-        seqs = [to_tensor(s, "X") for s in X]
-        lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
-        if (lens == 0).any():
-            raise ValueError(f"empty sequence: X[{int((lens == 0).nonzero()[0])}] has length 0")
-        if kind == "categorical":  # (T, 1) as hmmlearn, or (T,)
-            seqs = [s[:, 0] if s.dim() == 2 and s.shape[1] == 1 else s for s in seqs]
-        values = torch.cat(seqs)
-        layout: tuple = ("list",)
-        if labels is not None:
-            labels = torch.cat([to_tensor(y, "labels").reshape(-1) for y in labels])
+        values, lens, layout, labels = _from_list(X, lengths, mask, labels, kind)
     else:
         X = to_tensor(X, "X")
         if X.numel() == 0:
             raise ValueError(f"X is empty (shape {tuple(X.shape)}): no sequence to use")
-        want = 1 if kind == "categorical" else 2  # dims of one concatenated sequence
         if lengths is not None:
             if mask is not None:
                 raise ValueError("give lengths (concatenated sequences) or mask, not both")
-            if kind == "categorical" and X.dim() == 2 and X.shape[1] == 1:
-                X = X[:, 0]
-            if X.dim() != want:
-                raise ValueError(
-                    f"with lengths, X must be {flat_shape(kind)} (concatenated "
-                    f"sequences), got shape {tuple(X.shape)}"
-                )
-            lens = torch.as_tensor(np.asarray(lengths), dtype=torch.long).reshape(-1)
-            if (lens <= 0).any():
-                i = int((lens <= 0).nonzero()[0])
-                raise ValueError(f"lengths must be positive; sequence {i} has length {lens[i]}")
-            if int(lens.sum()) != len(X):
-                raise ValueError(f"lengths must sum to len(X)={len(X)}, got sum {int(lens.sum())}")
-            values, layout = X, ("concat",)
+            values, lens, layout = _from_concatenated(X, lengths, kind)
         else:
-            if kind == "categorical" and X.dim() == 2 and X.shape[1] == 1 and mask is None:
-                X = X[:, 0]
-            if X.dim() == want:  # one sequence
-                if mask is not None:
-                    raise ValueError(
-                        f"mask needs a padded batch X of {padded_shape(kind)}, got "
-                        f"shape {tuple(X.shape)}"
-                    )
-                values, lens, layout = X, torch.tensor([len(X)]), ("concat",)
-            elif X.dim() == want + 1:
-                B, T = X.shape[:2]
-                if mask is None:
-                    mask = torch.ones(B, T, dtype=torch.bool)
-                mask = to_tensor(mask, "mask").to(torch.bool)
-                if tuple(mask.shape) != (B, T):
-                    raise ValueError(
-                        f"mask must have shape (B, T)={(B, T)} like X, got {tuple(mask.shape)}"
-                    )
-                if (mask[:, 1:] & ~mask[:, :-1]).any():
-                    b = int((mask[:, 1:] & ~mask[:, :-1]).any(1).nonzero()[0])
-                    raise ValueError(
-                        f"mask rows must be True on a prefix (sequence) then False (padding); "
-                        f"row {b} is not"
-                    )
-                lens = mask.sum(1)
-                if (lens == 0).any():
-                    b = int((lens == 0).nonzero()[0])
-                    raise ValueError(f"empty sequence: mask row {b} has no True step")
-                values, layout = X[mask], ("padded", mask.to(dev))
-            else:
-                raise ValueError(
-                    f"X must be {flat_shape(kind)} (one sequence, or with lengths) or "
-                    f"{padded_shape(kind)} (a batch), got shape {tuple(X.shape)}"
-                )
+            values, lens, layout = _from_batch(X, mask, kind, dev)
         if labels is not None:
             labels = to_tensor(labels, "labels")
             if layout[0] == "padded":
@@ -242,27 +184,99 @@ def flatten(
                 labels = labels.to(dev)[layout[1]]
     flat = Flat(values=values.to(dev), lengths=lens.to(dev), labels=None, layout=layout)
     if labels is not None:
-        labels = labels.to(dev).reshape(-1)
-        if labels.is_floating_point():
-            if not torch.isfinite(labels).all() or (labels != labels.round()).any():
-                raise ValueError("labels must be integer states (or -1 for unknown)")
-        labels = labels.long()
-        if len(labels) != len(values):
-            raise ValueError(
-                f"labels must have one entry per step ({len(values)}), got {len(labels)}"
-            )
-        bad = (labels < -1) | (labels >= n_components)
-        if bad.any():
-            n = int(bad.nonzero()[0])
-            raise ValueError(
-                f"labels must be states in 0..{n_components - 1} or -1 (unknown); "
-                f"{flat.where(n)} has {int(labels[n])}"
-            )
-        flat.labels = labels
+        flat.labels = _checked_labels(labels.to(dev).reshape(-1), flat, n_components)
     flat.values = _check_values(
         flat, kind, n_components=n_components, n_features=n_features, dtype=dtype
     )
     return flat
+
+
+def _from_list(X, lengths, mask, labels, kind: str) -> tuple[Tensor, Tensor, tuple, Tensor | None]:
+    """A list of sequences: (values, lengths, layout, labels), concatenated."""
+    if lengths is not None or mask is not None:
+        raise ValueError("give either a list of sequences or lengths/mask, not both")
+    seqs = [to_tensor(s, "X") for s in X]
+    lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    if (lens == 0).any():
+        raise ValueError(f"empty sequence: X[{int((lens == 0).nonzero()[0])}] has length 0")
+    if kind == "categorical":  # (T, 1) as hmmlearn, or (T,)
+        seqs = [s[:, 0] if s.dim() == 2 and s.shape[1] == 1 else s for s in seqs]
+    if labels is not None:
+        labels = torch.cat([to_tensor(y, "labels").reshape(-1) for y in labels])
+    return torch.cat(seqs), lens, ("list",), labels
+
+
+def _from_concatenated(X: Tensor, lengths, kind: str) -> tuple[Tensor, Tensor, tuple]:
+    """Concatenated sequences with hmmlearn's ``lengths``: (values, lengths, layout)."""
+    want = 1 if kind == "categorical" else 2  # dims of one concatenated sequence
+    if kind == "categorical" and X.dim() == 2 and X.shape[1] == 1:
+        X = X[:, 0]
+    if X.dim() != want:
+        raise ValueError(
+            f"with lengths, X must be {flat_shape(kind)} (concatenated "
+            f"sequences), got shape {tuple(X.shape)}"
+        )
+    lens = torch.as_tensor(np.asarray(lengths), dtype=torch.long).reshape(-1)
+    if (lens <= 0).any():
+        i = int((lens <= 0).nonzero()[0])
+        raise ValueError(f"lengths must be positive; sequence {i} has length {lens[i]}")
+    if int(lens.sum()) != len(X):
+        raise ValueError(f"lengths must sum to len(X)={len(X)}, got sum {int(lens.sum())}")
+    return X, lens, ("concat",)
+
+
+def _from_batch(X: Tensor, mask, kind: str, dev) -> tuple[Tensor, Tensor, tuple]:
+    """One sequence, or a batch (B, T, ...) padded as ``mask`` says (None: no padding)."""
+    want = 1 if kind == "categorical" else 2  # dims of one concatenated sequence
+    if kind == "categorical" and X.dim() == 2 and X.shape[1] == 1 and mask is None:
+        X = X[:, 0]
+    if X.dim() == want:  # one sequence
+        if mask is not None:
+            raise ValueError(
+                f"mask needs a padded batch X of {padded_shape(kind)}, got shape {tuple(X.shape)}"
+            )
+        return X, torch.tensor([len(X)]), ("concat",)
+    if X.dim() != want + 1:
+        raise ValueError(
+            f"X must be {flat_shape(kind)} (one sequence, or with lengths) or "
+            f"{padded_shape(kind)} (a batch), got shape {tuple(X.shape)}"
+        )
+    B, T = X.shape[:2]
+    if mask is None:
+        mask = torch.ones(B, T, dtype=torch.bool)
+    mask = to_tensor(mask, "mask").to(torch.bool)
+    if tuple(mask.shape) != (B, T):
+        raise ValueError(f"mask must have shape (B, T)={(B, T)} like X, got {tuple(mask.shape)}")
+    if (mask[:, 1:] & ~mask[:, :-1]).any():
+        b = int((mask[:, 1:] & ~mask[:, :-1]).any(1).nonzero()[0])
+        raise ValueError(
+            f"mask rows must be True on a prefix (sequence) then False (padding); row {b} is not"
+        )
+    lens = mask.sum(1)
+    if (lens == 0).any():
+        b = int((lens == 0).nonzero()[0])
+        raise ValueError(f"empty sequence: mask row {b} has no True step")
+    return X[mask], lens, ("padded", mask.to(dev))
+
+
+def _checked_labels(labels: Tensor, flat: Flat, n_components: int) -> Tensor:
+    """Integer states in 0..K-1 or -1 (unknown), one per step of ``flat``: (N,)."""
+    if labels.is_floating_point():
+        if not torch.isfinite(labels).all() or (labels != labels.round()).any():
+            raise ValueError("labels must be integer states (or -1 for unknown)")
+    labels = labels.long()
+    if len(labels) != len(flat.values):
+        raise ValueError(
+            f"labels must have one entry per step ({len(flat.values)}), got {len(labels)}"
+        )
+    bad = (labels < -1) | (labels >= n_components)
+    if bad.any():
+        n = int(bad.nonzero()[0])
+        raise ValueError(
+            f"labels must be states in 0..{n_components - 1} or -1 (unknown); "
+            f"{flat.where(n)} has {int(labels[n])}"
+        )
+    return labels
 
 
 def _check_values(
