@@ -371,6 +371,8 @@ def make_chunks(
         obs = ~torch.isnan(flat.values)
         center = torch.where(obs, flat.values, 0).sum(0) / obs.sum(0).clamp_min(1)  # (D,)
         values_t = flat.values.T.contiguous()  # (D, N): a step's features gathered by column
+    else:
+        values_t = None
     while i < B_all:
         T = sorted_len[i]
         nb = max(1, min(B_all - i, _CHUNK_ELEMENTS // (T * S)))
@@ -378,7 +380,7 @@ def make_chunks(
         i += nb
         equal = sorted_len[i - 1] == T  # no padding
         L = block_length(T, nb) if equal and block_length is not None else 0
-        blocks, dev = None, lengths.device
+        blocks, padded, dev = None, None, lengths.device
         if L:  # steps in block order; padded positions masked
             order, padded = block_order(T, L, dev)  # (T',)
             blocks, T = (L, T), len(order)
@@ -395,38 +397,73 @@ def make_chunks(
                 mask = steps < lengths[seq][None, :]  # (T, B)
                 index = torch.where(mask, offsets[seq][None, :] + steps, 0)  # (T, B)
         flat_index = index.view(-1)
-        if kind == "categorical":
-            sym = flat.values.index_select(0, flat_index).view(T, nb)  # (T, B)
-            if (equal or blocks) and not flat.missing:
-                data = sym
-                if blocks:
-                    data[padded] = n_features
-            else:
-                seen = sym >= 0 if equal else mask & (sym >= 0)
-                data = torch.where(seen, sym, n_features)  # M = missing/pad
-        elif kind == "gaussian":  # features [o, xc², xc] (3D, T*B), built in place
-            D = len(values_t)
-            data = values_t.new_empty(3 * D, index.numel())
-            xc = torch.index_select(values_t, 1, flat_index, out=data[2 * D :])
-            o = ~torch.isnan(xc)  # (D, T*B)
-            if not equal:
-                o &= mask.reshape(1, -1)
-            xc.sub_(center[:, None]).masked_fill_(~o, 0.0)
-            data[:D] = o
-            torch.mul(xc, xc, out=data[D : 2 * D])
-        else:
-            x = flat.values.index_select(0, flat_index).view(T, nb, -1)  # (T, B, F)
-            if kind == "logemission":  # a padded step is 0 (likelihood 1)
-                data = torch.where(mask[..., None], x, 0).permute(2, 0, 1).contiguous()
-            else:  # pair log-emissions (T, B, K, K)
-                data = torch.where(mask[..., None], x, 0).reshape(T, len(seq), K, K)
-        allowed = None
-        if flat.labels is not None:
-            lab = torch.where(mask, flat.labels.index_select(0, flat_index).view(T, nb), -1)
-            if (lab >= 0).any():
-                onehot = torch.nn.functional.one_hot(lab.clamp_min(0), K).to(dtype)
-                allowed = torch.where((lab >= 0)[..., None], onehot, 1.0)  # (T, B, K)
-                allowed = allowed.permute(2, 0, 1).contiguous()  # (K, T, B)
+        data = _chunk_data(
+            flat, kind, flat_index, mask, (T, nb, K), equal, padded, n_features, values_t, center
+        )
+        allowed = _allowed_states(flat, flat_index, mask, K, dtype)
         active = [nb] * T if equal or blocks else mask.sum(1).tolist()
         chunks.append(Chunk(seq, index, mask, data, allowed, active, center, blocks=blocks))
     return chunks
+
+
+def _chunk_data(
+    flat: Flat,
+    kind: str,
+    flat_index: Tensor,
+    mask: Tensor,
+    sizes: tuple[int, int, int],
+    equal: bool,
+    padded: Tensor | None,
+    n_features: int | None,
+    values_t: Tensor | None,
+    center: Tensor | None,
+) -> Tensor:
+    """A chunk's data from the steps ``flat_index`` (T*B,) of ``flat`` (see :class:`Chunk`):
+    symbols (T, B) with M at missing/padded steps, Gaussian features [o, xc², xc] (3D, T*B),
+    log-emissions (K, T, B) or pair log-emissions (T, B, K, K), 0 at padding."""
+    T, nb, K = sizes
+    if kind == "categorical":
+        sym = flat.values.index_select(0, flat_index).view(T, nb)  # (T, B)
+        if (equal or padded is not None) and not flat.missing:
+            if padded is not None:
+                sym[padded] = n_features
+            return sym
+        seen = sym >= 0 if equal else mask & (sym >= 0)
+        return torch.where(seen, sym, n_features)  # M = missing/pad
+    elif kind == "gaussian":  # features [o, xc², xc] (3D, T*B), built in place
+        D = len(values_t)
+        data = values_t.new_empty(3 * D, flat_index.numel())
+        xc = torch.index_select(values_t, 1, flat_index, out=data[2 * D :])
+        o = ~torch.isnan(xc)  # (D, T*B)
+        if not equal:
+            o &= mask.reshape(1, -1)
+        xc.sub_(center[:, None]).masked_fill_(~o, 0.0)
+        data[:D] = o
+        torch.mul(xc, xc, out=data[D : 2 * D])
+        return data
+    elif kind in ("logemission", "logemission2"):
+        x = flat.values.index_select(0, flat_index).view(T, nb, -1)  # (T, B, F)
+        if kind == "logemission":  # a padded step is 0 (likelihood 1)
+            return torch.where(mask[..., None], x, 0).permute(2, 0, 1).contiguous()
+        return torch.where(mask[..., None], x, 0).reshape(T, nb, K, K)  # pairs (T, B, K, K)
+    else:
+        raise ValueError(
+            "kind must be one of ('categorical', 'gaussian', 'logemission', 'logemission2'), "
+            f"got {kind!r}"
+        )
+
+
+def _allowed_states(
+    flat: Flat, flat_index: Tensor, mask: Tensor, K: int, dtype: torch.dtype
+) -> Tensor | None:
+    """(K, T, B) 1 for the states a step may take (its label's, or all when unknown); None
+    without labels."""
+    if flat.labels is None:
+        return None
+    T, nb = mask.shape
+    lab = torch.where(mask, flat.labels.index_select(0, flat_index).view(T, nb), -1)
+    if not (lab >= 0).any():
+        return None
+    onehot = torch.nn.functional.one_hot(lab.clamp_min(0), K).to(dtype)
+    allowed = torch.where((lab >= 0)[..., None], onehot, 1.0)  # (T, B, K)
+    return allowed.permute(2, 0, 1).contiguous()  # (K, T, B)
