@@ -19,6 +19,7 @@ from torch.distributions import Categorical
 
 from .._checks import check_int, check_real
 from ..factors import Table
+from ..graph import time_layout
 from ..network import BayesNet
 from ..variables import Discrete
 from .base import Model
@@ -253,7 +254,8 @@ class MarkovChain(Model):
             factors.append(Table(x[j], x[:j], probs=cond))
         for t in range(k, T):
             factors.append(Table(x[t], x[t - k : t], probs=self.transition_matrix_))
-        return BayesNet(factors, name=f"order-{k} Markov chain")
+        names = [v.name for v in x]
+        return BayesNet(factors, name=f"order-{k} Markov chain", layout=time_layout(names))
 
     def extra_repr(self) -> str:
         return f"n_states={self.n_states}, order={self.order}, alpha={self.alpha}"
