@@ -46,6 +46,7 @@ _NB_X = np.column_stack(
     ]
 )
 _NB_Y = np.random.default_rng(5).integers(0, 3, 120)
+_NB_COUNTS = np.random.default_rng(6).integers(0, 4, (120, 3)).astype(float)
 
 EXAMPLES: dict[str, Example] = {
     **{
@@ -71,7 +72,12 @@ EXAMPLES: dict[str, Example] = {
         lambda m: m.fit(_NB_X, _NB_Y),
         torch.as_tensor(_NB_X[:7]),
         torch.zeros(3, 5),
-        state=False,  # its feature families are submodules made by fit
+    ),
+    "naive-bayes-discrete": Example(
+        lambda: NaiveBayes(["categorical", "multinomial", "multinomial"], alpha=0.5),
+        lambda m: m.fit(_NB_COUNTS, _NB_Y),
+        torch.as_tensor(_NB_COUNTS[:7]),
+        torch.zeros(3, 5),
     ),
     "markov-2": Example(
         lambda: MarkovChain(order=2, alpha=0.5),

@@ -58,29 +58,18 @@ def _present(obj: Any, attr: str) -> bool:
     return value is not None and not (isinstance(value, Tensor) and value.numel() == 0)
 
 
-class Model(Fitted, nn.Module, ABC):
-    """Base of the classic models (GaussianMixture, NaiveBayes, KDE, MarkovChain, NGramLM, HMM)."""
+class LearnedState:
+    """state_dict support for what ``fit`` makes (mixed into an ``nn.Module``).
 
-    @abstractmethod
-    def fit(self, *args: Any, **kwargs: Any) -> Model:
-        """Learn the model from data; returns ``self``."""
+    A fitted module's state_dict holds its learned tensors (buffers registered by ``fit``) and,
+    as extra state, its learned plain values (``n_features_in_``, ``bandwidth_``, ...), so a
+    fresh, unfitted module of the same constructor arguments loads it: a buffer that ``fit``
+    registers is made room for, and (``_resize_buffers``) one whose shape ``fit`` decides takes
+    the saved shape.
+    """
 
-    @abstractmethod
-    def log_prob(self, x: Any, *args: Any, **kwargs: Any) -> Tensor:
-        """log p(x) of each observation, shape (B,)."""
+    _resize_buffers: bool = False
 
-    @abstractmethod
-    def sample(self, n: int, *, generator: torch.Generator | None = None, **kwargs: Any) -> Any:
-        """n draws of the observed variables (see the module docstring)."""
-
-    def score_samples(self, x: Any, *args: Any, **kwargs: Any) -> Tensor:
-        """scikit-learn's name for :meth:`log_prob`: shape (B,)."""
-        return self.log_prob(x, *args, **kwargs)
-
-    # ------------------------------------------------------------------ state
-    # A fitted model's state_dict holds its learned tensors (buffers registered by ``fit``) and,
-    # as extra state, its learned plain values (``n_features_in_``, ``bandwidth_``, ...), so a
-    # fresh, unfitted model of the same constructor arguments loads it.
     def get_extra_state(self) -> dict[str, Any]:
         return {
             k: v
@@ -100,11 +89,31 @@ class Model(Fitted, nn.Module, ABC):
                 and "." not in name
                 and name != "_extra_state"
                 and name not in self._parameters
-                and self._buffers.get(name) is None
+                and (self._resize_buffers or self._buffers.get(name) is None)
                 and isinstance(value, Tensor)
-            ):  # a buffer that fit registers: make room for it
+            ):
                 self._buffers[name] = torch.empty_like(value)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class Model(Fitted, LearnedState, nn.Module, ABC):
+    """Base of the classic models (GaussianMixture, NaiveBayes, KDE, MarkovChain, NGramLM, HMM)."""
+
+    @abstractmethod
+    def fit(self, *args: Any, **kwargs: Any) -> Model:
+        """Learn the model from data; returns ``self``."""
+
+    @abstractmethod
+    def log_prob(self, x: Any, *args: Any, **kwargs: Any) -> Tensor:
+        """log p(x) of each observation, shape (B,)."""
+
+    @abstractmethod
+    def sample(self, n: int, *, generator: torch.Generator | None = None, **kwargs: Any) -> Any:
+        """n draws of the observed variables (see the module docstring)."""
+
+    def score_samples(self, x: Any, *args: Any, **kwargs: Any) -> Tensor:
+        """scikit-learn's name for :meth:`log_prob`: shape (B,)."""
+        return self.log_prob(x, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         # a property that raised AttributeError (NotFittedError is one) lands here; run it

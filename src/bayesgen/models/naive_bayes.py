@@ -128,6 +128,39 @@ class NaiveBayes(Model):
         self.chunk_bytes = int(chunk_bytes)
         self.families_ = nn.ModuleDict()
 
+    # ------------------------------------------------------------------ state
+    def get_extra_state(self) -> dict[str, Any]:
+        state = super().get_extra_state()
+        if hasattr(self, "classes_"):
+            state["classes_"] = self.classes_.tolist()
+            state["families"] = {k: f.columns.tolist() for k, f in self.families_.items()}
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            state["feature_names_in_"] = [str(n) for n in names]
+        return state
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state.pop("families", None)
+        for name in ("classes_", "feature_names_in_"):
+            if name in state:
+                object.__setattr__(self, name, np.asarray(state.pop(name)))
+        super().set_extra_state(state)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args: Any, **kwargs: Any) -> None:
+        # the feature families are made by fit: make them (their buffers take the saved shapes)
+        extra = state_dict.get(prefix + "_extra_state", {})
+        families = extra.get("families", {}) if isinstance(extra, dict) else {}
+        if families and not len(self.families_):
+            C = len(extra["classes_"])
+            D = extra["n_features_in_"]
+            alpha = self._resolve_alpha(None, D)
+            dev = state_dict[prefix + "class_count_"].device
+            for kind, cols in families.items():
+                a = alpha if isinstance(alpha, float) else alpha[cols].to(dev)  # (D_f,)
+                self.families_[kind] = make_features(kind, cols, C, self, a, dev)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # ------------------------------------------------------------------ structure
     @property
     def network(self) -> BayesNet:

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.distributions import Bernoulli, Categorical, Distribution, Multinomial, Normal
 
 from .._checks import check_int
+from .base import LearnedState
 
 __all__ = [
     "FAMILIES",
@@ -94,7 +95,7 @@ def _is_integral(v: Tensor, chunk_bytes: int = CHUNK_BYTES) -> bool:
 
 
 # ---------------------------------------------------------------------------------- families
-class Features(nn.Module, ABC):
+class Features(LearnedState, nn.Module, ABC):
     """p(x_block | y) for the columns ``columns`` of X that share one family.
 
     Statistics live in buffers so ``.to(device)`` moves them; ``summarize`` adds a batch to them
@@ -107,6 +108,7 @@ class Features(nn.Module, ABC):
     block is complete (the fast path). x is the caller's memory: it is never written to.
     """
 
+    _resize_buffers = True  # a loaded state has the shapes its data gave
     kind: str = ""
 
     @classmethod
