@@ -11,7 +11,7 @@ Kernel density estimation smooths every Dirac into a kernel of bandwidth matrix 
 with K a unit-scale radial density: Gaussian exp(-r²/2)/(2π)^{D/2}, top-hat 1[r < 1]/V_D,
 Epanechnikov (1 - r²)_+ (D + 2)/(2 V_D), exponential exp(-r)/(S_{D-1} Γ(D)), linear
 (1 - r)_+ (D + 1)/V_D (V_D the volume of the unit ball, S_{D-1} its surface). A scalar bandwidth
-h is H = h² I (scikit-learn's and the seed's h); 'scott' / 'silverman' is H = f² Cov(D) with
+h is H = h² I (scikit-learn's and the chapter's h); 'scott' / 'silverman' is H = f² Cov(D) with
 f = n_eff^{-1/(D+4)} or (n_eff (D+2)/4)^{-1/(D+4)} (scipy's gaussian_kde). As a Bayesian network
 KDE is a mixture with a uniform prior over the data index: z -> x, z ~ Categorical(w),
 x | z ~ K_H(x - x^z); sampling is ancestral (resample a point, add kernel noise).

@@ -1,4 +1,4 @@
-"""Markov chains (eq. 11 of the seed) over integer states, and n-gram models over tokens.
+"""Markov chains (eq. 11 of the chapter) over integer states, and n-gram models over tokens.
 
 A homogeneous order-k Markov chain is the Bayesian network
 

@@ -1,4 +1,4 @@
-"""Naive Bayes (eq. 10 of the seed): a class label y with conditionally independent features.
+"""Naive Bayes (eq. 10 of the chapter): a class label y with conditionally independent features.
 
 The Bayesian network is y -> x_1, ..., y -> x_D, so
 

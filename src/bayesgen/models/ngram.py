@@ -1,4 +1,4 @@
-"""N-gram language models: order-k Markov chains over tokens (eq. 11 of the seed).
+"""N-gram language models: order-k Markov chains over tokens (eq. 11 of the chapter).
 
 An order-k model factorizes a sequence as the Bayesian network
 

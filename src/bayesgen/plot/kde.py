@@ -1,4 +1,4 @@
-"""Figures 6 and 7 of the seed: kernel density estimates of 5 random points in D = 1 and D = 2.
+"""Figures 6 and 7 of the chapter: kernel density estimates of 5 random points in D = 1 and D = 2.
 
 Every curve and heat map is evaluated by a live :class:`bayesgen.models.kde.KDE` (its
 ``score_samples``); several bandwidths side by side show that a small h overfits (a spike on each

@@ -1,4 +1,4 @@
-"""Figure 17 of the seed: a 1-D Gaussian mixture's density drawn over a histogram of samples.
+"""Figure 17 of the chapter: a 1-D Gaussian mixture's density drawn over a histogram of samples.
 
 The curve is p(x) = Σ_k w_k N(x; μ_k, σ_k²) evaluated by the live model (its ``log_prob``); the
 dashed curves are the weighted components w_k N(x; μ_k, σ_k²), whose sum is the curve.

@@ -1,4 +1,4 @@
-"""Hidden Markov models: the Bayesian network of eq. 12 of the seed, with fast exact inference.
+"""Hidden Markov models: the Bayesian network of eq. 12 of the chapter, with fast exact inference.
 
 A hidden Markov model over T steps is the network
 
