@@ -22,6 +22,19 @@ from torch.distributions import Bernoulli, Categorical, Distribution, Multinomia
 
 from .._checks import check_int
 from .base import LearnedState
+from .naive_bayes_stats import (
+    CHUNK_BYTES,
+    class_moments,
+    class_sum,
+    class_weight,
+    is_integral,
+    observed,
+    observed_bounds,
+    pool,
+    rows_per_block,
+    safe_mm,
+    smoothing_on,
+)
 
 __all__ = [
     "FAMILIES",
@@ -39,62 +52,8 @@ __all__ = [
 ]
 
 FAMILIES = ("gaussian", "bernoulli", "categorical", "multinomial")
-CHUNK_BYTES = 1 << 22  # scratch bytes of one block of rows (cache-sized: no page faults)
 
 
-def _step(row_bytes: int, chunk_bytes: int) -> int:
-    """Rows per block when each row needs ``row_bytes`` of scratch."""
-    return max(1, chunk_bytes // max(1, row_bytes))
-
-
-def class_weight(y: Tensor, w: Tensor | None, C: int, dtype: torch.dtype) -> Tensor:
-    """N_c = Σ_b w_b [y_b = c] (w None: all 1): (C,)."""
-    return torch.bincount(y, weights=w, minlength=C).to(dtype)
-
-
-def _class_sum(
-    x: Tensor, y: Tensor, w: Tensor | None, C: int, chunk_bytes: int = CHUNK_BYTES
-) -> Tensor:
-    """S_cd = Σ_b w_b [y_b = c] x_bd for every class: x (B, D) -> (C, D). Rows are
-    scatter-added into their class's row (index_add_); with weights (w (B,), None: all 1)
-    they are scaled first, one block of rows at a time in one scratch buffer."""
-    B, D = x.shape
-    out = x.new_zeros(C, D)
-    if w is None:
-        return out.index_add_(0, y, x)
-    step = _step(D * x.element_size(), chunk_bytes)
-    buf = x.new_empty(min(step, B), D)
-    for i in range(0, B, step):
-        xb = x[i : i + step]  # (b, D)
-        wx = torch.mul(xb, w[i : i + step, None], out=buf[: len(xb)])
-        out.index_add_(0, y[i : i + step], wx)
-    return out
-
-
-def observed_bounds(x: Tensor, miss: Tensor | None = None) -> tuple[float, float]:
-    """(min, max) of the observed entries of x in one pass; NaN when x has an unmasked NaN,
-    (inf, -inf) when nothing is observed."""
-    if miss is not None:
-        x = x[~miss]  # (n_observed,)
-    if x.numel() == 0:
-        return math.inf, -math.inf
-    lo, hi = x.aminmax()
-    return float(lo), float(hi)
-
-
-def _is_integral(v: Tensor, chunk_bytes: int = CHUNK_BYTES) -> bool:
-    """Every entry of v (B, D) a whole number, tested in blocks of rows (no (B, D) copy)."""
-    B, D = v.shape
-    step = _step(D * v.element_size(), chunk_bytes)
-    buf = v.new_empty(min(step, B), D)
-    for i in range(0, B, step):
-        vb = v[i : i + step]
-        if not torch.equal(torch.round(vb, out=buf[: len(vb)]), vb):
-            return False
-    return True
-
-
-# ---------------------------------------------------------------------------------- families
 class Features(LearnedState, nn.Module, ABC):
     """p(x_block | y) for the columns ``columns`` of X that share one family.
 
@@ -194,57 +153,6 @@ class Features(LearnedState, nn.Module, ABC):
         return self(y).sample().to(self.dtype)
 
 
-def _observed(x: Tensor, miss: Tensor | None) -> tuple[Tensor, Tensor | None]:
-    """(x with NaN -> 0, the 0/1 float mask of observed entries or None when complete)."""
-    if miss is None:
-        return x, None
-    return x.masked_fill(miss, 0.0), (~miss).to(x.dtype)
-
-
-def _class_moments(
-    x0: Tensor, m: Tensor | None, y: Tensor, w: Tensor | None, C: int, chunk_bytes: int
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Weighted count, mean and centered sum of squares of every feature within each class,
-    by the two-pass algorithm (exact differences, no Σx² - (Σx)²/n cancellation):
-
-        n_cd = Σ_{b: y_b = c} w_b m_bd,   mean_cd = Σ_{b: y_b = c} w_b x_bd / n_cd,
-        M2_cd = Σ_{b: y_b = c} w_b m_bd (x_bd - mean_cd)²,
-
-    with m the 0/1 mask of observed entries (None: all observed; x0 is 0 where missing) and
-    w the weights (None: all 1). Pass 1 is a scatter-add of the rows; pass 2 forms the
-    deviations in blocks of rows in one scratch buffer and scatter-adds their squares.
-    """
-    B, D = x0.shape
-    if m is None:
-        n = class_weight(y, w, C, x0.dtype)[:, None].expand(C, D)  # (C, D)
-    else:
-        n = _class_sum(m, y, w, C, chunk_bytes)  # (C, D)
-    mean = _class_sum(x0, y, w, C, chunk_bytes) / n.clamp_min(torch.finfo(x0.dtype).tiny)
-    m2 = x0.new_zeros(C, D)
-    step = _step(D * x0.element_size(), chunk_bytes)
-    buf = x0.new_empty(min(step, B), D)
-    for i in range(0, B, step):
-        xb, yb = x0[i : i + step], y[i : i + step]  # (b, D), (b,)
-        dev = torch.index_select(mean, 0, yb, out=buf[: len(xb)])  # each row's class mean
-        torch.sub(xb, dev, out=dev).square_()  # (b, D)
-        if m is not None:
-            dev.mul_(m[i : i + step])
-        if w is not None:
-            dev.mul_(w[i : i + step, None])
-        m2.index_add_(0, yb, dev)  # (C, D) += Σ_{b: y_b = c} w_b dev_bd²
-    return n, mean, m2
-
-
-def _pool(n: Tensor, mean: Tensor, m2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Merge the groups (rows) of (count, mean, M2), each (G, D), into one (D,) each:
-    n = Σ_g n_g, mean = Σ_g n_g mean_g / n, M2 = Σ_g M2_g + Σ_g n_g (mean_g - mean)²
-    (the law of total variance; every term >= 0, so nothing cancels)."""
-    n_all = n.sum(0)  # (D,)
-    mean_all = (n * mean).sum(0) / n_all.clamp_min(torch.finfo(mean.dtype).tiny)
-    m2_all = m2.sum(0) + (n * (mean - mean_all) ** 2).sum(0)
-    return n_all, mean_all, m2_all
-
-
 class GaussianFeatures(Features):
     """x_d | y=c ~ Normal(theta_[c, d], var_[c, d]).
 
@@ -285,9 +193,9 @@ class GaussianFeatures(Features):
         self.epsilon_ = 0.0
 
     def summarize(self, x, miss, y, w, chunk_bytes=CHUNK_BYTES) -> None:
-        x0, m = _observed(x, miss)
+        x0, m = observed(x, miss)
         C = self.n_classes
-        n_b, mean_b, m2_b = _class_moments(x0, m, y, w, C, chunk_bytes)  # (C, D) each
+        n_b, mean_b, m2_b = class_moments(x0, m, y, w, C, chunk_bytes)  # (C, D) each
         n_a, mean_a, m2_a = self.count_, self.mean_, self.m2_
         n = n_a + n_b
         delta = mean_b - mean_a
@@ -298,9 +206,9 @@ class GaussianFeatures(Features):
         # epsilon from this batch's unweighted per-feature variance, as GaussianNB does: with
         # unit weights the class moments pool into it exactly, else one more (one-class) pass
         if w is None:
-            cnt, _, m2 = _pool(n_b, mean_b, m2_b)  # (D,)
+            cnt, _, m2 = pool(n_b, mean_b, m2_b)  # (D,)
         else:  # every row in a single class, unweighted
-            moments = _class_moments(x0, m, y.new_zeros(len(y)), None, 1, chunk_bytes)
+            moments = class_moments(x0, m, y.new_zeros(len(y)), None, 1, chunk_bytes)
             cnt, _, m2 = (t[0] for t in moments)  # (D,)
         var = (m2 / cnt.clamp_min(1))[cnt > 0]  # (D_observed,)
         if var.numel():
@@ -321,13 +229,13 @@ class GaussianFeatures(Features):
         # Σ_d log N(x_d; θ_cd, v_cd) = -½ Σ_d (x_d - θ_cd)² / v_cd - ½ Σ_d log 2π v_cd, with the
         # squares formed from exact differences (no expansion that could cancel), in blocks of
         # rows through one (b, C, D) scratch buffer
-        x0, m = _observed(x, miss)
+        x0, m = observed(x, miss)
         B, D = x.shape
         C = self.theta_.shape[0]
         half_iv = 0.5 / self.var_  # (C, D)
         log_norm = -0.5 * torch.log(2 * math.pi * self.var_)  # (C, D)
         out = x.new_empty(B, C)
-        step = _step(C * D * x.element_size(), chunk_bytes)
+        step = rows_per_block(C * D * x.element_size(), chunk_bytes)
         buf = x.new_empty(min(step, B), C, D)
         for i in range(0, B, step):
             xb = x0[i : i + step]
@@ -379,9 +287,9 @@ class BernoulliFeatures(Features):
         if self.binarize is not None:
             b = (x > self.binarize).to(x.dtype)
             return b if miss is None else b.masked_fill(miss, math.nan)
-        x0, _ = _observed(x, miss)
+        x0, _ = observed(x, miss)
         lo, hi = bounds if bounds is not None else observed_bounds(x, miss)
-        if lo < 0 or hi > 1 or not _is_integral(x0):  # every value 0 or 1
+        if lo < 0 or hi > 1 or not is_integral(x0):  # every value 0 or 1
             bad = (x0 != 0) & (x0 != 1)
             vals = torch.unique(x[bad])[:5].tolist()
             raise ValueError(
@@ -391,16 +299,16 @@ class BernoulliFeatures(Features):
         return x
 
     def summarize(self, x, miss, y, w, chunk_bytes=CHUNK_BYTES) -> None:
-        x0, m = _observed(x, miss)
+        x0, m = observed(x, miss)
         C = self.n_classes
-        self.feature_count_ += _class_sum(x0, y, w, C, chunk_bytes)  # (C, D) Σ w x
+        self.feature_count_ += class_sum(x0, y, w, C, chunk_bytes)  # (C, D) Σ w x
         if m is None:
             self.count_ += class_weight(y, w, C, x0.dtype)[:, None]  # (C, 1) Σ w
         else:
-            self.count_ += _class_sum(m, y, w, C, chunk_bytes)  # (C, D) Σ w over observed
+            self.count_ += class_sum(m, y, w, C, chunk_bytes)  # (C, D) Σ w over observed
 
     def from_summaries(self) -> None:
-        a = _on(self.alpha, self.count_)  # float or (D,)
+        a = smoothing_on(self.alpha, self.count_)  # float or (D,)
         denom = torch.log(self.count_ + 2 * a)
         self.feature_log_prob_ = torch.log(self.feature_count_ + a) - denom
         self.neg_log_prob_ = torch.log(self.count_ - self.feature_count_ + a) - denom
@@ -418,19 +326,9 @@ class BernoulliFeatures(Features):
     def log_likelihood(self, x, miss, constant=True, chunk_bytes=0) -> Tensor:
         # Σ_d [x_d log p + (1 - x_d) log(1 - p)] as two matmuls: Bernoulli(logits).log_prob
         # summed without a (B, C, D) tensor, and exact at alpha=0 where log p = -inf
-        one, m = _observed(x, miss)  # (B, D)
+        one, m = observed(x, miss)  # (B, D)
         zero = 1.0 - one if m is None else m - one
-        return _safe_mm(one, self.feature_log_prob_) + _safe_mm(zero, self.neg_log_prob_)
-
-
-def _safe_mm(x: Tensor, logp: Tensor) -> Tensor:
-    """x @ logp.T with 0 * (-inf) = 0: (B, D) x (C, D) -> (B, C)."""
-    inf = torch.isinf(logp)
-    if not inf.any():
-        return x @ logp.T
-    out = x @ logp.masked_fill(inf, 0.0).T
-    hit = (x > 0).to(x.dtype) @ inf.to(x.dtype).T  # (B, C) entries that meet log 0
-    return out.masked_fill(hit > 0, -math.inf)
+        return safe_mm(one, self.feature_log_prob_) + safe_mm(zero, self.neg_log_prob_)
 
 
 class CategoricalFeatures(Features):
@@ -475,9 +373,9 @@ class CategoricalFeatures(Features):
         self.register_buffer("log_probs_", self._zeros(C, D, K, device=device))
 
     def check(self, x, miss, where, bounds=None) -> Tensor:
-        v, _ = _observed(x, miss)
+        v, _ = observed(x, miss)
         lo, hi = bounds if bounds is not None else observed_bounds(x, miss)
-        if lo < 0 or not _is_integral(v):  # integer codes >= 0
+        if lo < 0 or not is_integral(v):  # integer codes >= 0
             bad = (v < 0) | (v != torch.round(v))
             vals = torch.unique(v[bad])[:5].tolist()
             raise ValueError(
@@ -523,7 +421,7 @@ class CategoricalFeatures(Features):
             self.category_counts_ = torch.cat([self.category_counts_, pad], -1)
         size = C * D * K
         counts = x.new_zeros(size + 1)  # (C*D*K + 1,): the last slot gathers missing entries
-        step = _step(D * (8 + x.element_size()), chunk_bytes)
+        step = rows_per_block(D * (8 + x.element_size()), chunk_bytes)
         codes = torch.empty(min(step, B), D, dtype=torch.long, device=x.device)
         for i in range(0, B, step):
             xb, mb = x[i : i + step], None if miss is None else miss[i : i + step]  # (b, D)
@@ -537,7 +435,9 @@ class CategoricalFeatures(Features):
         C, D, K = self.category_counts_.shape
         k = torch.arange(K, device=self.category_counts_.device)
         valid = k[None, :] < self.n_categories_[:, None]  # (D, K)
-        smoothed = self.category_counts_ + _on(self.alpha, self.category_counts_)  # (C, D, K)
+        smoothed = self.category_counts_ + smoothing_on(
+            self.alpha, self.category_counts_
+        )  # (C, D, K)
         total = (smoothed * valid).sum(-1, keepdim=True)  # (C, D, 1)
         lp = torch.log(smoothed) - torch.log(total)
         self.log_probs_ = lp.masked_fill(~valid, -math.inf)
@@ -567,7 +467,7 @@ class CategoricalFeatures(Features):
         table = self.log_probs_.permute(1, 2, 0).reshape(D * K, C)  # (D*K, C), O(C D K) work
         table = torch.cat([table, table.new_zeros(1, C)])  # row D*K: the dropped factor
         out = x.new_empty(B, C)
-        step = _step(D * (8 + C * x.element_size()), chunk_bytes)
+        step = rows_per_block(D * (8 + C * x.element_size()), chunk_bytes)
         codes = torch.empty(min(step, B), D, dtype=torch.long, device=x.device)
         rows = x.new_empty(min(step, B) * D, C)
         for i in range(0, B, step):
@@ -627,15 +527,15 @@ class MultinomialFeatures(Features):
         return x
 
     def summarize(self, x, miss, y, w, chunk_bytes=CHUNK_BYTES) -> None:
-        x0, _ = _observed(x, miss)
+        x0, _ = observed(x, miss)
         rows = x.shape[0] if miss is None else int((~miss.any(1)).sum())
-        counts = _class_sum(x0, y, w, self.n_classes, chunk_bytes)  # (C, D) Σ w x
+        counts = class_sum(x0, y, w, self.n_classes, chunk_bytes)  # (C, D) Σ w x
         self.feature_count_ += counts
         n = counts.sum() if w is None else x0.sum()  # Σ_b n_b, unweighted
         self.total_count_ += torch.stack([n, x0.new_tensor(float(rows))])
 
     def from_summaries(self) -> None:
-        s = self.feature_count_ + _on(self.alpha, self.feature_count_)
+        s = self.feature_count_ + smoothing_on(self.alpha, self.feature_count_)
         self.feature_log_prob_ = torch.log(s) - torch.log(s.sum(1, keepdim=True))
 
     @property
@@ -654,8 +554,8 @@ class MultinomialFeatures(Features):
         # Multinomial(logits).log_prob as a matmul (a (B, C, V) broadcast would not scale to a
         # vocabulary): log n! - Σ_d log x_d! + Σ_d x_d log theta_cd; the coefficient does not
         # depend on y and is skipped when constant=False (posteriors)
-        x0, _ = _observed(x, miss)
-        out = _safe_mm(x0, self.feature_log_prob_)  # (B, C)
+        x0, _ = observed(x, miss)
+        out = safe_mm(x0, self.feature_log_prob_)  # (B, C)
         if constant:
             coef = torch.lgamma(x0.sum(1) + 1) - torch.lgamma(x0 + 1).sum(1)  # (B,)
             out = out + coef[:, None]
@@ -699,8 +599,3 @@ def make_features(
     (``alpha``: its smoothing of these columns)."""
     cls = feature_class(kind)
     return cls(columns, n_classes, model.dtype, device, **cls.options(model, alpha))
-
-
-def _on(alpha: float | Tensor, like: Tensor) -> float | Tensor:
-    """A smoothing value (float, or per feature) on the device and dtype of ``like``."""
-    return alpha if isinstance(alpha, float) else alpha.to(like)
