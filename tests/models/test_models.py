@@ -2,6 +2,7 @@
 
 Add a model by appending to ``EXAMPLES``: an unfitted model, how to fit it, a batch of
 observations, the keyword options of its ``sample`` and an observation of the wrong shape.
+(The agreement of each model's ``network`` with its fast path is tests/models/test_networks.py.)
 """
 
 from __future__ import annotations
