@@ -18,6 +18,14 @@ drawn unrolled as z1 -> z2 -> z3 -> z4 with zt -> xt. The modules, in the order 
   sample).
 """
 
+from .emissions import EMISSIONS, CategoricalEmission, Emission, GaussianEmission, make_emission
 from .model import HMM
 
-__all__ = ["HMM"]
+__all__ = [
+    "HMM",
+    "EMISSIONS",
+    "Emission",
+    "CategoricalEmission",
+    "GaussianEmission",
+    "make_emission",
+]
