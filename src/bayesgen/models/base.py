@@ -16,7 +16,8 @@ verbs read the same:
 
 Model-specific sampling options are keyword-only (``length=`` of a sequence model, ``y=`` of a
 class-conditional one). Randomness comes from a ``torch.Generator`` (``None``: torch's global
-generator); the constructors' ``random_state`` seeds fitting only, as in scikit-learn.
+generator; GaussianMixture, as scikit-learn, then draws from its ``random_state``); the
+constructors' ``random_state`` seeds fitting.
 Using a model before ``fit`` raises
 :class:`~bayesgen.models.mixture.errors.NotFittedError`.
 """
@@ -31,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Fitted", "Model", "forked_rng"]
+__all__ = ["Fitted", "LearnedState", "Model", "forked_rng"]
 
 
 class Fitted:
