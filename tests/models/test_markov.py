@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections import Counter
 
@@ -538,3 +539,19 @@ def test_device_moves_the_tables(word_corpus, device):
     assert mc.transition_matrix_.device.type == device
     torch.testing.assert_close(mc.log_prob(x).cpu(), lp)
     assert mc.sample(4, length=6, generator=torch.Generator(device).manual_seed(0)).shape == (4, 6)
+
+
+@pytest.mark.parametrize("smoothing", ["add-k", "kneser-ney", "modified-kneser-ney"])
+def test_tuned_state_round_trips(smoothing):
+    """A fresh NGramLM loads a tuned model's state_dict: same scores (the generic round trip
+    is in test_models.py)."""
+    text = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog"]
+    lm = NGramLM(order=2, smoothing=smoothing).fit(text).tune(["the cat sat on the log"])
+    buf = io.BytesIO()
+    torch.save(lm.state_dict(), buf)
+    buf.seek(0)
+    fresh = NGramLM(order=2, smoothing=smoothing)
+    fresh.load_state_dict(torch.load(buf, weights_only=True))
+    test = ["the dog sat on the mat", "a cat"]
+    torch.testing.assert_close(fresh.log_prob(test), lm.log_prob(test), rtol=0, atol=0)
+    assert fresh.smoothing_.hyperparameters() == lm.smoothing_.hyperparameters()

@@ -12,16 +12,17 @@ characters (a sequence given as ``str``) or words (a list of ``str``).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Categorical
 
 from .._checks import check_bool, check_int, check_option, check_real
 from ..graph import DAG, time_layout
 from .base import Model
-from .ngram_counts import PADDINGS, NGramCounts, PaddedBatch, pad_sequences
+from .ngram_counts import PADDINGS, NGramCounts, PaddedBatch, _Level, pad_sequences
 from .ngram_smoothing import Smoothing, make_smoothing
 from .vocab import Vocabulary, as_sequences
 
@@ -83,6 +84,9 @@ def stationary_distribution(
             f"(periodic chain?); use method='eig'"
         )
     raise ValueError(f"method must be one of ('eig', 'power'), got {method!r}")
+
+
+_LEVEL_BUFFERS = ("keys", "count", "suffix")  # a trie level's constructor arguments
 
 
 class NGramLM(Model):
@@ -195,6 +199,57 @@ class NGramLM(Model):
         self.smoothing_ = make_smoothing(self.smoothing).fit(self.counts_, self._support())
         self.n_tokens_ = int(batch.target.sum())
         return self
+
+    # ------------------------------------------------------------------ state
+    def get_extra_state(self) -> dict[str, Any]:
+        state = super().get_extra_state()
+        if self.is_fitted:
+            v = self.vocabulary_
+            state["vocabulary"] = {
+                "tokens": list(v.itos_[3:]),
+                "specials": [v.unk_token, v.bos_token, v.eos_token],
+                "unk_policy": v.unk_policy,
+            }
+            state["hyperparameters"] = {
+                k: h
+                for k, h in self.smoothing_.hyperparameters().items()
+                if isinstance(h, bool | int | float)
+            }
+        return state
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        state = {k: v for k, v in state.items() if k not in ("vocabulary", "hyperparameters")}
+        super().set_extra_state(state)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args: Any, **kwargs: Any) -> None:
+        # vocabulary, count trie and smoothing are made by fit: rebuild them from the saved
+        # tokens and counts (the smoothing's tables, tuned or not, are then loaded over them)
+        extra = state_dict.get(prefix + "_extra_state", {})
+        saved = extra.get("vocabulary") if isinstance(extra, dict) else None
+        if saved is not None and not self.is_fitted:
+            unk, bos, eos = saved["specials"]
+            self.vocabulary_ = self.vocabulary
+            if self.vocabulary_ is None:
+                self.vocabulary_ = Vocabulary.from_tokens(
+                    saved["tokens"],
+                    unk_policy=saved["unk_policy"],
+                    unk_token=unk,
+                    bos_token=bos,
+                    eos_token=eos,
+                )
+            sub = prefix + "counts_."
+            tables = {k[len(sub) :]: v for k, v in state_dict.items() if k.startswith(sub)}
+            counts = NGramCounts(self.n, len(self.vocabulary_), self.padding)
+            counts.levels = nn.ModuleList(
+                _Level(*(torch.empty_like(tables[f"levels.{i}.{b}"]) for b in _LEVEL_BUFFERS))
+                for i in range(self.n)
+            )
+            counts.load_state_dict(tables)
+            self.counts_ = counts
+            self.smoothing_ = make_smoothing(self.smoothing).fit(counts, self._support())
+            for name, value in extra.get("hyperparameters", {}).items():
+                setattr(self.smoothing_, name, value)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def with_smoothing(self, smoothing: str | Smoothing) -> NGramLM:
         """A fitted model with another smoothing that shares this one's vocabulary and counts
