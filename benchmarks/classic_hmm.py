@@ -80,7 +80,7 @@ def _reset(model, p: dict, names) -> None:
 def _data(emission: str, p: dict, B: int, T: int):
     """Sequences sampled from the model itself (B x T steps, concatenated, hmmlearn layout)."""
     ours, _, _ = _pair(emission, p, 1, "scaling")
-    X, _ = ours.sample(T, n_sequences=B, random_state=1)
+    X, _ = ours.sample_joint(B, length=T, generator=torch.Generator().manual_seed(1))
     X = X.reshape(B * T, -1).numpy()
     return (X.astype(np.int64) if emission == "categorical" else X), [T] * B
 
@@ -153,7 +153,7 @@ def em_rows(quick: bool) -> list[dict]:
     # one long sequence
     n = 20_000 if quick else 100_000
     ours, ref, _ = _pair("categorical", _params(4, 6, 1), 1, "scaling")
-    X, _ = ours.sample(1000, n_sequences=n // 1000, random_state=2)
+    X, _ = ours.sample_joint(n // 1000, length=1000, generator=torch.Generator().manual_seed(2))
     X = X.reshape(-1, 1).numpy()
     ll_ours, ll_ref = ours.score(X), ref.score(X)
     rows.append(

@@ -260,7 +260,16 @@ def main(argv=None) -> None:
     print(f"\nbest: {best['best']:.4f} nats/char at k={best['k']} ({best['best_smoothing']})")
     lm = NGramLM(order=best["k"], eos=False).fit([load_corpus(args.data / SHAKESPEARE)[0]])
     print(f"\nsample (k={best['k']}, estimated MKN, temperature 0.8):\n")
-    print("".join(lm.sample(300, seed=0, temperature=0.8, prompt="ROMEO:\n")[0]))
+    print(
+        "".join(
+            lm.sample(
+                length=300,
+                generator=torch.Generator().manual_seed(0),
+                temperature=0.8,
+                prompt="ROMEO:\n",
+            )[0]
+        )
+    )
     path = write_json(
         "classic_ngram" + ("_quick" if args.quick else ""), {"nltk": nl, "shakespeare": sh}
     )

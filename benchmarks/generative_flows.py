@@ -125,9 +125,8 @@ def fit(model, x: torch.Tensor, steps: int, batch: int, lr: float, seed: int) ->
     """Adam with cosine decay; bayesgen's models through bayesgen.train when it is present."""
     if isinstance(model, Flow):
         try:
-            from bayesgen.train import TrainConfig, train
-
             from bayesgen.data.source import TensorData
+            from bayesgen.train import TrainConfig, train
 
             cfg = TrainConfig(steps=steps, batch_size=batch, lr=lr, schedule="cosine", seed=seed)
             train(model, TensorData(x), config=cfg)

@@ -243,7 +243,7 @@ def test_decode_emissions_with_unary_and_pair_scores_equals_enumeration():
 def test_baum_welch_log_likelihood_never_decreases(emission, order):
     p = random_params(11, order=order)
     truth = make(emission, p, order=order)
-    X, _ = truth.sample(100, n_sequences=10, random_state=12)
+    X, _ = truth.sample_joint(10, length=100, generator=torch.Generator().manual_seed(12))
     X = X.to(torch.float64)
     X[3, 10:20] = np.nan  # missing observations are marginalized in every E-step
     model = HMM(K, emission, order=order, n_iter=15, tol=0.0, covars_prior=0.0, random_state=0)
@@ -256,7 +256,7 @@ def test_baum_welch_log_likelihood_never_decreases(emission, order):
 
 def test_restarts_keep_the_best_run():
     truth = make("categorical", random_params(13))
-    X, _ = truth.sample(100, n_sequences=5, random_state=14)
+    X, _ = truth.sample_joint(5, length=100, generator=torch.Generator().manual_seed(14))
     runs = [HMM(K, n_iter=8, random_state=s).fit(X).history_[-1] for s in range(3)]
     best = HMM(K, n_iter=8, n_init=3, random_state=0).fit(X)
     assert best.history_[-1] == pytest.approx(max(runs))
@@ -266,7 +266,7 @@ def test_restarts_keep_the_best_run():
 def test_supervised_mle_equals_counts(order):
     p = random_params(15, order=order)
     truth = make("categorical", p, order=order)
-    X, Z = truth.sample(40, n_sequences=30, random_state=16)
+    X, Z = truth.sample_joint(30, length=40, generator=torch.Generator().manual_seed(16))
     Xn, Zn = X.numpy(), Z.numpy()
     model = HMM(K, order=order).fit(X, labels=Z)
     start = np.bincount(Zn[:, 0], minlength=K)
@@ -294,7 +294,7 @@ def rows(counts):
 
 def test_supervised_gaussian_is_the_per_state_mean_and_variance():
     truth = make("gaussian", random_params(17))
-    X, Z = truth.sample(50, n_sequences=10, random_state=18)
+    X, Z = truth.sample_joint(10, length=50, generator=torch.Generator().manual_seed(18))
     model = HMM(K, "gaussian", covars_prior=0.0).fit(X, labels=Z)
     x, z = X.reshape(-1, D).numpy(), Z.reshape(-1).numpy()
     for k in range(K):
@@ -342,7 +342,9 @@ def test_long_sequence_stays_finite():
     p = random_params(20)
     for emission in ("categorical", "gaussian"):
         model = make(emission, p)
-        X, _ = model.sample(1000, n_sequences=100, random_state=21)  # data: 100 runs, joined
+        X, _ = model.sample_joint(
+            100, length=1000, generator=torch.Generator().manual_seed(21)
+        )  # data: 100 runs, joined
         X = X.reshape(100_000, *X.shape[2:])
         ll = model.score(X)
         assert math.isfinite(ll) and ll < 0
@@ -455,7 +457,7 @@ def test_batched_viterbi_with_many_lengths_equals_hmmlearn():
 def test_sampling_frequencies_match_the_parameters():
     p = random_params(22)
     model = make("categorical", p)
-    X, Z = model.sample(2000, n_sequences=50, random_state=23)
+    X, Z = model.sample_joint(50, length=2000, generator=torch.Generator().manual_seed(23))
     z = Z.numpy()
     counts = np.zeros((K, K))
     np.add.at(counts, (z[:, :-1].ravel(), z[:, 1:].ravel()), 1)
@@ -468,10 +470,10 @@ def test_sampling_frequencies_match_the_parameters():
     n = emis.sum(1, keepdims=True)
     se = np.sqrt(p["emissionprob_"] * (1 - p["emissionprob_"]) / n)
     assert (np.abs(emis / n - p["emissionprob_"]) < 5 * se + 1e-12).all()
-    Xg, Zg = make("gaussian", p).sample(30, random_state=1)
-    assert Xg.shape == (30, D) and Zg.shape == (30,)
-    # the same seed gives the same sample
-    assert torch.equal(model.sample(10, random_state=5)[0], model.sample(10, random_state=5)[0])
+    Xg, Zg = make("gaussian", p).sample_joint(
+        1, length=30, generator=torch.Generator().manual_seed(1)
+    )
+    assert Xg.shape == (1, 30, D) and Zg.shape == (1, 30)
 
 
 def test_network_is_the_unrolled_dag():
@@ -568,3 +570,20 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="sequence 0 has probability 0 under the model at step 1"):
         zero.summarize([0, 1])
     assert zero.score([0, 1]) == -math.inf
+
+
+@pytest.mark.parametrize("emission", ["categorical", "gaussian"])
+def test_emissions_are_objects(emission):
+    """An Emission object and its name fit the same model; unknown names are refused."""
+    from bayesgen.models.hmm.emissions import Emission, make_emission
+
+    obj = make_emission(emission)
+    assert isinstance(obj, Emission) and obj.name == emission and make_emission(obj) is obj
+    p = random_params(51)
+    X = make(emission, p).sample(4, length=30, generator=torch.Generator().manual_seed(52))
+    a = HMM(K, emission, n_iter=5, random_state=0).fit(X)
+    b = HMM(K, obj, n_iter=5, random_state=0).fit(X)
+    assert b.emission == emission
+    torch.testing.assert_close(a.score_samples(X), b.score_samples(X), rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"emission must be one of .*got 'poisson'"):
+        HMM(K, "poisson")

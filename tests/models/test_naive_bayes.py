@@ -11,6 +11,7 @@ from sklearn import datasets
 from sklearn import naive_bayes as sknb
 from torch.distributions import Bernoulli, Categorical, Multinomial, Normal
 
+from bayesgen.models.mixture.errors import NotFittedError
 from bayesgen.models.naive_bayes import NaiveBayes
 
 TOL = 1e-6  # the tolerance on probabilities; agreement is ~1e-12 in practice
@@ -353,7 +354,7 @@ def test_string_labels_round_trip():
     m = NaiveBayes().fit(X, names)
     assert list(m.classes_) == ["setosa", "versicolor", "virginica"]
     np.testing.assert_array_equal(m.predict(X), sknb.GaussianNB().fit(X, names).predict(X))
-    Xs, ys = m.sample(4, y="virginica")
+    Xs, ys = m.sample_joint(4, y="virginica")
     assert list(ys) == ["virginica"] * 4 and Xs.shape == (4, 4)
 
 
@@ -363,7 +364,7 @@ def test_ancestral_sampling_statistics(digits):
     X, y = datasets.load_iris(return_X_y=True)
     m = NaiveBayes(class_prior=[0.2, 0.3, 0.5]).fit(X, y)
     n = 20000
-    Xs, ys = m.sample(n)
+    Xs, ys = m.sample_joint(n)
     freq = np.bincount(ys.numpy(), minlength=3) / n
     se = np.sqrt(np.array([0.2, 0.3, 0.5]) * np.array([0.8, 0.7, 0.5]) / n)
     assert np.all(np.abs(freq - [0.2, 0.3, 0.5]) < 5 * se)
@@ -375,17 +376,17 @@ def test_ancestral_sampling_statistics(digits):
         assert torch.all((xc.var(0) / m.var_[c] - 1).abs() < 5 * np.sqrt(2 / len(xc)))
     Xd, yd = digits
     b = NaiveBayes("bernoulli", binarize=7.0).fit(Xd, yd)
-    Xb, _ = b.sample(5000, y=3)
+    Xb = b.sample(5000, y=3)
     p = b.feature_log_prob_[3].exp()
     assert torch.all((Xb.mean(0) - p).abs() < 5 * (p * (1 - p) / 5000).sqrt() + 1e-12)
     cat = NaiveBayes("categorical").fit(Xd, yd)
-    Xc, _ = cat.sample(5000, y=np.full(5000, 8))
+    Xc = cat.sample(5000, y=np.full(5000, 8))
     d = 20
     probs = cat.feature_log_prob_[d][8].exp()
     f = torch.bincount(Xc[:, d].long(), minlength=len(probs)).double() / 5000
     assert torch.all((f - probs).abs() < 5 * (probs * (1 - probs) / 5000).sqrt() + 1e-12)
     mn = NaiveBayes("multinomial").fit(Xd, yd)
-    Xm, _ = mn.sample(3000, y=1, total_count=50)
+    Xm = mn.sample(3000, y=1, total_count=50)
     assert torch.all(Xm.sum(1) == 50)
     theta = mn.feature_log_prob_[1].exp()
     se = (50 * theta * (1 - theta) / 3000).sqrt()
@@ -493,7 +494,7 @@ def test_bad_input_errors(digits):
         NaiveBayes(class_prior=[0.5, 0.5]).fit(X, y)
     with pytest.raises(ValueError, match="classes must be given on the first call"):
         NaiveBayes().partial_fit(X, y)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         NaiveBayes().predict(X)
     with pytest.raises(ValueError, match=r"sample_weight must have shape \(1797,\)"):
         NaiveBayes().fit(X, y, sample_weight=np.ones(3))
@@ -507,7 +508,7 @@ def test_posterior_is_bayes_rule_chi2_calibration():
     torch.manual_seed(1)
     X, y = datasets.load_breast_cancer(return_X_y=True)
     m = NaiveBayes().fit(X[:, :4], y)
-    Xs, ys = m.sample(20000)
+    Xs, ys = m.sample_joint(20000)
     p = m.predict_proba(Xs)[:, 1].numpy()
     bins = np.quantile(p, np.linspace(0, 1, 11))
     idx = np.clip(np.searchsorted(bins, p, side="right") - 1, 0, 9)

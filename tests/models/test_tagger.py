@@ -13,7 +13,8 @@ import torch
 
 from bayesgen.cli import main
 from bayesgen.data.conllu import parse_conllu, read_conllu
-from bayesgen.models.tagger import HMMTagger, _deleted_interpolation, tokenize, word_shape
+from bayesgen.models.tagger import HMMTagger, tokenize, word_shape
+from bayesgen.models.tagger_counts import deleted_interpolation
 
 TINY_TRAIN = """\
 # sent_id = 1
@@ -97,7 +98,7 @@ def test_deleted_interpolation_matches_a_direct_loop():
         r = [(f3 - 1) / (N - 1), (f23 - 1) / (f2 - 1) if f2 > 1 else 0.0]
         r.append((c - 1) / (f12 - 1) if f12 > 1 else 0.0)
         lam[int(np.argmax(r))] += c
-    np.testing.assert_allclose(_deleted_interpolation(f).numpy(), lam / lam.sum())
+    np.testing.assert_allclose(deleted_interpolation(f).numpy(), lam / lam.sum())
 
 
 def test_tagger_estimates_from_counts():

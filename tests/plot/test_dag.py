@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
+import torch
 
 matplotlib.use("Agg")
 
@@ -39,9 +40,10 @@ def test_time_layout_and_the_chains_use_it():
         "x1": (0.0, -1.0),
         "x2": (2.0, -1.0),
     }
-    hmm = HMM(3).network
+    seqs = torch.randint(0, 3, (4, 8), generator=torch.Generator().manual_seed(0))
+    hmm = HMM(3, n_iter=1, random_state=0).fit(seqs).network.dag
     assert hmm.layout["z1"][1] == hmm.layout["z4"][1] > hmm.layout["x1"][1]
-    chain = MarkovChain(order=2).network
+    chain = MarkovChain(order=2).fit(seqs).network.dag
     assert len({y for _, y in chain.layout.values()}) == 1  # one row, left to right
     sub = hmm.subgraph(["z1", "z2", "x2"])
     assert sub.layout == {v: hmm.layout[v] for v in ("z1", "z2", "x2")}
@@ -61,7 +63,8 @@ def test_crossing_test_is_geometry():
 
 
 def test_edges_that_would_cross_a_node_are_arcs_and_touch_the_rims(tmp_path):
-    g = MarkovChain(order=2).network  # x1 -> x3 passes through x2 on a straight line
+    seqs = torch.randint(0, 3, (4, 8), generator=torch.Generator().manual_seed(0))
+    g = MarkovChain(order=2).fit(seqs).unrolled(4).dag  # x1 -> x3 passes x2 on a straight line
     ax = draw_dag(g, tmp_path / "chain.png", node_size=0.3)
     assert (tmp_path / "chain.png").stat().st_size > 0
     circles, arrows = _drawn(ax)

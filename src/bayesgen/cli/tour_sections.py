@@ -292,8 +292,8 @@ def markov_section(out: Path, data: Path | None) -> Section:
     true = MarkovChain(3)
     true.n_states_ = 3
     true.from_summaries(torch.ones(3, dtype=torch.float64), P)  # rows already sum to one
-    train = true.sample(200, 50, seed=0)  # (200, 50)
-    test = true.sample(200, 50, seed=1)
+    train = true.sample(200, length=50, generator=torch.Generator().manual_seed(0))  # (200, 50)
+    test = true.sample(200, length=50, generator=torch.Generator().manual_seed(1))
     learnt = MarkovChain(3).fit(train)
     trans = [
         [states[i], states[j], float(P[i, j]), float(learnt.transition_matrix_[i, j]),
@@ -356,7 +356,9 @@ def ngram_section(out: Path, data: Path | None) -> Section:
         lm = NGramLM(order=k, eos=False).fit([train])  # Kneser–Ney
         nll = lm.cross_entropy([val])
         rows.append([k, k - 1, nll, nll / math.log(2)])
-    text = "".join(lm.sample(300, seed=0, prompt="ROMEO:\n")[0])
+    text = "".join(
+        lm.sample(length=300, generator=torch.Generator().manual_seed(0), prompt="ROMEO:\n")[0]
+    )
     return Section(
         title,
         f"Character n-gram models of orders 1 to 6 with Kneser–Ney smoothing, counted on the "
@@ -384,7 +386,9 @@ def hmm_section(out: Path, data: Path | None) -> Section:
     casino.transmat_ = torch.tensor([[0.95, 0.05], [0.10, 0.90]], dtype=torch.float64)
     loaded = [0.1] * 5 + [0.5]
     casino.emissionprob_ = torch.tensor([[1 / 6] * 6, loaded], dtype=torch.float64)
-    X, Z = casino.sample(300, n_sequences=20, random_state=0)  # (20, 300, 1), (20, 300)
+    X, Z = casino.sample_joint(
+        20, length=300, generator=torch.Generator().manual_seed(0)
+    )  # (20, 300, 1), (20, 300)
     fitted = HMM(2, "categorical", n_iter=200, n_init=4, random_state=0).fit(X)
     _, path = casino.decode(X)
     _, guess = fitted.decode(X)

@@ -1,9 +1,14 @@
-"""The classic Bayesian networks of the seed (§2.1.3, §2.2.1) as fast, fixed-shape models.
+"""The classic Bayesian networks of the chapter (§2.1.3, §2.2.1) as fast, fixed-shape models.
 
-Each has ``fit`` (returning ``self``), ``log_prob``/``score_samples``, ``sample`` and a
-``network`` property giving the DAG of the seed's figure.
+Each is a :class:`~bayesgen.models.base.Model` (the tagger shares its not-fitted check):
+``fit`` returns ``self``, ``log_prob``/``score_samples`` give one value per observation (B,),
+``sample(n, *, generator=None, ...)`` draws the observed variables (``sample_joint`` adds the
+latent ones), and ``network`` is the fitted model as a Bayesian network of the chapter's figure.
+Options are objects (covariance types, kernels, emissions, smoothings, feature families) that
+the constructors also accept by name.
 """
 
+from .base import Model
 from .hmm import HMM
 from .kde import KDE, EmpiricalDistribution
 from .markov import MarkovChain, NGramLM
@@ -13,6 +18,7 @@ from .spelling import SpellingModel
 from .tagger import HMMTagger
 
 __all__ = [
+    "Model",
     "GaussianMixture",
     "NaiveBayes",
     "MarkovChain",

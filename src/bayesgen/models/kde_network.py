@@ -18,6 +18,7 @@ from torch.distributions import Distribution, constraints
 
 from ..factors.base import Factor
 from ..variables import Continuous, Discrete
+from .kernels import Kernel, make_kernel
 
 __all__ = ["RadialKernel", "KernelFactor"]
 
@@ -32,42 +33,38 @@ class RadialKernel(Distribution):
     support = constraints.real_vector
     has_rsample = False
 
-    def __init__(self, loc: Tensor, scale_tril: Tensor, kernel: str, validate_args=None):
-        from .kde import log_kernel_norm
-
-        self.loc, self.scale_tril, self.kernel = loc, scale_tril, kernel
+    def __init__(self, loc: Tensor, scale_tril: Tensor, kernel: str | Kernel, validate_args=None):
+        self.loc, self.scale_tril, self.kernel = loc, scale_tril, make_kernel(kernel)
         d = loc.shape[-1]
-        self._log_norm = log_kernel_norm(kernel, d) - float(scale_tril.diagonal().abs().log().sum())
+        self._log_norm = self.kernel.log_norm(d) - float(scale_tril.diagonal().abs().log().sum())
         super().__init__(loc.shape[:-1], loc.shape[-1:], validate_args=validate_args)
 
     def log_prob(self, value: Tensor) -> Tensor:
-        from .kde import _kernel_
-
         diff = (value - self.loc).unsqueeze(-1)  # (*batch, D, 1)
         L = self.scale_tril.expand(*diff.shape[:-2], *self.scale_tril.shape)
         u = torch.linalg.solve_triangular(L, diff, upper=False).squeeze(-1)  # (*batch, D)
         e = -0.5 * u.square().sum(-1)  # −r²/2
-        return _kernel_(e, self.kernel).log() + self._log_norm
+        return self.kernel.kernel_(e).log() + self._log_norm
 
     def sample(self, sample_shape: tuple[int, ...] | torch.Size = ()) -> Tensor:
-        from .kde import _unit_kernel_sample
-
         shape = torch.Size(sample_shape) + self.batch_shape
         d = self.event_shape[0]
-        u = _unit_kernel_sample(self.kernel, math.prod(shape), d, self.loc)  # (n, D)
+        u = self.kernel.unit_sample(math.prod(shape), d, self.loc)  # (n, D)
         return self.loc.expand(*shape, d) + (u @ self.scale_tril.T).reshape(*shape, d)
 
 
 class KernelFactor(Factor):
     """p(x | z = k) = K_H(x − x^k): the kernel centred on data point k (a buffer of centres)."""
 
-    def __init__(self, variable: Continuous, parent: Discrete, centres, scale_tril, kernel: str):
+    def __init__(
+        self, variable: Continuous, parent: Discrete, centres, scale_tril, kernel: str | Kernel
+    ):
         super().__init__(variable, [parent])
         if centres.shape[0] != parent.card:
             raise ValueError(
                 f"{parent.name!r} has {parent.card} states but there are {centres.shape[0]} centres"
             )
-        self.kernel = kernel
+        self.kernel = make_kernel(kernel)
         self.register_buffer("centres", centres)  # (N, D)
         self.register_buffer("scale_tril", scale_tril)  # (D, D)
 

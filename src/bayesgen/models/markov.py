@@ -1,4 +1,4 @@
-"""Markov chains (eq. 11 of the seed) over integer states, and n-gram models over tokens.
+"""Markov chains (eq. 11 of the chapter) over integer states, and n-gram models over tokens.
 
 A homogeneous order-k Markov chain is the Bayesian network
 
@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Categorical
 
 from .._checks import check_int, check_real
 from ..factors import Table
+from ..graph import time_layout
 from ..network import BayesNet
 from ..variables import Discrete
+from .base import Model
 from .ngram import NGramLM, stationary_distribution, unrolled_chain_dag
 
 __all__ = ["MarkovChain", "NGramLM", "stationary_distribution", "unrolled_chain_dag"]
@@ -68,7 +70,7 @@ def _as_state_sequences(sequences, name: str = "sequences") -> tuple[Tensor, Ten
     return flat, lengths
 
 
-class MarkovChain(nn.Module):
+class MarkovChain(Model):
     """Homogeneous order-k Markov chain over states {0..S-1}, with dense tables.
 
     Parameters
@@ -161,9 +163,7 @@ class MarkovChain(nn.Module):
             del self.n_states_
         return self.from_summaries(*self.summarize(sequences))
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "transition_matrix_"):
-            raise RuntimeError("this MarkovChain is not fitted yet; call fit(sequences) first")
+    _fitted_attrs = ("transition_matrix_",)
 
     # ------------------------------------------------------------------ scoring
     def forward(self, context: Tensor) -> Categorical:
@@ -199,19 +199,15 @@ class MarkovChain(nn.Module):
         lp = self.transition_matrix_.reshape(-1).log()[tkey.to(dev)]
         return out.index_add_(0, seq.to(dev), lp)
 
-    def score_samples(self, sequences) -> Tensor:
-        return self.log_prob(sequences)
-
     # ------------------------------------------------------------------ sampling
-    def sample(self, n_samples: int, length: int, seed: int | None = None) -> Tensor:
-        """Ancestral sampling: (n_samples, length) states, x_1..x_k from ``initial_`` and each
+    def sample(self, n: int, *, length: int, generator: torch.Generator | None = None) -> Tensor:
+        """Ancestral sampling: (n, length) states, x_1..x_k from ``initial_`` and each
         later state from its row of the transition table."""
         self._check_fitted()
-        check_int("n_samples", n_samples, low=1)
+        n_samples = check_int("n", n, low=1)
         check_int("length", length, low=self.order)
         S, k, dev = self.n_states_, self.order, self.transition_matrix_.device
-        gen = torch.Generator(device=dev)
-        gen.manual_seed(int(seed) if seed is not None else int(torch.randint(2**62, ())))
+        gen = generator
         x = torch.empty((n_samples, length), dtype=torch.long, device=dev)  # (B, T)
         flat0 = torch.multinomial(
             self.initial_.reshape(-1).float(), n_samples, replacement=True, generator=gen
@@ -258,7 +254,8 @@ class MarkovChain(nn.Module):
             factors.append(Table(x[j], x[:j], probs=cond))
         for t in range(k, T):
             factors.append(Table(x[t], x[t - k : t], probs=self.transition_matrix_))
-        return BayesNet(factors, name=f"order-{k} Markov chain")
+        names = [v.name for v in x]
+        return BayesNet(factors, name=f"order-{k} Markov chain", layout=time_layout(names))
 
     def extra_repr(self) -> str:
         return f"n_states={self.n_states}, order={self.order}, alpha={self.alpha}"

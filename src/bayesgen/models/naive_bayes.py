@@ -1,4 +1,4 @@
-"""Naive Bayes (eq. 10 of the seed): a class label y with conditionally independent features.
+"""Naive Bayes (eq. 10 of the chapter): a class label y with conditionally independent features.
 
 The Bayesian network is y -> x_1, ..., y -> x_D, so
 
@@ -34,17 +34,29 @@ min/max pass for validation, fit reads X once (Bernoulli, multinomial, categoric
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.distributions import Bernoulli, Categorical, Distribution, Multinomial, Normal
+from torch.distributions import Categorical
 
 from .._checks import check_dtype, check_int, check_option, check_real
 from ..network import BayesNet
+from .base import Model, forked_rng
+from .naive_bayes_features import (
+    CHUNK_BYTES,
+    FAMILIES,
+    FAMILY_ATTRS,
+    BernoulliFeatures,
+    CategoricalFeatures,
+    GaussianFeatures,
+    MultinomialFeatures,
+    class_weight,
+    make_features,
+    observed_bounds,
+)
 
 __all__ = [
     "NaiveBayes",
@@ -55,582 +67,9 @@ __all__ = [
     "FAMILIES",
 ]
 
-FAMILIES = ("gaussian", "bernoulli", "categorical", "multinomial")
-_CHUNK_BYTES = 1 << 22  # scratch bytes of one block of rows (cache-sized: no page faults)
-
-
-def _step(row_bytes: int, chunk_bytes: int) -> int:
-    """Rows per block when each row needs ``row_bytes`` of scratch."""
-    return max(1, chunk_bytes // max(1, row_bytes))
-
-
-def _class_weight(y: Tensor, w: Tensor | None, C: int, dtype: torch.dtype) -> Tensor:
-    """N_c = Σ_b w_b [y_b = c] (w None: all 1): (C,)."""
-    return torch.bincount(y, weights=w, minlength=C).to(dtype)
-
-
-def _class_sum(
-    x: Tensor, y: Tensor, w: Tensor | None, C: int, chunk_bytes: int = _CHUNK_BYTES
-) -> Tensor:
-    """S_cd = Σ_b w_b [y_b = c] x_bd for every class: x (B, D) -> (C, D). Rows are
-    scatter-added into their class's row (index_add_); with weights (w (B,), None: all 1)
-    they are scaled first, one block of rows at a time in one scratch buffer."""
-    B, D = x.shape
-    out = x.new_zeros(C, D)
-    if w is None:
-        return out.index_add_(0, y, x)
-    step = _step(D * x.element_size(), chunk_bytes)
-    buf = x.new_empty(min(step, B), D)
-    for i in range(0, B, step):
-        xb = x[i : i + step]  # (b, D)
-        wx = torch.mul(xb, w[i : i + step, None], out=buf[: len(xb)])
-        out.index_add_(0, y[i : i + step], wx)
-    return out
-
-
-def _bounds(x: Tensor, miss: Tensor | None = None) -> tuple[float, float]:
-    """(min, max) of the observed entries of x in one pass; NaN when x has an unmasked NaN,
-    (inf, -inf) when nothing is observed."""
-    if miss is not None:
-        x = x[~miss]  # (n_observed,)
-    if x.numel() == 0:
-        return math.inf, -math.inf
-    lo, hi = x.aminmax()
-    return float(lo), float(hi)
-
-
-def _is_integral(v: Tensor, chunk_bytes: int = _CHUNK_BYTES) -> bool:
-    """Every entry of v (B, D) a whole number, tested in blocks of rows (no (B, D) copy)."""
-    B, D = v.shape
-    step = _step(D * v.element_size(), chunk_bytes)
-    buf = v.new_empty(min(step, B), D)
-    for i in range(0, B, step):
-        vb = v[i : i + step]
-        if not torch.equal(torch.round(vb, out=buf[: len(vb)]), vb):
-            return False
-    return True
-
-
-# ---------------------------------------------------------------------------------- families
-class _Features(nn.Module, ABC):
-    """p(x_block | y) for the columns ``columns`` of X that share one family.
-
-    Statistics live in buffers so ``.to(device)`` moves them; ``summarize`` adds a batch to them
-    and ``from_summaries`` turns them into parameters. ``forward(y)`` is the factor: it maps the
-    parent's values (class indices, shape (B,)) to a Distribution with batch shape (B, D_block).
-    ``log_likelihood`` evaluates every class at once and equals
-    ``distribution().log_prob(x[:, None]).sum(-1)`` over the observed entries.
-
-    Every method takes the block x (B, D_block) and ``miss``, its NaN mask, or None when the
-    block is complete (the fast path). x is the caller's memory: it is never written to.
-    """
-
-    kind: str = ""
-
-    def __init__(self, columns: Sequence[int], n_classes: int, dtype: torch.dtype, device):
-        super().__init__()
-        cols = torch.as_tensor(list(columns), dtype=torch.long, device=device)
-        self.register_buffer("columns", cols)
-        lo = int(cols[0]) if len(cols) else 0
-        contiguous = list(columns) == list(range(lo, lo + len(cols)))
-        self.span = slice(lo, lo + len(cols)) if contiguous else None  # a view, not a copy
-        self.n_classes = n_classes
-        self.dtype = dtype
-        self.reset(device)
-
-    @property
-    def n_features(self) -> int:
-        return int(self.columns.numel())
-
-    def block(self, X: Tensor) -> Tensor:
-        """This family's columns of X: (B, D_block)."""
-        return X[:, self.span] if self.span is not None else X[:, self.columns]
-
-    def _zeros(self, *shape, device=None) -> Tensor:
-        return torch.zeros(*shape, dtype=self.dtype, device=device)
-
-    @abstractmethod
-    def reset(self, device=None) -> None:
-        """Zero the statistics (buffers shaped for n_classes and the block's columns)."""
-
-    def check(
-        self,
-        x: Tensor,
-        miss: Tensor | None,
-        where: str,
-        bounds: tuple[float, float] | None = None,
-    ) -> Tensor:
-        """Validate (and, for Bernoulli, binarize) a block of X; ``bounds`` is its observed
-        (min, max) when the caller already has it (see ``_bounds``)."""
-        return x
-
-    @abstractmethod
-    def summarize(
-        self,
-        x: Tensor,
-        miss: Tensor | None,
-        y: Tensor,
-        w: Tensor | None,
-        chunk_bytes: int = _CHUNK_BYTES,
-    ) -> None:
-        """Add a batch: y (B,) class indices and w (B,) sample weights (None: all 1)."""
-
-    @abstractmethod
-    def from_summaries(self) -> None:
-        """Set the parameters from the accumulated statistics (closed-form MLE/MAP)."""
-
-    @abstractmethod
-    def distribution(self) -> Distribution:
-        """p(x_block | y = c) for every class c: batch shape (C, D_block)."""
-
-    @abstractmethod
-    def forward(self, y: Tensor) -> Distribution:
-        """The factor p(x_block | y) for class indices y (B,): batch shape (B, D_block)."""
-
-    @abstractmethod
-    def log_likelihood(
-        self, x: Tensor, miss: Tensor | None, constant: bool = True, chunk_bytes: int = 0
-    ) -> Tensor:
-        """Σ_d log p(x_d | y = c) over the observed entries, for every class: (B, C).
-        ``constant=False`` may drop terms that do not depend on y."""
-
-    def sample(self, y: Tensor, **kwargs: Any) -> Tensor:
-        """Draw x_block | y for a batch of class indices y (n,): (n, D_block)."""
-        return self(y).sample().to(self.dtype)
-
-
-def _observed(x: Tensor, miss: Tensor | None) -> tuple[Tensor, Tensor | None]:
-    """(x with NaN -> 0, the 0/1 float mask of observed entries or None when complete)."""
-    if miss is None:
-        return x, None
-    return x.masked_fill(miss, 0.0), (~miss).to(x.dtype)
-
-
-def _class_moments(
-    x0: Tensor, m: Tensor | None, y: Tensor, w: Tensor | None, C: int, chunk_bytes: int
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Weighted count, mean and centered sum of squares of every feature within each class,
-    by the two-pass algorithm (exact differences, no Σx² - (Σx)²/n cancellation):
-
-        n_cd = Σ_{b: y_b = c} w_b m_bd,   mean_cd = Σ_{b: y_b = c} w_b x_bd / n_cd,
-        M2_cd = Σ_{b: y_b = c} w_b m_bd (x_bd - mean_cd)²,
-
-    with m the 0/1 mask of observed entries (None: all observed; x0 is 0 where missing) and
-    w the weights (None: all 1). Pass 1 is a scatter-add of the rows; pass 2 forms the
-    deviations in blocks of rows in one scratch buffer and scatter-adds their squares.
-    """
-    B, D = x0.shape
-    if m is None:
-        n = _class_weight(y, w, C, x0.dtype)[:, None].expand(C, D)  # (C, D)
-    else:
-        n = _class_sum(m, y, w, C, chunk_bytes)  # (C, D)
-    mean = _class_sum(x0, y, w, C, chunk_bytes) / n.clamp_min(torch.finfo(x0.dtype).tiny)
-    m2 = x0.new_zeros(C, D)
-    step = _step(D * x0.element_size(), chunk_bytes)
-    buf = x0.new_empty(min(step, B), D)
-    for i in range(0, B, step):
-        xb, yb = x0[i : i + step], y[i : i + step]  # (b, D), (b,)
-        dev = torch.index_select(mean, 0, yb, out=buf[: len(xb)])  # each row's class mean
-        torch.sub(xb, dev, out=dev).square_()  # (b, D)
-        if m is not None:
-            dev.mul_(m[i : i + step])
-        if w is not None:
-            dev.mul_(w[i : i + step, None])
-        m2.index_add_(0, yb, dev)  # (C, D) += Σ_{b: y_b = c} w_b dev_bd²
-    return n, mean, m2
-
-
-def _pool(n: Tensor, mean: Tensor, m2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Merge the groups (rows) of (count, mean, M2), each (G, D), into one (D,) each:
-    n = Σ_g n_g, mean = Σ_g n_g mean_g / n, M2 = Σ_g M2_g + Σ_g n_g (mean_g - mean)²
-    (the law of total variance; every term >= 0, so nothing cancels)."""
-    n_all = n.sum(0)  # (D,)
-    mean_all = (n * mean).sum(0) / n_all.clamp_min(torch.finfo(mean.dtype).tiny)
-    m2_all = m2.sum(0) + (n * (mean - mean_all) ** 2).sum(0)
-    return n_all, mean_all, m2_all
-
-
-class GaussianFeatures(_Features):
-    """x_d | y=c ~ Normal(theta_[c, d], var_[c, d]).
-
-    MLE: theta = weighted mean, var = weighted variance (ddof 0) of the class's rows, plus
-    epsilon_ = var_smoothing * max_d Var(x_d) of the batch last seen (GaussianNB's convention).
-    A batch's statistics (count, mean, M2) come from ``_class_moments`` (two passes over X) and
-    are merged into the running ones with Chan et al.'s parallel update.
-    """
-
-    kind = "gaussian"
-
-    def __init__(self, columns, n_classes, dtype, device, var_smoothing: float = 1e-9):
-        self.var_smoothing = var_smoothing
-        super().__init__(columns, n_classes, dtype, device)
-
-    def reset(self, device=None) -> None:
-        C, D = self.n_classes, self.n_features
-        self.register_buffer("count_", self._zeros(C, D, device=device))  # (C, D) observed weight
-        self.register_buffer("mean_", self._zeros(C, D, device=device))  # (C, D)
-        self.register_buffer("m2_", self._zeros(C, D, device=device))  # (C, D) Σ w (x - mean)^2
-        self.register_buffer("theta_", self._zeros(C, D, device=device))
-        self.register_buffer("var_", self._zeros(C, D, device=device))
-        self.epsilon_ = 0.0
-
-    def summarize(self, x, miss, y, w, chunk_bytes=_CHUNK_BYTES) -> None:
-        x0, m = _observed(x, miss)
-        C = self.n_classes
-        n_b, mean_b, m2_b = _class_moments(x0, m, y, w, C, chunk_bytes)  # (C, D) each
-        n_a, mean_a, m2_a = self.count_, self.mean_, self.m2_
-        n = n_a + n_b
-        delta = mean_b - mean_a
-        frac = torch.where(n > 0, n_b / n.clamp_min(torch.finfo(x.dtype).tiny), 0.0)  # Chan
-        self.mean_ = mean_a + delta * frac
-        self.m2_ = m2_a + m2_b + delta**2 * n_a * frac
-        self.count_ = n
-        # epsilon from this batch's unweighted per-feature variance, as GaussianNB does: with
-        # unit weights the class moments pool into it exactly, else one more (one-class) pass
-        if w is None:
-            cnt, _, m2 = _pool(n_b, mean_b, m2_b)  # (D,)
-        else:  # every row in a single class, unweighted
-            moments = _class_moments(x0, m, y.new_zeros(len(y)), None, 1, chunk_bytes)
-            cnt, _, m2 = (t[0] for t in moments)  # (D,)
-        var = (m2 / cnt.clamp_min(1))[cnt > 0]  # (D_observed,)
-        if var.numel():
-            self.epsilon_ = self.var_smoothing * float(var.max())
-
-    def from_summaries(self) -> None:
-        self.theta_ = self.mean_.clone()
-        var = torch.where(self.count_ > 0, self.m2_ / self.count_.clamp_min(1e-300), 0.0)
-        self.var_ = var + self.epsilon_
-
-    def distribution(self) -> Normal:
-        return Normal(self.theta_, self.var_.sqrt())  # batch (C, D)
-
-    def forward(self, y: Tensor) -> Normal:
-        return Normal(self.theta_[y], self.var_[y].sqrt())  # batch (B, D)
-
-    def log_likelihood(self, x, miss, constant=True, chunk_bytes=_CHUNK_BYTES) -> Tensor:
-        # Σ_d log N(x_d; θ_cd, v_cd) = -½ Σ_d (x_d - θ_cd)² / v_cd - ½ Σ_d log 2π v_cd, with the
-        # squares formed from exact differences (no expansion that could cancel), in blocks of
-        # rows through one (b, C, D) scratch buffer
-        x0, m = _observed(x, miss)
-        B, D = x.shape
-        C = self.theta_.shape[0]
-        half_iv = 0.5 / self.var_  # (C, D)
-        log_norm = -0.5 * torch.log(2 * math.pi * self.var_)  # (C, D)
-        out = x.new_empty(B, C)
-        step = _step(C * D * x.element_size(), chunk_bytes)
-        buf = x.new_empty(min(step, B), C, D)
-        for i in range(0, B, step):
-            xb = x0[i : i + step]
-            diff = torch.sub(xb[:, None, :], self.theta_, out=buf[: len(xb)])  # (b, C, D)
-            diff.square_().mul_(half_iv)
-            if m is not None:
-                diff.mul_(m[i : i + step, None, :])
-            torch.sum(diff, -1, out=out[i : i + step])  # (b, C)
-        out.neg_()
-        return out.add_(log_norm.sum(1) if m is None else m @ log_norm.T)
-
-
-class BernoulliFeatures(_Features):
-    """x_d | y=c ~ Bernoulli(p[c, d]) with p = (N_cd(x_d=1) + alpha) / (N_cd + 2 alpha).
-
-    ``binarize``: threshold t mapping x to 1[x > t] (BernoulliNB's); None requires 0/1 data.
-    """
-
-    kind = "bernoulli"
-
-    def __init__(self, columns, n_classes, dtype, device, alpha=1.0, binarize=0.0):
-        self.alpha = alpha
-        self.binarize = binarize
-        super().__init__(columns, n_classes, dtype, device)
-
-    def reset(self, device=None) -> None:
-        C, D = self.n_classes, self.n_features
-        self.register_buffer("feature_count_", self._zeros(C, D, device=device))  # Σ w x
-        self.register_buffer("count_", self._zeros(C, D, device=device))  # Σ w over observed
-        self.register_buffer("feature_log_prob_", self._zeros(C, D, device=device))  # log p
-        self.register_buffer("neg_log_prob_", self._zeros(C, D, device=device))  # log(1 - p)
-
-    def check(self, x, miss, where, bounds=None) -> Tensor:
-        if self.binarize is not None:
-            b = (x > self.binarize).to(x.dtype)
-            return b if miss is None else b.masked_fill(miss, math.nan)
-        x0, _ = _observed(x, miss)
-        lo, hi = bounds if bounds is not None else _bounds(x, miss)
-        if lo < 0 or hi > 1 or not _is_integral(x0):  # every value 0 or 1
-            bad = (x0 != 0) & (x0 != 1)
-            vals = torch.unique(x[bad])[:5].tolist()
-            raise ValueError(
-                f"Bernoulli features of X in {where} must be 0 or 1 when binarize=None; got "
-                f"values {vals}; pass binarize=<threshold> to map x to 1[x > threshold]"
-            )
-        return x
-
-    def summarize(self, x, miss, y, w, chunk_bytes=_CHUNK_BYTES) -> None:
-        x0, m = _observed(x, miss)
-        C = self.n_classes
-        self.feature_count_ += _class_sum(x0, y, w, C, chunk_bytes)  # (C, D) Σ w x
-        if m is None:
-            self.count_ += _class_weight(y, w, C, x0.dtype)[:, None]  # (C, 1) Σ w
-        else:
-            self.count_ += _class_sum(m, y, w, C, chunk_bytes)  # (C, D) Σ w over observed
-
-    def from_summaries(self) -> None:
-        a = _on(self.alpha, self.count_)  # float or (D,)
-        denom = torch.log(self.count_ + 2 * a)
-        self.feature_log_prob_ = torch.log(self.feature_count_ + a) - denom
-        self.neg_log_prob_ = torch.log(self.count_ - self.feature_count_ + a) - denom
-
-    @property
-    def logits_(self) -> Tensor:
-        return self.feature_log_prob_ - self.neg_log_prob_  # (C, D)
-
-    def distribution(self) -> Bernoulli:
-        return Bernoulli(logits=self.logits_)
-
-    def forward(self, y: Tensor) -> Bernoulli:
-        return Bernoulli(logits=self.logits_[y])
-
-    def log_likelihood(self, x, miss, constant=True, chunk_bytes=0) -> Tensor:
-        # Σ_d [x_d log p + (1 - x_d) log(1 - p)] as two matmuls: Bernoulli(logits).log_prob
-        # summed without a (B, C, D) tensor, and exact at alpha=0 where log p = -inf
-        one, m = _observed(x, miss)  # (B, D)
-        zero = 1.0 - one if m is None else m - one
-        return _safe_mm(one, self.feature_log_prob_) + _safe_mm(zero, self.neg_log_prob_)
-
-
-def _safe_mm(x: Tensor, logp: Tensor) -> Tensor:
-    """x @ logp.T with 0 * (-inf) = 0: (B, D) x (C, D) -> (B, C)."""
-    inf = torch.isinf(logp)
-    if not inf.any():
-        return x @ logp.T
-    out = x @ logp.masked_fill(inf, 0.0).T
-    hit = (x > 0).to(x.dtype) @ inf.to(x.dtype).T  # (B, C) entries that meet log 0
-    return out.masked_fill(hit > 0, -math.inf)
-
-
-class CategoricalFeatures(_Features):
-    """x_d | y=c ~ Categorical(theta[c, d, :K_d]), states coded 0..K_d - 1, K_d per feature.
-
-    theta[c, d, k] = (N_cdk + alpha) / (N_cd + alpha K_d), K_d = max(observed max + 1,
-    min_categories). Probabilities are a padded (C, D, K_max) table, -inf beyond K_d.
-    """
-
-    kind = "categorical"
-
-    def __init__(self, columns, n_classes, dtype, device, alpha=1.0, min_categories=None):
-        self.alpha = alpha
-        self.min_categories = min_categories
-        super().__init__(columns, n_classes, dtype, device)
-
-    def reset(self, device=None) -> None:
-        C, D = self.n_classes, self.n_features
-        mc = self.min_categories
-        mc = np.zeros(D, dtype=np.int64) if mc is None else np.broadcast_to(mc, (D,)).copy()
-        self.register_buffer("n_categories_", torch.as_tensor(mc, dtype=torch.long, device=device))
-        K = int(mc.max(initial=1))
-        self.register_buffer("category_counts_", self._zeros(C, D, K, device=device))
-        self.register_buffer("log_probs_", self._zeros(C, D, K, device=device))
-
-    def check(self, x, miss, where, bounds=None) -> Tensor:
-        v, _ = _observed(x, miss)
-        lo, hi = bounds if bounds is not None else _bounds(x, miss)
-        if lo < 0 or not _is_integral(v):  # integer codes >= 0
-            bad = (v < 0) | (v != torch.round(v))
-            vals = torch.unique(v[bad])[:5].tolist()
-            raise ValueError(
-                f"categorical features of X in {where} must be integer codes >= 0; got {vals}"
-            )
-        # a state unknown to the model; the per-feature pass only when the max could be one
-        if where != "fit" and self.n_features and hi >= int(self.n_categories_.min()):
-            if (v.amax(0) >= self.n_categories_.to(x.dtype)).any():  # NaN entries were set to 0
-                over = v >= self.n_categories_.to(x.dtype)
-                r, d = (int(i) for i in over.nonzero()[0])
-                raise ValueError(
-                    f"categorical feature {int(self.columns[d])} of X has value "
-                    f"{int(x[r, d])} but the model knows states "
-                    f"0..{int(self.n_categories_[d]) - 1} (n_categories_)"
-                )
-        return x
-
-    @staticmethod
-    def _codes(
-        x: Tensor, miss: Tensor | None, out: Tensor, K: int, missing: int, base: Tensor | None
-    ) -> Tensor:
-        """Flat codes base_b + d * K + x_bd of a block of rows x (b, D), written into ``out``
-        (b, D) int64; a missing entry gets the code ``missing``."""
-        if miss is not None:
-            x = x.masked_fill(miss, 0.0)
-        out.copy_(x)  # float codes -> int64, exact (checked integral)
-        out.add_(torch.arange(0, x.shape[1] * K, K, device=x.device))  # (D,)
-        if base is not None:
-            out.add_(base)
-        return out if miss is None else out.masked_fill_(miss, missing)
-
-    def summarize(self, x, miss, y, w, chunk_bytes=_CHUNK_BYTES) -> None:
-        # counts N_cdk = Σ_b w_b [y_b = c, x_bd = k]: a weighted scatter-add of the flat codes
-        # (y_b * D + d) * K + x_bd, one block of rows at a time
-        B, D = x.shape
-        if B:
-            seen = x.amax(0) if miss is None else x.masked_fill(miss, -1.0).amax(0)  # (D,)
-            self.n_categories_ = torch.maximum(self.n_categories_, seen.long() + 1)
-        K = int(self.n_categories_.max()) if self.n_features else 1
-        C, _, K_old = self.category_counts_.shape
-        if K > K_old:  # new states: pad the count table
-            pad = self._zeros(C, D, K - K_old, device=x.device)
-            self.category_counts_ = torch.cat([self.category_counts_, pad], -1)
-        size = C * D * K
-        counts = x.new_zeros(size + 1)  # (C*D*K + 1,): the last slot gathers missing entries
-        step = _step(D * (8 + x.element_size()), chunk_bytes)
-        codes = torch.empty(min(step, B), D, dtype=torch.long, device=x.device)
-        for i in range(0, B, step):
-            xb, mb = x[i : i + step], None if miss is None else miss[i : i + step]  # (b, D)
-            yb = y[i : i + step, None] * (D * K)  # (b, 1) the class's (D, K) slab
-            c = self._codes(xb, mb, codes[: len(xb)], K, size, yb)  # (b, D)
-            wb = counts.new_ones(1, 1) if w is None else w[i : i + step, None]  # (b or 1, 1)
-            counts.index_add_(0, c.view(-1), wb.expand(c.shape).reshape(-1))  # w_b at (b, d)
-        self.category_counts_ = self.category_counts_ + counts[:size].view(C, D, K)
-
-    def from_summaries(self) -> None:
-        C, D, K = self.category_counts_.shape
-        k = torch.arange(K, device=self.category_counts_.device)
-        valid = k[None, :] < self.n_categories_[:, None]  # (D, K)
-        smoothed = self.category_counts_ + _on(self.alpha, self.category_counts_)  # (C, D, K)
-        total = (smoothed * valid).sum(-1, keepdim=True)  # (C, D, 1)
-        lp = torch.log(smoothed) - torch.log(total)
-        self.log_probs_ = lp.masked_fill(~valid, -math.inf)
-
-    @property
-    def feature_log_prob_(self) -> list[Tensor]:
-        """CategoricalNB's list: one (C, K_d) table per feature."""
-        return [self.log_probs_[:, d, : int(k)] for d, k in enumerate(self.n_categories_)]
-
-    @property
-    def category_count_(self) -> list[Tensor]:
-        return [self.category_counts_[:, d, : int(k)] for d, k in enumerate(self.n_categories_)]
-
-    def distribution(self) -> Categorical:
-        return Categorical(logits=self.log_probs_, validate_args=False)  # batch (C, D)
-
-    def forward(self, y: Tensor) -> Categorical:
-        return Categorical(logits=self.log_probs_[y], validate_args=False)  # batch (B, D)
-
-    def log_likelihood(self, x, miss, constant=True, chunk_bytes=_CHUNK_BYTES) -> Tensor:
-        # Categorical.log_prob for every class is a lookup in the (D * K, C) table of
-        # log-probabilities at row d * K + x_d, summed over d: an index_select of the rows of a
-        # block of x into one (b * D, C) buffer, then a sum over d (no (B, D, C) tensor). A
-        # missing x_d looks up an extra row of zeros.
-        C, D, K = self.log_probs_.shape
-        B = x.shape[0]
-        table = self.log_probs_.permute(1, 2, 0).reshape(D * K, C)  # (D*K, C), O(C D K) work
-        table = torch.cat([table, table.new_zeros(1, C)])  # row D*K: the dropped factor
-        out = x.new_empty(B, C)
-        step = _step(D * (8 + C * x.element_size()), chunk_bytes)
-        codes = torch.empty(min(step, B), D, dtype=torch.long, device=x.device)
-        rows = x.new_empty(min(step, B) * D, C)
-        for i in range(0, B, step):
-            xb, mb = x[i : i + step], None if miss is None else miss[i : i + step]  # (b, D)
-            c = self._codes(xb, mb, codes[: len(xb)], K, D * K, None).view(-1)  # (b*D,)
-            lp = torch.index_select(table, 0, c, out=rows[: len(c)])  # (b*D, C)
-            torch.sum(lp.view(len(xb), D, C), 1, out=out[i : i + step])  # (b, C)
-        return out
-
-
-class MultinomialFeatures(_Features):
-    """x | y=c ~ Multinomial(n = Σ_d x_d, theta[c]), theta[c, d] = (N_cd + alpha) / Σ_d (...).
-
-    The log-pmf includes the multinomial coefficient log n! - Σ_d log x_d! (scikit-learn's joint
-    log-likelihood leaves it out; it does not depend on y, so posteriors agree).
-    """
-
-    kind = "multinomial"
-
-    def __init__(self, columns, n_classes, dtype, device, alpha=1.0):
-        self.alpha = alpha
-        super().__init__(columns, n_classes, dtype, device)
-
-    def reset(self, device=None) -> None:
-        C, D = self.n_classes, self.n_features
-        self.register_buffer("feature_count_", self._zeros(C, D, device=device))
-        self.register_buffer("feature_log_prob_", self._zeros(C, D, device=device))
-        self.register_buffer("total_count_", self._zeros(2, device=device))  # Σ n, rows seen
-
-    def check(self, x, miss, where, bounds=None) -> Tensor:
-        if miss is not None:
-            partial = miss.any(1) & ~miss.all(1)
-            if partial.any():
-                row = int(partial.nonzero()[0])
-                raise ValueError(
-                    f"multinomial features of X in {where} form one count vector, which may be "
-                    f"missing (NaN) as a whole but not in part; row {row} is partly NaN"
-                )
-        lo, _ = bounds if bounds is not None else _bounds(x, miss)
-        if lo < 0:
-            raise ValueError(
-                f"multinomial features of X in {where} must be counts >= 0; got min {lo}"
-            )
-        return x
-
-    def summarize(self, x, miss, y, w, chunk_bytes=_CHUNK_BYTES) -> None:
-        x0, _ = _observed(x, miss)
-        rows = x.shape[0] if miss is None else int((~miss.any(1)).sum())
-        counts = _class_sum(x0, y, w, self.n_classes, chunk_bytes)  # (C, D) Σ w x
-        self.feature_count_ += counts
-        n = counts.sum() if w is None else x0.sum()  # Σ_b n_b, unweighted
-        self.total_count_ += torch.stack([n, x0.new_tensor(float(rows))])
-
-    def from_summaries(self) -> None:
-        s = self.feature_count_ + _on(self.alpha, self.feature_count_)
-        self.feature_log_prob_ = torch.log(s) - torch.log(s.sum(1, keepdim=True))
-
-    @property
-    def mean_total_(self) -> float:
-        """Mean number of counts per row seen in training: the default n for sampling."""
-        n, rows = self.total_count_.tolist()
-        return n / rows if rows else 0.0
-
-    def distribution(self, total_count: int = 1) -> Multinomial:
-        return Multinomial(total_count, logits=self.feature_log_prob_, validate_args=False)
-
-    def forward(self, y: Tensor, total_count: int = 1) -> Multinomial:
-        return Multinomial(total_count, logits=self.feature_log_prob_[y], validate_args=False)
-
-    def log_likelihood(self, x, miss, constant=True, chunk_bytes=0) -> Tensor:
-        # Multinomial(logits).log_prob as a matmul (a (B, C, V) broadcast would not scale to a
-        # vocabulary): log n! - Σ_d log x_d! + Σ_d x_d log theta_cd; the coefficient does not
-        # depend on y and is skipped when constant=False (posteriors)
-        x0, _ = _observed(x, miss)
-        out = _safe_mm(x0, self.feature_log_prob_)  # (B, C)
-        if constant:
-            coef = torch.lgamma(x0.sum(1) + 1) - torch.lgamma(x0 + 1).sum(1)  # (B,)
-            out = out + coef[:, None]
-        return out if miss is None else out.masked_fill(miss.any(1)[:, None], 0.0)
-
-    def sample(self, y: Tensor, total_count: int | None = None, **kwargs: Any) -> Tensor:
-        n = round(self.mean_total_) if total_count is None else total_count
-        n = check_int("total_count", n, low=0)
-        return self(y, n).sample().to(self.dtype)
-
-
-_FAMILY_ATTRS = {
-    "theta_": ("gaussian",),
-    "var_": ("gaussian",),
-    "epsilon_": ("gaussian",),
-    "feature_count_": ("bernoulli", "multinomial"),
-    "feature_log_prob_": ("bernoulli", "multinomial", "categorical"),
-    "category_count_": ("categorical",),
-    "n_categories_": ("categorical",),
-}
-
-_FAMILY_CLASSES = {
-    "gaussian": GaussianFeatures,
-    "bernoulli": BernoulliFeatures,
-    "categorical": CategoricalFeatures,
-    "multinomial": MultinomialFeatures,
-}
-
 
 # ---------------------------------------------------------------------------------- the model
-class NaiveBayes(nn.Module):
+class NaiveBayes(Model):
     """Naive Bayes classifier and generative model p(x, y) = p(y) Π_d p(x_d | y) (eq. 10).
 
     Parameters
@@ -665,7 +104,7 @@ class NaiveBayes(nn.Module):
         class_prior: Sequence[float] | None = None,
         dtype: torch.dtype = torch.float64,
         device: str | torch.device | None = None,
-        chunk_bytes: int = _CHUNK_BYTES,
+        chunk_bytes: int = CHUNK_BYTES,
     ):
         super().__init__()
         if isinstance(features, str):
@@ -689,6 +128,39 @@ class NaiveBayes(nn.Module):
         self.chunk_bytes = int(chunk_bytes)
         self.families_ = nn.ModuleDict()
 
+    # ------------------------------------------------------------------ state
+    def get_extra_state(self) -> dict[str, Any]:
+        state = super().get_extra_state()
+        if hasattr(self, "classes_"):
+            state["classes_"] = self.classes_.tolist()
+            state["families"] = {k: f.columns.tolist() for k, f in self.families_.items()}
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            state["feature_names_in_"] = [str(n) for n in names]
+        return state
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state.pop("families", None)
+        for name in ("classes_", "feature_names_in_"):
+            if name in state:
+                object.__setattr__(self, name, np.asarray(state.pop(name)))
+        super().set_extra_state(state)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args: Any, **kwargs: Any) -> None:
+        # the feature families are made by fit: make them (their buffers take the saved shapes)
+        extra = state_dict.get(prefix + "_extra_state", {})
+        families = extra.get("families", {}) if isinstance(extra, dict) else {}
+        if families and not len(self.families_):
+            C = len(extra["classes_"])
+            D = extra["n_features_in_"]
+            alpha = self._resolve_alpha(None, D)
+            dev = state_dict[prefix + "class_count_"].device
+            for kind, cols in families.items():
+                a = alpha if isinstance(alpha, float) else alpha[cols].to(dev)  # (D_f,)
+                self.families_[kind] = make_features(kind, cols, C, self, a, dev)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # ------------------------------------------------------------------ structure
     @property
     def network(self) -> BayesNet:
@@ -697,7 +169,7 @@ class NaiveBayes(nn.Module):
         :meth:`log_prob` with y."""
         from .naive_bayes_network import naive_bayes_network
 
-        self._fitted()
+        self._check_fitted()
         return naive_bayes_network(self)
 
     @property
@@ -719,9 +191,7 @@ class NaiveBayes(nn.Module):
         buf = getattr(self, "class_count_", None)
         return buf.dtype if buf is not None else self.dtype
 
-    def _fitted(self) -> None:
-        if not hasattr(self, "classes_"):
-            raise RuntimeError("this NaiveBayes is not fitted yet; call fit(X, y) first")
+    _fitted_attrs = ("classes_",)
 
     # ------------------------------------------------------------------ input handling
     def _X(self, X, where: str) -> Tensor:
@@ -757,14 +227,14 @@ class NaiveBayes(nn.Module):
         out = {}
         for kind, fam in self.families_.items():
             x = fam.block(X)
-            bounds, miss = _bounds(x), None
+            bounds, miss = observed_bounds(x), None
             if not all(map(math.isfinite, bounds)) and x.numel():  # NaN or inf somewhere
                 if torch.isinf(x).any():
                     raise ValueError(
                         f"X in {where} contains inf; only finite values or NaN (missing)"
                     )
                 miss = torch.isnan(x)
-                bounds = _bounds(x, miss)
+                bounds = observed_bounds(x, miss)
             out[kind] = (fam.check(x, miss, where, bounds), miss)
         return out
 
@@ -833,22 +303,8 @@ class NaiveBayes(nn.Module):
         self.families_ = nn.ModuleDict()
         alpha = self._resolve_alpha(X_raw, D)
         for kind, cols in self._resolve_features(X_raw, D).items():
-            kw: dict[str, Any] = {}
             a = alpha if isinstance(alpha, float) else alpha[cols].to(dev)  # (D_f,)
-            if kind == "gaussian":
-                kw["var_smoothing"] = self.var_smoothing
-            elif kind == "bernoulli":
-                kw.update(alpha=a, binarize=self.binarize)
-            elif kind == "categorical":
-                kw.update(
-                    alpha=a if isinstance(a, float) else a[:, None],  # (D_f, 1)
-                    min_categories=self.min_categories,
-                )
-            elif kind == "multinomial":
-                kw["alpha"] = a
-            else:  # pragma: no cover - _resolve_features only yields FAMILIES
-                raise ValueError(f"unknown family {kind!r}; valid: {FAMILIES}")
-            self.families_[kind] = _FAMILY_CLASSES[kind](cols, C, self.dtype, dev, **kw)
+            self.families_[kind] = make_features(kind, cols, C, self, a, dev)
         self.register_buffer("class_count_", torch.zeros(C, dtype=self.dtype, device=dev))
         self.register_buffer("class_log_prior_", torch.zeros(C, dtype=self.dtype, device=dev))
 
@@ -894,18 +350,18 @@ class NaiveBayes(nn.Module):
     @torch.no_grad()
     def summarize(self, X, y, sample_weight=None) -> None:
         """Accumulate the sufficient statistics of a batch (no parameter changes)."""
-        self._fitted()
+        self._check_fitted()
         X = self._X(X, "fit")
         yi = self._encode(y, "fit", X.shape[0])
         w = self._weights(sample_weight, X.shape[0])  # (B,) or None: all 1
-        self.class_count_ += _class_weight(yi, w, len(self.classes_), self.class_count_.dtype)
+        self.class_count_ += class_weight(yi, w, len(self.classes_), self.class_count_.dtype)
         for kind, (x, miss) in self._blocks(X, "fit").items():
             self.families_[kind].summarize(x, miss, yi, w, self.chunk_bytes)
 
     @torch.no_grad()
     def from_summaries(self) -> None:
         """Set p(y) and every p(x_d | y) from the accumulated statistics."""
-        self._fitted()
+        self._check_fitted()
         C = len(self.classes_)
         if self.class_prior is not None:
             prior = torch.as_tensor(np.asarray(self.class_prior, dtype=np.float64))
@@ -935,7 +391,7 @@ class NaiveBayes(nn.Module):
     def _jll(self, X, constant: bool) -> Tensor:
         """log p(y) + Σ families; with constant=False, terms that do not depend on y (the
         multinomial coefficient) are left out: enough for posteriors and predictions."""
-        self._fitted()
+        self._check_fitted()
         X = self._X(X, "predict")
         jll = self.class_log_prior_.expand(X.shape[0], -1).clone()  # (B, C)
         for kind, (x, miss) in self._blocks(X, "predict").items():
@@ -973,35 +429,50 @@ class NaiveBayes(nn.Module):
         yi = self._encode(y, "log_prob", jll.shape[0])
         return jll.gather(1, yi[:, None]).squeeze(1)
 
-    def score_samples(self, X) -> Tensor:
-        """log p(x) per row (scikit-learn's name for a density's log)."""
-        return self.log_prob(X)
-
     # ------------------------------------------------------------------ generation
+    def sample(
+        self,
+        n: int,
+        *,
+        y=None,
+        generator: torch.Generator | None = None,
+        total_count: int | None = None,
+    ) -> Tensor:
+        """n draws of x (n, D) (:meth:`sample_joint` without the labels)."""
+        return self.sample_joint(n, y=y, generator=generator, total_count=total_count)[0]
+
     @torch.no_grad()
-    def sample(self, n: int, y=None, total_count: int | None = None) -> tuple[Tensor, Any]:
+    def sample_joint(
+        self,
+        n: int,
+        *,
+        y=None,
+        generator: torch.Generator | None = None,
+        total_count: int | None = None,
+    ) -> tuple[Tensor, Any]:
         """Ancestral sampling: y ~ p(y) (or the given label(s)), then x_d ~ p(x_d | y).
 
         Returns (X (n, D), labels). ``total_count`` is the number of counts drawn per row for
         multinomial features (default: the training mean, rounded).
         """
-        self._fitted()
+        self._check_fitted()
         n = check_int("n", n, low=0)
         dev = self._device()
-        if y is None:
-            yi = Categorical(logits=self.class_log_prior_).sample((n,))  # (n,)
-        else:
-            labels = np.asarray(y.detach().cpu().numpy() if isinstance(y, Tensor) else y)
-            labels = np.full(n, labels) if labels.ndim == 0 else labels
-            yi = self._encode(labels, "sample", n).to(dev)
-        X = torch.empty(n, self.n_features_in_, dtype=self._dtype(), device=dev)
-        for fam in self.families_.values():
-            X[:, fam.columns] = fam.sample(yi, total_count=total_count)
+        with forked_rng(generator, dev):
+            if y is None:
+                yi = Categorical(logits=self.class_log_prior_).sample((n,))  # (n,)
+            else:
+                labels = np.asarray(y.detach().cpu().numpy() if isinstance(y, Tensor) else y)
+                labels = np.full(n, labels) if labels.ndim == 0 else labels
+                yi = self._encode(labels, "sample", n).to(dev)
+            X = torch.empty(n, self.n_features_in_, dtype=self._dtype(), device=dev)
+            for fam in self.families_.values():
+                X[:, fam.columns] = fam.sample(yi, total_count=total_count)
         return X, self._decode(yi)
 
     # ------------------------------------------------------------------ sklearn-like views
     def _family_attr(self, name: str, kinds: tuple[str, ...]):
-        self._fitted()
+        self._check_fitted()
         owners = [k for k in kinds if k in self.families_]
         if len(owners) != 1:
             raise AttributeError(
@@ -1017,18 +488,13 @@ class NaiveBayes(nn.Module):
     def __getattr__(self, name: str):
         # scikit-learn's per-family names (theta_, feature_log_prob_, ...) read through to the
         # one family that owns them; nn.Module's lookup of parameters/buffers/modules first
-        if name in _FAMILY_ATTRS:
-            return self._family_attr(name, _FAMILY_ATTRS[name])
+        if name in FAMILY_ATTRS:
+            return self._family_attr(name, FAMILY_ATTRS[name])
         return super().__getattr__(name)
 
     def extra_repr(self) -> str:
         f = self.features if isinstance(self.features, str) else "mixed"
         return f"features={f!r}, alpha={self.alpha}, var_smoothing={self.var_smoothing}"
-
-
-def _on(alpha: float | Tensor, like: Tensor) -> float | Tensor:
-    """A smoothing value (float, or per feature) on the device and dtype of ``like``."""
-    return alpha if isinstance(alpha, float) else alpha.to(like)
 
 
 def _per_column(spec, X_raw, D: int, name: str, scalar: type, noun: str, nouns: str) -> list:

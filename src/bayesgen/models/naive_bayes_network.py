@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-from ..factors import Gaussian, Table
+from ..factors import Table
 from ..factors.base import Factor
 from ..network import BayesNet
 from ..variables import Continuous, Discrete
@@ -50,25 +49,7 @@ def naive_bayes_network(model) -> BayesNet:
     y = Discrete("y", [str(c) for c in model.classes_])
     factors: list[Factor] = [Table(y, probs=model.class_log_prior_.exp())]
     by_column: dict[int, Factor] = {}
-    for kind, fam in model.families_.items():
-        cols = fam.columns.tolist()
-        if kind == "multinomial":
-            x = Continuous("counts[" + ",".join(names[j] for j in cols) + "]", shape=(len(cols),))
-            by_column[cols[0]] = MultinomialCounts(x, y, fam)
-            continue
-        for i, j in enumerate(cols):
-            if kind == "gaussian":
-                mean, std = fam.theta_[:, i], fam.var_[:, i].sqrt()
-                by_column[j] = Gaussian(Continuous(names[j]), [y], mean=mean, std=std)
-            elif kind == "bernoulli":
-                p1 = fam.feature_log_prob_[:, i].exp()  # (C,)
-                probs = torch.stack([1 - p1, p1], -1)
-                by_column[j] = Table(Discrete(names[j], ["0", "1"]), [y], probs=probs)
-            elif kind == "categorical":
-                k = int(fam.n_categories_[i])
-                probs = fam.log_probs_[:, i, :k].exp()  # (C, K_d)
-                by_column[j] = Table(Discrete(names[j], k), [y], probs=probs)
-            else:
-                raise ValueError(f"unknown naive Bayes family {kind!r}")
+    for fam in model.families_.values():
+        by_column.update(fam.network_factors(y, names))
     factors += [by_column[j] for j in sorted(by_column)]
     return BayesNet(factors, name="naive Bayes")

@@ -1,4 +1,4 @@
-"""N-gram language models: order-k Markov chains over tokens (eq. 11 of the seed).
+"""N-gram language models: order-k Markov chains over tokens (eq. 11 of the chapter).
 
 An order-k model factorizes a sequence as the Bayesian network
 
@@ -12,6 +12,7 @@ characters (a sequence given as ``str``) or words (a list of ``str``).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,8 @@ from torch.distributions import Categorical
 
 from .._checks import check_bool, check_int, check_option, check_real
 from ..graph import DAG, time_layout
-from .ngram_counts import PADDINGS, NGramCounts, PaddedBatch, pad_sequences
+from .base import Model
+from .ngram_counts import PADDINGS, NGramCounts, PaddedBatch, _Level, pad_sequences
 from .ngram_smoothing import Smoothing, make_smoothing
 from .vocab import Vocabulary, as_sequences
 
@@ -84,7 +86,10 @@ def stationary_distribution(
     raise ValueError(f"method must be one of ('eig', 'power'), got {method!r}")
 
 
-class NGramLM(nn.Module):
+_LEVEL_BUFFERS = ("keys", "count", "suffix")  # a trie level's constructor arguments
+
+
+class NGramLM(Model):
     """Order-k n-gram language model (a (k+1)-gram) with pluggable smoothing.
 
     Parameters
@@ -195,6 +200,57 @@ class NGramLM(nn.Module):
         self.n_tokens_ = int(batch.target.sum())
         return self
 
+    # ------------------------------------------------------------------ state
+    def get_extra_state(self) -> dict[str, Any]:
+        state = super().get_extra_state()
+        if self.is_fitted:
+            v = self.vocabulary_
+            state["vocabulary"] = {
+                "tokens": list(v.itos_[3:]),
+                "specials": [v.unk_token, v.bos_token, v.eos_token],
+                "unk_policy": v.unk_policy,
+            }
+            state["hyperparameters"] = {
+                k: h
+                for k, h in self.smoothing_.hyperparameters().items()
+                if isinstance(h, bool | int | float)
+            }
+        return state
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        state = {k: v for k, v in state.items() if k not in ("vocabulary", "hyperparameters")}
+        super().set_extra_state(state)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args: Any, **kwargs: Any) -> None:
+        # vocabulary, count trie and smoothing are made by fit: rebuild them from the saved
+        # tokens and counts (the smoothing's tables, tuned or not, are then loaded over them)
+        extra = state_dict.get(prefix + "_extra_state", {})
+        saved = extra.get("vocabulary") if isinstance(extra, dict) else None
+        if saved is not None and not self.is_fitted:
+            unk, bos, eos = saved["specials"]
+            self.vocabulary_ = self.vocabulary
+            if self.vocabulary_ is None:
+                self.vocabulary_ = Vocabulary.from_tokens(
+                    saved["tokens"],
+                    unk_policy=saved["unk_policy"],
+                    unk_token=unk,
+                    bos_token=bos,
+                    eos_token=eos,
+                )
+            sub = prefix + "counts_."
+            tables = {k[len(sub) :]: v for k, v in state_dict.items() if k.startswith(sub)}
+            counts = NGramCounts(self.n, len(self.vocabulary_), self.padding)
+            counts.levels = nn.ModuleList(
+                _Level(*(torch.empty_like(tables[f"levels.{i}.{b}"]) for b in _LEVEL_BUFFERS))
+                for i in range(self.n)
+            )
+            counts.load_state_dict(tables)
+            self.counts_ = counts
+            self.smoothing_ = make_smoothing(self.smoothing).fit(counts, self._support())
+            for name, value in extra.get("hyperparameters", {}).items():
+                setattr(self.smoothing_, name, value)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def with_smoothing(self, smoothing: str | Smoothing) -> NGramLM:
         """A fitted model with another smoothing that shares this one's vocabulary and counts
         (nothing is recounted)."""
@@ -211,9 +267,7 @@ class NGramLM(nn.Module):
         new.smoothing_ = make_smoothing(smoothing).fit(self.counts_, self._support())
         return new
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "counts_"):
-            raise RuntimeError("this NGramLM is not fitted yet; call fit(sequences) first")
+    _fitted_attrs = ("counts_",)
 
     def tune(self, heldout) -> NGramLM:
         """Re-fit the smoothing's hyperparameters (add-k's k, Kneser–Ney's discounts) to
@@ -254,10 +308,6 @@ class NGramLM(nn.Module):
         lp, seq, B = self._score(sequences, allow_unnormalized)
         return torch.zeros(B, dtype=lp.dtype, device=lp.device).index_add_(0, seq, lp)
 
-    def score_samples(self, sequences, allow_unnormalized: bool = False) -> Tensor:
-        """scikit-learn's name for :meth:`log_prob`."""
-        return self.log_prob(sequences, allow_unnormalized)
-
     def cross_entropy(
         self, sequences, bits: bool = False, allow_unnormalized: bool = False
     ) -> float:
@@ -280,7 +330,7 @@ class NGramLM(nn.Module):
         for j in range(1, self.order + 1):
             r = root
             for i in range(self.order - j, self.order):  # walk the j-gram from its first token
-                r = self.counts_.children(r, i - (self.order - j) + 1, history[:, i])
+                r = self.counts_.child_ranks(r, i - (self.order - j) + 1, history[:, i])
             ranks.append(r)
         return ranks
 
@@ -289,7 +339,7 @@ class NGramLM(nn.Module):
         V = len(self.vocabulary_)
         words = torch.arange(V, device=ctx[0].device)[None, :]  # (1, V)
         cols = [c[:, None] for c in ctx]  # (B, 1) each
-        grams = [self.counts_.children(cols[m - 1], m, words) for m in range(1, self.n + 1)]
+        grams = [self.counts_.child_ranks(cols[m - 1], m, words) for m in range(1, self.n + 1)]
         return self.smoothing_.prob(cols, grams, words)  # (B, V)
 
     def forward(self, context: Tensor) -> Categorical:
@@ -336,15 +386,15 @@ class NGramLM(nn.Module):
     # ------------------------------------------------------------------ sampling
     def sample(
         self,
-        n_tokens: int,
+        n: int = 1,
         *,
-        n_samples: int = 1,
-        seed: int | None = None,
+        length: int,
+        generator: torch.Generator | None = None,
         temperature: float = 1.0,
         prompt=None,
         stop_at_eos: bool = True,
     ) -> list[list[str]]:
-        """Ancestral sampling of ``n_samples`` continuations of ``n_tokens`` tokens each.
+        """Ancestral sampling of ``n`` continuations of ``length`` tokens each.
 
         Each step draws x_t ∝ p(x_t | context)^(1/temperature) (temperature < 1 sharpens,
         > 1 flattens). ``prompt`` (a str or list of tokens) conditions the start; otherwise the
@@ -352,8 +402,8 @@ class NGramLM(nn.Module):
         Returns a list of token lists (join characters with ``"".join``).
         """
         self._check_fitted()
-        check_int("n_tokens", n_tokens, low=1)
-        check_int("n_samples", n_samples, low=1)
+        n_tokens = check_int("length", length, low=1)
+        n_samples = check_int("n", n, low=1)
         check_real(
             "temperature", temperature, low=0, open_low=True, finite=False, expected="a float > 0"
         )
@@ -363,8 +413,7 @@ class NGramLM(nn.Module):
             ids = v.encode(prompt).to(dev)[-k:]
             if ids.numel():
                 history[:, k - ids.numel() :] = ids
-        gen = torch.Generator(device=dev)
-        gen.manual_seed(int(seed) if seed is not None else int(torch.randint(2**62, ())))
+        gen = generator
         ctx = self._context_ranks(history)
         out = torch.empty((n_samples, n_tokens), dtype=torch.long, device=dev)  # (B, n_tokens)
         done = torch.zeros(n_samples, dtype=torch.bool, device=dev)  # (B,)

@@ -203,7 +203,7 @@ class NGramCounts(nn.Module):
         grams = [r[m][t - m + 1] for m in range(1, self.n + 1)]
         return ctx, grams, batch.ids[t], batch.seq[t]
 
-    def children(self, ctx: Tensor, m: int, words: Tensor) -> Tensor:
+    def child_ranks(self, ctx: Tensor, m: int, words: Tensor) -> Tensor:
         """Rank at level m of (context ``ctx`` at level m-1, word): broadcasts; -1 if absent."""
         return lookup(self.level(m).keys, torch.where(ctx >= 0, ctx * self.V + words, -1))
 
@@ -214,5 +214,5 @@ class NGramCounts(nn.Module):
         """
         new = [ctx[0]]
         for j in range(1, len(ctx)):
-            new.append(self.children(ctx[j - 1], j, word))
+            new.append(self.child_ranks(ctx[j - 1], j, word))
         return new

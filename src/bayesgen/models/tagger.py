@@ -34,7 +34,6 @@ as pair emissions. A model is saved as JSON counts (never pickle) and rebuilt on
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
@@ -45,14 +44,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch import Tensor
 
 from .._checks import check_int, check_option, check_real
 from ..graph import DAG, time_layout
+from .base import Fitted
 from .hmm import HMM
 from .spelling import SpellingModel
+from .tagger_counts import (
+    deleted_interpolation,
+    first_flags,
+    fit_spelling,
+    sparse,
+    suffix_key,
+    tensors_from_text,
+    tensors_to_text,
+    to_sparse,
+    trigram_counts,
+)
 
 __all__ = ["HMMTagger", "tokenize", "word_shape"]
 
@@ -119,7 +128,7 @@ def _as_sentences(data) -> tuple[list[list[str]], list[list[str]] | None]:
     return words, (tags if all(has) else None)
 
 
-class HMMTagger:
+class HMMTagger(Fitted):
     """Trigram HMM part-of-speech tagger (TnT), lexicalized, with a spelling model for unknown
     words.
 
@@ -187,7 +196,7 @@ class HMMTagger:
         self.word_tag_counts_ = torch.bincount(word_ids * K + tag_ids, minlength=V * K).reshape(
             V, K
         )
-        self.ngram_counts_ = _trigram_counts(tag_ids, lengths, K)
+        self.ngram_counts_ = trigram_counts(tag_ids, lengths, K)
         # lexical statistics of frequent words: f(w_{i-1}, t_{i-1}, t_i) and f(w_i, t_{i-1}, t_i)
         freq = self.word_tag_counts_.sum(1)  # (V,)
         self.lexical_words_ = (freq >= self.lexical_min_count).nonzero().squeeze(1)  # (F,)
@@ -195,7 +204,7 @@ class HMMTagger:
         lex[self.lexical_words_] = torch.arange(len(self.lexical_words_))
         F = len(self.lexical_words_)
         i = torch.arange(1, len(word_ids))
-        i = i[~_first_flags(lengths)[i]]  # positions with a previous word in the sentence
+        i = i[~first_flags(lengths)[i]]  # positions with a previous word in the sentence
         pair = tag_ids[i - 1] * K + tag_ids[i]  # (t_{i-1}, t_i)
         for name, at in (("prev_word_counts_", i - 1), ("word_pair_counts_", i)):
             f = lex[word_ids[at]]
@@ -204,7 +213,7 @@ class HMMTagger:
             setattr(self, name, counts.reshape(F, K, K))
         # suffix statistics of rare words, token-wise, one table per word shape
         rare = (freq[word_ids] <= self.rare_threshold).numpy()
-        first = _first_flags(lengths).numpy()
+        first = first_flags(lengths).numpy()
         rare_words = [w for w, r in zip(flat_w, rare, strict=True) if r]
         rare_shapes = [word_shape(w, f) for w, f in zip(rare_words, first[rare], strict=True)]
         rare_tags = tag_ids.numpy()[rare]
@@ -212,7 +221,7 @@ class HMMTagger:
         keys, key_tags = [], []
         for i in range(self.suffix_length + 1):
             sel = np.flatnonzero(rare_len >= i)
-            keys += [_suffix_key(rare_words[j], rare_shapes[j], i) for j in sel]
+            keys += [suffix_key(rare_words[j], rare_shapes[j], i) for j in sel]
             key_tags.append(rare_tags[sel])
         codes, uniq = pd.factorize(pd.Series(keys, dtype=object))
         S = len(uniq)
@@ -224,7 +233,7 @@ class HMMTagger:
         if self.unknown == "spelling":
             if not rare.any():  # every word is frequent: learn the spelling of them all
                 rare[:] = True
-            self.spelling_ = _fit_spelling(
+            self.spelling_ = fit_spelling(
                 [w for w, r in zip(flat_w, rare, strict=True) if r],
                 first[rare],
                 tag_ids.numpy()[rare],
@@ -258,7 +267,7 @@ class HMMTagger:
         K = len(self.tags_)
         dt = self.dtype
         f123 = self.ngram_counts_.to(dt)  # (K+1, K+1, K+1), index K = sentence boundary
-        self.lambdas_ = _deleted_interpolation(f123)
+        self.lambdas_ = deleted_interpolation(f123)
         l1, l2, l3 = self.lambdas_.tolist()
         N = f123.sum()
         f3 = f123.sum((0, 1))  # (K+1,) count of t3
@@ -319,7 +328,7 @@ class HMMTagger:
         alive = torch.ones(U, dtype=torch.bool)
         for i in range(self.suffix_length + 1):
             keys = [
-                _suffix_key(w, h, i) if len(w) >= i else ""
+                suffix_key(w, h, i) if len(w) >= i else ""
                 for w, h in zip(words, shapes, strict=True)
             ]
             idx = torch.as_tensor(self._suffix_index.get_indexer(keys), dtype=torch.long)
@@ -379,7 +388,7 @@ class HMMTagger:
     def _decode(self, words: list[list[str]]) -> tuple[Tensor, Tensor]:
         lengths = torch.tensor([len(s) for s in words], dtype=torch.long)
         flat = [w for s in words for w in s]
-        logE, known = self.log_emissions(flat, _first_flags(lengths).tolist())  # (N, K)
+        logE, known = self.log_emissions(flat, first_flags(lengths).tolist())  # (N, K)
         if self.end:
             last = torch.cumsum(lengths, 0) - 1  # (B,)
             logE[last] = logE[last] + self.log_end_
@@ -396,7 +405,7 @@ class HMMTagger:
         lex = torch.where(ids >= 0, self._lexical_index[ids.clamp_min(0)], -1)  # (N,)
         pair = logE.unsqueeze(1).expand(-1, K, -1).clone()  # (N, K, K)
         i = torch.arange(1, len(flat))
-        i = i[~_first_flags(lengths)[i]]
+        i = i[~first_flags(lengths)[i]]
         a = self.lexical_weight
         for at, table in ((i - 1, self.log_prev_word_), (i, self.log_word_pair_)):
             f = lex[at]
@@ -434,9 +443,7 @@ class HMMTagger:
         """Fraction of tokens whose predicted tag equals the gold tag."""
         return self.evaluate(sentences)["accuracy"]
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "hmm_"):
-            raise ValueError("this HMMTagger is not fitted: call fit() or load() first")
+    _fitted_attrs = ("hmm_",)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | PathLike) -> None:
@@ -460,18 +467,18 @@ class HMMTagger:
             },
             "tags": self.tags_,
             "vocab": self.vocab_,
-            "word_tag_counts": _to_sparse(self.word_tag_counts_),
+            "word_tag_counts": to_sparse(self.word_tag_counts_),
             "ngram_counts": self.ngram_counts_.reshape(-1).tolist(),
             "suffix_keys": self.suffix_keys_,
-            "suffix_counts": _to_sparse(self.suffix_counts_),
+            "suffix_counts": to_sparse(self.suffix_counts_),
             "lexical_words": self.lexical_words_.tolist(),
-            "prev_word_counts": _to_sparse(self.prev_word_counts_),
-            "word_pair_counts": _to_sparse(self.word_pair_counts_),
+            "prev_word_counts": to_sparse(self.prev_word_counts_),
+            "word_pair_counts": to_sparse(self.word_pair_counts_),
         }
         if self.unknown == "spelling":  # features and weights (safetensors, base64)
             payload["spelling"] = {
                 "features": list(self.spelling_.features_),
-                "tensors": _tensors_to_text(
+                "tensors": tensors_to_text(
                     {"weight": self.spelling_.weight.data, "bias": self.spelling_.bias.data}
                 ),
             }
@@ -493,20 +500,20 @@ class HMMTagger:
             self.tags_ = list(payload["tags"])
             self.vocab_ = list(payload["vocab"])
             K, V = len(self.tags_), len(self.vocab_)
-            self.word_tag_counts_ = _sparse(payload["word_tag_counts"], (V, K))
+            self.word_tag_counts_ = sparse(payload["word_tag_counts"], (V, K))
             self.ngram_counts_ = torch.tensor(payload["ngram_counts"], dtype=torch.long).reshape(
                 K + 1, K + 1, K + 1
             )
             self.suffix_keys_ = list(payload["suffix_keys"])
-            self.suffix_counts_ = _sparse(payload["suffix_counts"], (len(self.suffix_keys_), K))
+            self.suffix_counts_ = sparse(payload["suffix_counts"], (len(self.suffix_keys_), K))
             self.lexical_words_ = torch.tensor(payload["lexical_words"], dtype=torch.long)
             F = len(self.lexical_words_)
-            self.prev_word_counts_ = _sparse(payload["prev_word_counts"], (F, K, K))
-            self.word_pair_counts_ = _sparse(payload["word_pair_counts"], (F, K, K))
+            self.prev_word_counts_ = sparse(payload["prev_word_counts"], (F, K, K))
+            self.word_pair_counts_ = sparse(payload["word_pair_counts"], (F, K, K))
             if self.unknown == "spelling":
                 spelling = SpellingModel(K, self.spelling_l2)
                 spelling.features_ = pd.Index(payload["spelling"]["features"], dtype=object)
-                tensors = _tensors_from_text(payload["spelling"]["tensors"])
+                tensors = tensors_from_text(payload["spelling"]["tensors"])
                 weight, bias = tensors["weight"], tensors["bias"]
                 if weight.shape != (len(spelling.features_), K) or bias.shape != (K,):
                     raise ValueError(
@@ -522,88 +529,3 @@ class HMMTagger:
 
 
 # --------------------------------------------------------------------------- internals
-def _fit_spelling(
-    words: list[str], first: np.ndarray, tags: np.ndarray, K: int, l2: float
-) -> SpellingModel:
-    """Fit the spelling model on tokens, grouped first into (form, sentence-initial) types."""
-    keys = pd.Series([f"{int(f)}\t{w}" for w, f in zip(words, first, strict=True)], dtype=object)
-    codes, types = pd.factorize(keys)
-    counts = torch.bincount(
-        torch.as_tensor(codes * K + tags, dtype=torch.long), minlength=len(types) * K
-    ).reshape(len(types), K)  # (U, K) tag counts of each type
-    type_first, _, type_words = zip(*(t.partition("\t") for t in types), strict=True)
-    return SpellingModel(K, l2).fit(list(type_words), [f == "1" for f in type_first], counts)
-
-
-def _tensors_to_text(tensors: dict[str, Tensor]) -> str:
-    return base64.b64encode(st_save({k: v.contiguous() for k, v in tensors.items()})).decode()
-
-
-def _tensors_from_text(text: str) -> dict[str, Tensor]:
-    return st_load(base64.b64decode(text, validate=True))
-
-
-def _suffix_key(word: str, shape: str, i: int) -> str:
-    return f"{shape}|{word[len(word) - i :] if i else ''}"
-
-
-def _first_flags(lengths: Tensor) -> Tensor:
-    """(N,) True at the first token of each sentence."""
-    first = torch.zeros(int(lengths.sum()), dtype=torch.bool)
-    first[torch.cumsum(lengths, 0) - lengths] = True
-    return first
-
-
-def _to_sparse(counts: Tensor) -> list[list[int]]:
-    """A count tensor as coordinate lists [index along each axis ..., values] (for JSON)."""
-    idx = counts.nonzero(as_tuple=True)
-    return [i.tolist() for i in idx] + [counts[idx].tolist()]
-
-
-def _sparse(coords, shape: tuple[int, ...]) -> Tensor:
-    *idx, vals = (torch.tensor(x, dtype=torch.long) for x in coords)
-    if len(idx) != len(shape):
-        raise ValueError(f"expected {len(shape)} index lists, got {len(idx)}")
-    out = torch.zeros(shape, dtype=torch.long)
-    out[tuple(idx)] = vals
-    return out
-
-
-def _trigram_counts(tags: Tensor, lengths: Tensor, K: int) -> Tensor:
-    """Counts f(t1, t2, t3) over sentences padded as <s> <s> t_1 .. t_n </s> (boundary = K)."""
-    B = len(lengths)
-    aug_len = lengths + 3
-    aug = torch.full((int(aug_len.sum()),), K, dtype=torch.long)
-    starts = torch.cumsum(aug_len, 0) - aug_len  # (B,)
-    pos = torch.arange(len(tags)) - torch.repeat_interleave(
-        torch.cumsum(lengths, 0) - lengths, lengths
-    )
-    aug[torch.repeat_interleave(starts, lengths) + 2 + pos] = tags
-    # windows starting at offsets start .. start + n (n + 1 trigrams per sentence)
-    first = torch.repeat_interleave(starts, lengths + 1) + (
-        torch.arange(int((lengths + 1).sum()))
-        - torch.repeat_interleave(torch.cumsum(lengths + 1, 0) - (lengths + 1), lengths + 1)
-    )
-    idx = (aug[first] * (K + 1) + aug[first + 1]) * (K + 1) + aug[first + 2]
-    del B
-    return torch.bincount(idx, minlength=(K + 1) ** 3).reshape(K + 1, K + 1, K + 1)
-
-
-def _deleted_interpolation(f123: Tensor) -> Tensor:
-    """λ1, λ2, λ3 of Brants (2000): each trigram votes, with its count, for the n-gram order
-    whose leave-one-out relative frequency is largest."""
-    N = f123.sum()
-    f3 = f123.sum((0, 1))
-    f23 = f123.sum(0)
-    f2 = f23.sum(1)  # count of t2 as a context
-    f12 = f123.sum(2)
-    i, j, k = f123.nonzero(as_tuple=True)
-    c = f123[i, j, k]
-    d3 = f12[i, j] - 1
-    d2 = f2[j] - 1
-    r3 = torch.where(d3 > 0, (c - 1) / d3.clamp_min(1), 0)
-    r2 = torch.where(d2 > 0, (f23[j, k] - 1) / d2.clamp_min(1), 0)
-    r1 = (f3[k] - 1) / (N - 1)
-    pick = torch.stack([r1, r2, r3], 1).argmax(1)  # ties: the lower order (argmax: first)
-    lam = torch.zeros(3, dtype=f123.dtype).index_add_(0, pick, c)
-    return lam / lam.sum()

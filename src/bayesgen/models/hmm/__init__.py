@@ -1,4 +1,4 @@
-"""Hidden Markov models: the Bayesian network of eq. 12 of the seed, with fast exact inference.
+"""Hidden Markov models: the Bayesian network of eq. 12 of the chapter, with fast exact inference.
 
 A hidden Markov model over T steps is the network
 
@@ -8,8 +8,8 @@ drawn unrolled as z1 -> z2 -> z3 -> z4 with zt -> xt. The modules, in the order 
 
 - ``_input``: the user's layouts (concatenated with ``lengths``, padded with ``mask``, a list)
   flattened, validated and cut into time-major chunks of sequences sorted by length;
-- ``emissions``: the emission factor p(x_t | z_t) (categorical or diagonal Gaussian) per chunk,
-  and its expected sufficient statistics;
+- ``emissions``: the emission factor p(x_t | z_t) as objects (categorical or diagonal Gaussian):
+  likelihoods per chunk, sufficient statistics, M-step, random start, sampler;
 - ``recursions``: scaled forward–backward and Viterbi, looping over time, batched over sequences;
 - ``segmented``: the same answers in O(√T) sequential steps for a few long sequences;
 - ``statistics``: the E-step on a chunk (log-likelihood, posteriors, expected counts) and the
@@ -18,6 +18,14 @@ drawn unrolled as z1 -> z2 -> z3 -> z4 with zt -> xt. The modules, in the order 
   sample).
 """
 
+from .emissions import EMISSIONS, CategoricalEmission, Emission, GaussianEmission, make_emission
 from .model import HMM
 
-__all__ = ["HMM"]
+__all__ = [
+    "HMM",
+    "EMISSIONS",
+    "Emission",
+    "CategoricalEmission",
+    "GaussianEmission",
+    "make_emission",
+]

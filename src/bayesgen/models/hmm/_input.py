@@ -162,75 +162,17 @@ def flatten(
     """
     dev = device
     if _is_sequence_list(X):
-        if lengths is not None or mask is not None:
-            raise ValueError("give either a list of sequences or lengths/mask, not both")
-        seqs = [to_tensor(s, "X") for s in X]
-        lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
-        if (lens == 0).any():
-            raise ValueError(f"empty sequence: X[{int((lens == 0).nonzero()[0])}] has length 0")
-        if kind == "categorical":  # (T, 1) as hmmlearn, or (T,)
-            seqs = [s[:, 0] if s.dim() == 2 and s.shape[1] == 1 else s for s in seqs]
-        values = torch.cat(seqs)
-        layout: tuple = ("list",)
-        if labels is not None:
-            labels = torch.cat([to_tensor(y, "labels").reshape(-1) for y in labels])
+        values, lens, layout, labels = _from_list(X, lengths, mask, labels, kind)
     else:
         X = to_tensor(X, "X")
         if X.numel() == 0:
             raise ValueError(f"X is empty (shape {tuple(X.shape)}): no sequence to use")
-        want = 1 if kind == "categorical" else 2  # dims of one concatenated sequence
         if lengths is not None:
             if mask is not None:
                 raise ValueError("give lengths (concatenated sequences) or mask, not both")
-            if kind == "categorical" and X.dim() == 2 and X.shape[1] == 1:
-                X = X[:, 0]
-            if X.dim() != want:
-                raise ValueError(
-                    f"with lengths, X must be {flat_shape(kind)} (concatenated "
-                    f"sequences), got shape {tuple(X.shape)}"
-                )
-            lens = torch.as_tensor(np.asarray(lengths), dtype=torch.long).reshape(-1)
-            if (lens <= 0).any():
-                i = int((lens <= 0).nonzero()[0])
-                raise ValueError(f"lengths must be positive; sequence {i} has length {lens[i]}")
-            if int(lens.sum()) != len(X):
-                raise ValueError(f"lengths must sum to len(X)={len(X)}, got sum {int(lens.sum())}")
-            values, layout = X, ("concat",)
+            values, lens, layout = _from_concatenated(X, lengths, kind)
         else:
-            if kind == "categorical" and X.dim() == 2 and X.shape[1] == 1 and mask is None:
-                X = X[:, 0]
-            if X.dim() == want:  # one sequence
-                if mask is not None:
-                    raise ValueError(
-                        f"mask needs a padded batch X of {padded_shape(kind)}, got "
-                        f"shape {tuple(X.shape)}"
-                    )
-                values, lens, layout = X, torch.tensor([len(X)]), ("concat",)
-            elif X.dim() == want + 1:
-                B, T = X.shape[:2]
-                if mask is None:
-                    mask = torch.ones(B, T, dtype=torch.bool)
-                mask = to_tensor(mask, "mask").to(torch.bool)
-                if tuple(mask.shape) != (B, T):
-                    raise ValueError(
-                        f"mask must have shape (B, T)={(B, T)} like X, got {tuple(mask.shape)}"
-                    )
-                if (mask[:, 1:] & ~mask[:, :-1]).any():
-                    b = int((mask[:, 1:] & ~mask[:, :-1]).any(1).nonzero()[0])
-                    raise ValueError(
-                        f"mask rows must be True on a prefix (sequence) then False (padding); "
-                        f"row {b} is not"
-                    )
-                lens = mask.sum(1)
-                if (lens == 0).any():
-                    b = int((lens == 0).nonzero()[0])
-                    raise ValueError(f"empty sequence: mask row {b} has no True step")
-                values, layout = X[mask], ("padded", mask.to(dev))
-            else:
-                raise ValueError(
-                    f"X must be {flat_shape(kind)} (one sequence, or with lengths) or "
-                    f"{padded_shape(kind)} (a batch), got shape {tuple(X.shape)}"
-                )
+            values, lens, layout = _from_batch(X, mask, kind, dev)
         if labels is not None:
             labels = to_tensor(labels, "labels")
             if layout[0] == "padded":
@@ -242,27 +184,99 @@ def flatten(
                 labels = labels.to(dev)[layout[1]]
     flat = Flat(values=values.to(dev), lengths=lens.to(dev), labels=None, layout=layout)
     if labels is not None:
-        labels = labels.to(dev).reshape(-1)
-        if labels.is_floating_point():
-            if not torch.isfinite(labels).all() or (labels != labels.round()).any():
-                raise ValueError("labels must be integer states (or -1 for unknown)")
-        labels = labels.long()
-        if len(labels) != len(values):
-            raise ValueError(
-                f"labels must have one entry per step ({len(values)}), got {len(labels)}"
-            )
-        bad = (labels < -1) | (labels >= n_components)
-        if bad.any():
-            n = int(bad.nonzero()[0])
-            raise ValueError(
-                f"labels must be states in 0..{n_components - 1} or -1 (unknown); "
-                f"{flat.where(n)} has {int(labels[n])}"
-            )
-        flat.labels = labels
+        flat.labels = _checked_labels(labels.to(dev).reshape(-1), flat, n_components)
     flat.values = _check_values(
         flat, kind, n_components=n_components, n_features=n_features, dtype=dtype
     )
     return flat
+
+
+def _from_list(X, lengths, mask, labels, kind: str) -> tuple[Tensor, Tensor, tuple, Tensor | None]:
+    """A list of sequences: (values, lengths, layout, labels), concatenated."""
+    if lengths is not None or mask is not None:
+        raise ValueError("give either a list of sequences or lengths/mask, not both")
+    seqs = [to_tensor(s, "X") for s in X]
+    lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    if (lens == 0).any():
+        raise ValueError(f"empty sequence: X[{int((lens == 0).nonzero()[0])}] has length 0")
+    if kind == "categorical":  # (T, 1) as hmmlearn, or (T,)
+        seqs = [s[:, 0] if s.dim() == 2 and s.shape[1] == 1 else s for s in seqs]
+    if labels is not None:
+        labels = torch.cat([to_tensor(y, "labels").reshape(-1) for y in labels])
+    return torch.cat(seqs), lens, ("list",), labels
+
+
+def _from_concatenated(X: Tensor, lengths, kind: str) -> tuple[Tensor, Tensor, tuple]:
+    """Concatenated sequences with hmmlearn's ``lengths``: (values, lengths, layout)."""
+    want = 1 if kind == "categorical" else 2  # dims of one concatenated sequence
+    if kind == "categorical" and X.dim() == 2 and X.shape[1] == 1:
+        X = X[:, 0]
+    if X.dim() != want:
+        raise ValueError(
+            f"with lengths, X must be {flat_shape(kind)} (concatenated "
+            f"sequences), got shape {tuple(X.shape)}"
+        )
+    lens = torch.as_tensor(np.asarray(lengths), dtype=torch.long).reshape(-1)
+    if (lens <= 0).any():
+        i = int((lens <= 0).nonzero()[0])
+        raise ValueError(f"lengths must be positive; sequence {i} has length {lens[i]}")
+    if int(lens.sum()) != len(X):
+        raise ValueError(f"lengths must sum to len(X)={len(X)}, got sum {int(lens.sum())}")
+    return X, lens, ("concat",)
+
+
+def _from_batch(X: Tensor, mask, kind: str, dev) -> tuple[Tensor, Tensor, tuple]:
+    """One sequence, or a batch (B, T, ...) padded as ``mask`` says (None: no padding)."""
+    want = 1 if kind == "categorical" else 2  # dims of one concatenated sequence
+    if kind == "categorical" and X.dim() == 2 and X.shape[1] == 1 and mask is None:
+        X = X[:, 0]
+    if X.dim() == want:  # one sequence
+        if mask is not None:
+            raise ValueError(
+                f"mask needs a padded batch X of {padded_shape(kind)}, got shape {tuple(X.shape)}"
+            )
+        return X, torch.tensor([len(X)]), ("concat",)
+    if X.dim() != want + 1:
+        raise ValueError(
+            f"X must be {flat_shape(kind)} (one sequence, or with lengths) or "
+            f"{padded_shape(kind)} (a batch), got shape {tuple(X.shape)}"
+        )
+    B, T = X.shape[:2]
+    if mask is None:
+        mask = torch.ones(B, T, dtype=torch.bool)
+    mask = to_tensor(mask, "mask").to(torch.bool)
+    if tuple(mask.shape) != (B, T):
+        raise ValueError(f"mask must have shape (B, T)={(B, T)} like X, got {tuple(mask.shape)}")
+    if (mask[:, 1:] & ~mask[:, :-1]).any():
+        b = int((mask[:, 1:] & ~mask[:, :-1]).any(1).nonzero()[0])
+        raise ValueError(
+            f"mask rows must be True on a prefix (sequence) then False (padding); row {b} is not"
+        )
+    lens = mask.sum(1)
+    if (lens == 0).any():
+        b = int((lens == 0).nonzero()[0])
+        raise ValueError(f"empty sequence: mask row {b} has no True step")
+    return X[mask], lens, ("padded", mask.to(dev))
+
+
+def _checked_labels(labels: Tensor, flat: Flat, n_components: int) -> Tensor:
+    """Integer states in 0..K-1 or -1 (unknown), one per step of ``flat``: (N,)."""
+    if labels.is_floating_point():
+        if not torch.isfinite(labels).all() or (labels != labels.round()).any():
+            raise ValueError("labels must be integer states (or -1 for unknown)")
+    labels = labels.long()
+    if len(labels) != len(flat.values):
+        raise ValueError(
+            f"labels must have one entry per step ({len(flat.values)}), got {len(labels)}"
+        )
+    bad = (labels < -1) | (labels >= n_components)
+    if bad.any():
+        n = int(bad.nonzero()[0])
+        raise ValueError(
+            f"labels must be states in 0..{n_components - 1} or -1 (unknown); "
+            f"{flat.where(n)} has {int(labels[n])}"
+        )
+    return labels
 
 
 def _check_values(
@@ -357,6 +371,8 @@ def make_chunks(
         obs = ~torch.isnan(flat.values)
         center = torch.where(obs, flat.values, 0).sum(0) / obs.sum(0).clamp_min(1)  # (D,)
         values_t = flat.values.T.contiguous()  # (D, N): a step's features gathered by column
+    else:
+        values_t = None
     while i < B_all:
         T = sorted_len[i]
         nb = max(1, min(B_all - i, _CHUNK_ELEMENTS // (T * S)))
@@ -364,7 +380,7 @@ def make_chunks(
         i += nb
         equal = sorted_len[i - 1] == T  # no padding
         L = block_length(T, nb) if equal and block_length is not None else 0
-        blocks, dev = None, lengths.device
+        blocks, padded, dev = None, None, lengths.device
         if L:  # steps in block order; padded positions masked
             order, padded = block_order(T, L, dev)  # (T',)
             blocks, T = (L, T), len(order)
@@ -381,38 +397,73 @@ def make_chunks(
                 mask = steps < lengths[seq][None, :]  # (T, B)
                 index = torch.where(mask, offsets[seq][None, :] + steps, 0)  # (T, B)
         flat_index = index.view(-1)
-        if kind == "categorical":
-            sym = flat.values.index_select(0, flat_index).view(T, nb)  # (T, B)
-            if (equal or blocks) and not flat.missing:
-                data = sym
-                if blocks:
-                    data[padded] = n_features
-            else:
-                seen = sym >= 0 if equal else mask & (sym >= 0)
-                data = torch.where(seen, sym, n_features)  # M = missing/pad
-        elif kind == "gaussian":  # features [o, xc², xc] (3D, T*B), built in place
-            D = len(values_t)
-            data = values_t.new_empty(3 * D, index.numel())
-            xc = torch.index_select(values_t, 1, flat_index, out=data[2 * D :])
-            o = ~torch.isnan(xc)  # (D, T*B)
-            if not equal:
-                o &= mask.reshape(1, -1)
-            xc.sub_(center[:, None]).masked_fill_(~o, 0.0)
-            data[:D] = o
-            torch.mul(xc, xc, out=data[D : 2 * D])
-        else:
-            x = flat.values.index_select(0, flat_index).view(T, nb, -1)  # (T, B, F)
-            if kind == "logemission":  # a padded step is 0 (likelihood 1)
-                data = torch.where(mask[..., None], x, 0).permute(2, 0, 1).contiguous()
-            else:  # pair log-emissions (T, B, K, K)
-                data = torch.where(mask[..., None], x, 0).reshape(T, len(seq), K, K)
-        allowed = None
-        if flat.labels is not None:
-            lab = torch.where(mask, flat.labels.index_select(0, flat_index).view(T, nb), -1)
-            if (lab >= 0).any():
-                onehot = torch.nn.functional.one_hot(lab.clamp_min(0), K).to(dtype)
-                allowed = torch.where((lab >= 0)[..., None], onehot, 1.0)  # (T, B, K)
-                allowed = allowed.permute(2, 0, 1).contiguous()  # (K, T, B)
+        data = _chunk_data(
+            flat, kind, flat_index, mask, (T, nb, K), equal, padded, n_features, values_t, center
+        )
+        allowed = _allowed_states(flat, flat_index, mask, K, dtype)
         active = [nb] * T if equal or blocks else mask.sum(1).tolist()
         chunks.append(Chunk(seq, index, mask, data, allowed, active, center, blocks=blocks))
     return chunks
+
+
+def _chunk_data(
+    flat: Flat,
+    kind: str,
+    flat_index: Tensor,
+    mask: Tensor,
+    sizes: tuple[int, int, int],
+    equal: bool,
+    padded: Tensor | None,
+    n_features: int | None,
+    values_t: Tensor | None,
+    center: Tensor | None,
+) -> Tensor:
+    """A chunk's data from the steps ``flat_index`` (T*B,) of ``flat`` (see :class:`Chunk`):
+    symbols (T, B) with M at missing/padded steps, Gaussian features [o, xc², xc] (3D, T*B),
+    log-emissions (K, T, B) or pair log-emissions (T, B, K, K), 0 at padding."""
+    T, nb, K = sizes
+    if kind == "categorical":
+        sym = flat.values.index_select(0, flat_index).view(T, nb)  # (T, B)
+        if (equal or padded is not None) and not flat.missing:
+            if padded is not None:
+                sym[padded] = n_features
+            return sym
+        seen = sym >= 0 if equal else mask & (sym >= 0)
+        return torch.where(seen, sym, n_features)  # M = missing/pad
+    elif kind == "gaussian":  # features [o, xc², xc] (3D, T*B), built in place
+        D = len(values_t)
+        data = values_t.new_empty(3 * D, flat_index.numel())
+        xc = torch.index_select(values_t, 1, flat_index, out=data[2 * D :])
+        o = ~torch.isnan(xc)  # (D, T*B)
+        if not equal:
+            o &= mask.reshape(1, -1)
+        xc.sub_(center[:, None]).masked_fill_(~o, 0.0)
+        data[:D] = o
+        torch.mul(xc, xc, out=data[D : 2 * D])
+        return data
+    elif kind in ("logemission", "logemission2"):
+        x = flat.values.index_select(0, flat_index).view(T, nb, -1)  # (T, B, F)
+        if kind == "logemission":  # a padded step is 0 (likelihood 1)
+            return torch.where(mask[..., None], x, 0).permute(2, 0, 1).contiguous()
+        return torch.where(mask[..., None], x, 0).reshape(T, nb, K, K)  # pairs (T, B, K, K)
+    else:
+        raise ValueError(
+            "kind must be one of ('categorical', 'gaussian', 'logemission', 'logemission2'), "
+            f"got {kind!r}"
+        )
+
+
+def _allowed_states(
+    flat: Flat, flat_index: Tensor, mask: Tensor, K: int, dtype: torch.dtype
+) -> Tensor | None:
+    """(K, T, B) 1 for the states a step may take (its label's, or all when unknown); None
+    without labels."""
+    if flat.labels is None:
+        return None
+    T, nb = mask.shape
+    lab = torch.where(mask, flat.labels.index_select(0, flat_index).view(T, nb), -1)
+    if not (lab >= 0).any():
+        return None
+    onehot = torch.nn.functional.one_hot(lab.clamp_min(0), K).to(dtype)
+    allowed = torch.where((lab >= 0)[..., None], onehot, 1.0)  # (T, B, K)
+    return allowed.permute(2, 0, 1).contiguous()  # (K, T, B)

@@ -29,8 +29,7 @@ __all__ = ["baum_welch", "random_start"]
 
 def random_start(model: HMM, flat: Flat, seed: int) -> None:
     """Random start: Dirichlet(1) tables; gaussian means from a few k-means steps."""
-    K, F = model.n_components, model.n_features
-    dev = model.device
+    K, dev = model.n_components, model.device
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         ones = torch.ones(K, dtype=model.dtype, device=dev)
@@ -38,27 +37,7 @@ def random_start(model: HMM, flat: Flat, seed: int) -> None:
         model.transmat_ = Dirichlet(ones.expand(K, K)).sample()
         if model.order == 2:
             model.transmat2_ = Dirichlet(ones.expand(K, K, K)).sample()
-        if model.emission == "categorical":
-            model.emissionprob_ = Dirichlet(torch.ones(K, F, dtype=model.dtype)).sample()
-            return
-        v = flat.values
-        o = ~torch.isnan(v)
-        rows = v[o.all(1)]
-        if len(rows) == 0:
-            raise ValueError("gaussian X needs at least one fully observed step to initialize")
-        n = len(rows)
-        sub = rows[torch.randperm(n)[: min(n, 20000)]]
-        means = sub[torch.randint(len(sub), (K,))].clone()
-        for _ in range(10):  # Lloyd's k-means iterations, batched over points
-            assign = torch.cdist(sub, means).argmin(1)
-            counts = torch.bincount(assign, minlength=K).to(model.dtype)
-            sums = torch.zeros_like(means).index_add_(0, assign, sub)
-            means = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], means)
-        x = torch.where(o, v, 0)
-        mean = x.sum(0) / o.sum(0).clamp_min(1)
-        var = (torch.where(o, v - mean, 0) ** 2).sum(0) / (o.sum(0) - 1).clamp_min(1)
-        model.means_ = means
-        model.covars_ = (var + model.min_covar).expand(K, F).clone()
+        model._emission.random_start(model, flat)
 
 
 def baum_welch(model: HMM, flat: Flat) -> None:

@@ -19,33 +19,34 @@ from functools import partial
 
 import numpy as np
 import torch
-from torch import Tensor, nn
-from torch.distributions import Categorical, Independent, Normal
+from torch import Tensor
+from torch.distributions import Categorical, Distribution
 
 from ..._checks import check_dtype, check_int, check_option, check_real
-from ...factors import Gaussian, Table
+from ...factors import Table
 from ...graph import time_layout
 from ...network import BayesNet
-from ...variables import Continuous, Discrete
+from ...variables import Discrete
+from ..base import Model, forked_rng
+from ..mixture.errors import NotFittedError
 from ._input import Chunk, Flat, flatten, make_chunks, to_tensor
 from .baum_welch import baum_welch
-from .emissions import emission_likelihoods
+from .emissions import EMISSIONS, Emission, emission_likelihoods, make_emission
 from .recursions import viterbi
 from .segmented import loglik_block_length, use_segmented, viterbi_segmented
 from .statistics import count_stats, empty_stats, log_likelihood, normalize, posterior
 
 __all__ = ["EMISSIONS", "HMM"]
 
-EMISSIONS = ("categorical", "gaussian")
 
-
-class HMM(nn.Module):
+class HMM(Model):
     """Hidden Markov model z1 -> z2 -> ... with emissions zt -> xt (seed eq. 12).
 
     Parameters
     ----------
     n_components : number of hidden states K.
-    emission : "categorical" (symbols 0..n_features-1) or "gaussian" (diagonal covariance).
+    emission : an :class:`~bayesgen.models.hmm.emissions.Emission` or its name, "categorical"
+        (symbols 0..n_features-1) or "gaussian" (diagonal covariance).
     n_features : M symbols (categorical) or D dimensions (gaussian); inferred by ``fit`` if None.
     order : 1 (first-order chain) or 2 (second-order, trigram transitions ``transmat2_``).
     n_iter, tol : Baum–Welch stops after ``n_iter`` iterations or when the total log-likelihood
@@ -78,7 +79,7 @@ class HMM(nn.Module):
     def __init__(
         self,
         n_components: int,
-        emission: str = "categorical",
+        emission: str | Emission = "categorical",
         *,
         n_features: int | None = None,
         order: int = 1,
@@ -97,7 +98,9 @@ class HMM(nn.Module):
         self.n_components = check_int(
             "n_components", n_components, low=1, expected="a positive integer"
         )
-        self.emission = check_option("emission", emission, EMISSIONS)
+        # the emission's object does the work; the attribute keeps hmmlearn's string
+        self._emission = make_emission(emission)
+        self.emission = self._emission.name
         self.order = check_option("order", order, (1, 2), expected="1 or 2")
         self.n_features = check_int("n_features", n_features, low=1, optional=True)
         self.n_iter = check_int("n_iter", n_iter, low=1)
@@ -132,7 +135,7 @@ class HMM(nn.Module):
 
     def _param_names(self) -> tuple[str, ...]:
         names = ["startprob_", "transmat_"] + (["transmat2_"] if self.order == 2 else [])
-        names += ["emissionprob_"] if self.emission == "categorical" else ["means_", "covars_"]
+        names += list(self._emission.params)
         return tuple(names)
 
     @property
@@ -143,22 +146,17 @@ class HMM(nn.Module):
         """Validate shapes and constraints of the parameters, naming the one that fails."""
         missing = [n for n in self._param_names() if self._buffers.get(n) is None]
         if missing:
-            raise ValueError(
-                f"this HMM has no {', '.join(missing)}: call fit() or set the parameters first"
+            raise NotFittedError(
+                f"this HMM is not fitted yet (it has no {', '.join(missing)}): call fit() or set "
+                f"the parameters first"
             )
         K = self.n_components
         tol = 1e-6 if self.dtype == torch.float64 else 1e-4
         shapes = {"startprob_": (K,), "transmat_": (K, K), "transmat2_": (K, K, K)}
-        if self.emission == "categorical":
-            M = self.emissionprob_.shape[-1] if self.emissionprob_.dim() == 2 else -1
-            if self.n_features is None and M > 0:
-                self.n_features = M
-            shapes["emissionprob_"] = (K, self.n_features)
-        else:
-            D = self.means_.shape[-1] if self.means_.dim() == 2 else -1
-            if self.n_features is None and D > 0:
-                self.n_features = D
-            shapes["means_"] = shapes["covars_"] = (K, self.n_features)
+        F = self._emission.n_features_of(self)
+        if self.n_features is None and F > 0:
+            self.n_features = F
+        shapes.update({name: (K, self.n_features) for name in self._emission.params})
         for name in self._param_names():
             value = getattr(self, name)
             if tuple(value.shape) != shapes[name]:
@@ -168,7 +166,7 @@ class HMM(nn.Module):
                 )
             if not torch.isfinite(value).all():
                 raise ValueError(f"{name} must be finite, got NaN or inf in {name}")
-            if name in ("means_", "covars_"):
+            if name in self._emission.params and name not in self._emission.stochastic:
                 continue
             if (value < 0).any():
                 raise ValueError(f"{name} must be non-negative (probabilities), got {value.min()}")
@@ -180,16 +178,13 @@ class HMM(nn.Module):
                     f"{name} rows must sum to 1 (probability distributions); row {where} "
                     f"sums to {float(sums[where]):.6g}"
                 )
-        if self.emission == "gaussian" and (self.covars_ <= 0).any():
-            raise ValueError(f"covars_ must be positive variances, got min {self.covars_.min()}")
+        self._emission.check(self)
 
     @property
-    def emission_distribution(self) -> Categorical | Independent:
+    def emission_distribution(self) -> Distribution:
         """p(x | z) for every state z, as a torch distribution with batch shape (K,)."""
         self._check_params()
-        if self.emission == "categorical":
-            return Categorical(probs=self.emissionprob_)
-        return Independent(Normal(self.means_, self.covars_.sqrt()), 1)
+        return self._emission.distribution(self)
 
     @property
     def network(self) -> BayesNet:
@@ -205,21 +200,14 @@ class HMM(nn.Module):
         self._check_params()
         K = self.n_components
         z = [Discrete(f"z{t}", K) for t in range(1, T + 1)]
-        if self.emission == "categorical":
-            x = [Discrete(f"x{t}", self.emissionprob_.shape[1]) for t in range(1, T + 1)]
-        else:
-            x = [Continuous(f"x{t}", shape=(self.means_.shape[1],)) for t in range(1, T + 1)]
+        x = [self._emission.variable(f"x{t}", self) for t in range(1, T + 1)]
         factors: list = [Table(z[0], probs=self.startprob_)]
         for t in range(1, T):
             if self.order == 2 and t >= 2:
                 factors.append(Table(z[t], [z[t - 2], z[t - 1]], probs=self.transmat2_))
             else:
                 factors.append(Table(z[t], [z[t - 1]], probs=self.transmat_))
-        for t in range(T):
-            if self.emission == "categorical":
-                factors.append(Table(x[t], [z[t]], probs=self.emissionprob_))
-            else:
-                factors.append(Gaussian(x[t], [z[t]], mean=self.means_, std=self.covars_.sqrt()))
+        factors += [self._emission.factor(x[t], z[t], self) for t in range(T)]
         names_z, names_x = [v.name for v in z], [v.name for v in x]
         return BayesNet(factors, name="hidden Markov model", layout=time_layout(names_z, names_x))
 
@@ -227,7 +215,7 @@ class HMM(nn.Module):
         """Free parameters of the factorization (each distribution loses one to normalization)."""
         K, F = self.n_components, self.n_features or 0
         n = (K - 1) + K * (K - 1) + (K * K * (K - 1) if self.order == 2 else 0)
-        return n + (K * (F - 1) if self.emission == "categorical" else 2 * K * F)
+        return n + self._emission.n_parameters(K, F)
 
     # ------------------------------------------------------------------ data and chunks
     def _flatten(self, X, lengths=None, mask=None, labels=None, *, kind=None) -> Flat:
@@ -261,14 +249,9 @@ class HMM(nn.Module):
 
     def _emissions(self, chunk: Chunk, kind: str | None = None, log: bool = False):
         """E (K, T, B) and its per-step shift (see ``emissions.emission_likelihoods``)."""
-        kind = kind or self.emission
-        if kind == "categorical":
-            return emission_likelihoods(chunk, kind, emissionprob=self.emissionprob_, log=log)
-        if kind == "gaussian":
-            return emission_likelihoods(
-                chunk, kind, means=self.means_, covars=self.covars_, log=log
-            )
-        return emission_likelihoods(chunk, kind, log=log)
+        if kind is None:
+            return self._emission.likelihoods(chunk, self, log)
+        return emission_likelihoods(chunk, kind, self, log=log)
 
     def _transmat2(self) -> Tensor | None:
         return self.transmat2_ if self.order == 2 else None
@@ -284,7 +267,7 @@ class HMM(nn.Module):
             self.startprob_,
             self.transmat_,
             self._transmat2(),
-            emission=self.emission,
+            emission=self._emission,
             n_features=self.n_features,
             stats=stats,
             need_gamma=need_gamma,
@@ -293,7 +276,7 @@ class HMM(nn.Module):
     # ------------------------------------------------------------------ learning
     def _empty_stats(self) -> dict:
         return empty_stats(
-            self.n_components, self.n_features, self.order, self.emission, self.dtype, self.device
+            self.n_components, self.n_features, self.order, self._emission, self.dtype, self.device
         )
 
     def _summarize_chunks(self, chunks: list[Chunk]) -> dict:
@@ -305,7 +288,7 @@ class HMM(nn.Module):
 
     def _count_stats(self, flat: Flat) -> dict:
         return count_stats(
-            flat, self.n_components, self.n_features, self.order, self.emission, self.dtype
+            flat, self.n_components, self.n_features, self.order, self._emission, self.dtype
         )
 
     def summarize(self, X, lengths=None, *, mask=None, labels=None) -> dict:
@@ -335,32 +318,14 @@ class HMM(nn.Module):
         self.transmat_ = normalize(stats["trans"] + a)
         if self.order == 2:
             self.transmat2_ = normalize(stats["trans2"] + a)
-        if self.emission == "categorical":
-            self.emissionprob_ = normalize(stats["counts"] + a)
-        else:
-            post, obs, obs2 = stats["post"], stats["obs"], stats["obs**2"]
-            old_mu = self._buffers.get("means_")
-            mu = obs / post.clamp_min(1e-300)
-            if old_mu is not None:
-                mu = torch.where(post > 0, mu, old_mu)
-            c_n = obs2 - 2 * mu * obs + mu * mu * post
-            var = (self.covars_prior + c_n) / post.clamp_min(1e-5)
-            old_var = self._buffers.get("covars_")
-            if old_var is not None:
-                var = torch.where(post > 0, var, old_var)
-            self.means_ = mu
-            self.covars_ = var.clamp_min(torch.finfo(self.dtype).tiny)
+        self._emission.m_step(self, stats)
         return self
 
     def _fully_labelled(self, flat: Flat) -> bool:
         return flat.labels is not None and bool((flat.labels >= 0).all())
 
     def _infer_n_features(self, flat: Flat) -> None:
-        if self.emission == "categorical":
-            seen = flat.values[flat.values >= 0]
-            self.n_features = int(seen.max()) + 1 if len(seen) else 1
-        else:
-            self.n_features = flat.values.shape[1]
+        self.n_features = self._emission.infer_n_features(flat)
 
     def fit(self, X, lengths=None, *, mask=None, labels=None) -> HMM:
         """Fit by supervised MLE (``labels`` everywhere), or Baum–Welch EM otherwise.
@@ -390,12 +355,10 @@ class HMM(nn.Module):
             )
         return out
 
-    def score_samples(self, X, lengths=None, *, mask=None, labels=None) -> Tensor:
+    def log_prob(self, X, lengths=None, *, mask=None, labels=None) -> Tensor:
         """log p(x) of each sequence, shape (B,) (with ``labels``: log p(x, z_labelled))."""
         self._check_params()
         return self._score_flat(self._flatten(X, lengths, mask, labels))
-
-    log_prob = score_samples
 
     def score(self, X, lengths=None, *, mask=None, labels=None) -> float:
         """Total log-likelihood Σ_b log p(x_b) (hmmlearn's ``score``)."""
@@ -496,19 +459,22 @@ class HMM(nn.Module):
         logp, states = self._decode_flat(flat, kind)
         return logp, flat.unflatten(states, -1)
 
-    def sample(self, n_samples: int = 1, n_sequences: int | None = None, random_state=None):
-        """Ancestral sampling z_1 → z_2 → ..., x_t | z_t: returns ``(X, Z)``.
+    def sample(
+        self, n: int = 1, *, length: int, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """n sequences of ``length`` steps: X (n, length) categorical, (n, length, D) gaussian
+        (:meth:`sample_joint` without the states)."""
+        return self.sample_joint(n, length=length, generator=generator)[0]
 
-        Shapes (n_sequences, n_samples[, D]) and (n_sequences, n_samples); with ``n_sequences``
-        None, one sequence without the leading axis (as hmmlearn, but categorical X is (T,)).
-        """
+    def sample_joint(
+        self, n: int = 1, *, length: int, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Ancestral sampling z_1 → z_2 → ..., x_t | z_t: returns ``(X, Z)``, X as
+        :meth:`sample` and the states Z (n, length)."""
         self._check_params()
-        check_int("n_samples", n_samples, low=1)
-        check_int("n_sequences", n_sequences, low=1, optional=True)
-        B, T = n_sequences or 1, n_samples
-        seed = random_state if random_state is not None else int(torch.randint(2**31 - 1, (1,)))
-        with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
-            torch.manual_seed(seed)
+        B = check_int("n", n, low=1)
+        T = check_int("length", length, low=1)
+        with forked_rng(generator, self.device):
             Z = torch.empty(B, T, dtype=torch.long, device=self.device)  # (B, T)
             Z[:, 0] = Categorical(probs=self.startprob_).sample((B,))
             rows = torch.arange(B, device=self.device)
@@ -529,12 +495,7 @@ class HMM(nn.Module):
                     else:
                         probs = self.transmat_[Z[:, t - 1]]
                     Z[:, t] = Categorical(probs=probs).sample()
-            if self.emission == "categorical":
-                X = Categorical(probs=self.emissionprob_[Z]).sample()  # (B, T)
-            else:
-                X = Normal(self.means_[Z], self.covars_[Z].sqrt()).sample()  # (B, T, D)
-        if n_sequences is None:
-            return X[0], Z[0]
+            X = self._emission.sample(self, Z)  # (B, T[, D])
         return X, Z
 
     def extra_repr(self) -> str:

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ._input import Chunk, Flat, block_positions
-from .emissions import add_emission_stats
+from .emissions import Emission
 from .recursions import backward, forward
 from .segmented import backward_segmented, forward_segmented, loglik_segmented, use_segmented
 
@@ -41,7 +41,7 @@ def empty_stats(
     n_components: int,
     n_features: int,
     order: int,
-    emission: str,
+    emission: Emission,
     dtype: torch.dtype,
     device: torch.device,
 ) -> dict:
@@ -51,11 +51,7 @@ def empty_stats(
     stats = {"loglik": 0.0, "start": torch.zeros(K, **z), "trans": torch.zeros(K, K, **z)}
     if order == 2:
         stats["trans2"] = torch.zeros(K, K, K, **z)
-    if emission == "categorical":
-        stats["counts"] = torch.zeros(K, F, **z)
-    else:
-        for key in ("post", "obs", "obs**2"):
-            stats[key] = torch.zeros(K, F, **z)
+    stats.update(emission.empty_stats(K, F, **z))
     return stats
 
 
@@ -105,7 +101,7 @@ def posterior(
     transmat: Tensor,
     transmat2: Tensor | None = None,
     *,
-    emission: str,
+    emission: Emission,
     n_features: int | None,
     stats: dict | None = None,
     need_gamma: bool = False,
@@ -158,7 +154,7 @@ def posterior(
         gamma = (alpha * beta).sum(2).permute(2, 0, 1)  # (K, T, B): marginal of z_t
     if stats is not None:
         stats["start"] += gamma[:, 0].sum(1)
-        add_emission_stats(stats, chunk, gamma, emission, n_features)
+        emission.add_stats(stats, chunk, gamma, n_features)
     return loglik, gamma, dead
 
 
@@ -167,7 +163,7 @@ def count_stats(
     n_components: int,
     n_features: int,
     order: int,
-    emission: str,
+    emission: Emission,
     dtype: torch.dtype,
 ) -> dict:
     """Sufficient statistics of fully labelled sequences: plain counts (no inference)."""
@@ -175,7 +171,6 @@ def count_stats(
     z = flat.labels  # (N,)
     stats = empty_stats(K, n_features, order, emission, dtype, z.device)
     starts = flat.offsets
-    ones = torch.ones(len(z), dtype=dtype, device=z.device)
     stats["start"] += torch.bincount(z[starts], minlength=K).to(dtype)
     pos = torch.arange(len(z), device=z.device) - torch.repeat_interleave(starts, flat.lengths)
     t1 = (pos == 1).nonzero().squeeze(1)
@@ -188,19 +183,6 @@ def count_stats(
     else:
         idx = (z[rest - 2] * K + z[rest - 1]) * K + z[rest]
         stats["trans2"] += torch.bincount(idx, minlength=K**3).reshape(K, K, K).to(dtype)
-    v = flat.values
-    if emission == "categorical":
-        M = n_features
-        seen = v >= 0
-        idx = z[seen] * M + v[seen]
-        stats["counts"] += torch.bincount(idx, minlength=K * M).reshape(K, M).to(dtype)
-    else:
-        o = ~torch.isnan(v)
-        x = torch.where(o, v, 0)
-        onehot = torch.zeros(len(z), K, dtype=dtype, device=z.device)  # (N, K)
-        onehot[torch.arange(len(z)), z] = ones
-        stats["post"] += onehot.T @ o.to(dtype)
-        stats["obs"] += onehot.T @ x
-        stats["obs**2"] += onehot.T @ (x * x)
+    emission.count_stats(stats, z, flat.values, K, n_features)
     stats["loglik"] = math.nan
     return stats

@@ -16,7 +16,15 @@ The modules:
 - ``_input``, ``_budget``, ``errors``: argument checks, memory and thread budgets, warnings.
 """
 
-from .covariance import COVARIANCE_TYPES
+from .covariance import (
+    COVARIANCE_TYPES,
+    CovarianceType,
+    Diagonal,
+    Full,
+    Spherical,
+    Tied,
+    make_covariance,
+)
 from .errors import ConvergenceWarning, DegenerateCovarianceWarning, NotFittedError
 from .init import INIT_PARAMS
 from .model import GaussianMixture
@@ -27,5 +35,11 @@ __all__ = [
     "DegenerateCovarianceWarning",
     "NotFittedError",
     "COVARIANCE_TYPES",
+    "CovarianceType",
+    "Full",
+    "Tied",
+    "Diagonal",
+    "Spherical",
+    "make_covariance",
     "INIT_PARAMS",
 ]

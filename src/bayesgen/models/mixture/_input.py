@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .covariance import covariance_shape
+from .covariance import covariance_shape, make_covariance
 
 __all__ = ["as_data", "as_weights", "checked_inits"]
 
@@ -150,7 +150,7 @@ def checked_inits(
     if precisions_init is not None:
         shape = covariance_shape(ct, k, d)
         prec = _init_array("precisions_init", precisions_init, shape, **place)
-        if ct in ("full", "tied"):
+        if make_covariance(ct).matrix:
             sym = torch.allclose(prec, prec.mT, rtol=1e-8, atol=1e-10)
             _, info = torch.linalg.cholesky_ex(prec)
             if not sym or bool((info != 0).any()):

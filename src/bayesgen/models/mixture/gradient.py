@@ -59,7 +59,7 @@ class _MixtureNLL:
     def params(self) -> tuple[Tensor, Tensor, Tensor]:
         """(covariance, precision Cholesky, covariance Cholesky or σ) from the raw parameters."""
         raw, floor = self.raw, self.floor
-        if self.gm.covariance_type in ("full", "tied"):
+        if self.gm._cov.matrix:
             L = torch.tril(raw, -1) + torch.diag_embed(
                 F.softplus(raw.diagonal(dim1=-2, dim2=-1)) + floor
             )
@@ -103,22 +103,9 @@ def fit_gradient(
             model.precisions_init is None
         ):
             _widen_point_init(model, X, w)
-    ct = model.covariance_type
     # the Cholesky diagonal (or σ) is softplus(a) + √reg_covar, so Σ stays regularized
     floor = math.sqrt(model.reg_covar)
-
-    def softplus_inv(y: Tensor) -> Tensor:
-        y = (y - floor).clamp_min(1e-8)
-        return y + torch.log(-torch.expm1(-y))
-
-    logits = nn.Parameter(model.weights_.log().clone())  # (K,)
-    means = nn.Parameter(model.means_.clone())  # (K, D)
-    if ct in ("full", "tied"):
-        L0 = cov_chol_from_prec_chol(model.precisions_cholesky_)
-        raw0 = torch.tril(L0, -1) + torch.diag_embed(softplus_inv(L0.diagonal(dim1=-2, dim2=-1)))
-    else:
-        raw0 = softplus_inv(model.precisions_cholesky_.reciprocal())
-    raw = nn.Parameter(raw0.clone())
+    logits, means, raw = _unconstrained(model, floor)
     objective = _MixtureNLL(model, logits, means, raw, floor)
     curve: list[float] = []
 
@@ -144,11 +131,42 @@ def fit_gradient(
         desc="fit_gradient",
     )
     history = train(objective, TensorData(X, w), config=config, on_eval=converged)
-    epochs = len(curve)
-    converged = history.stopped_early
-    params = objective.params
+    _store(model, objective, X, w, curve, history.stopped_early)
+    if not history.stopped_early:
+        warnings.warn(
+            f"gradient training did not converge in max_epochs={max_epochs} (tol={tol:g}); "
+            "increase max_epochs or lr",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return model
+
+
+def _unconstrained(model: GaussianMixture, floor: float) -> tuple[nn.Parameter, ...]:
+    """The starting point as unconstrained parameters: weight logits (K,), means (K, D) and the
+    raw Cholesky factors (or standard deviations) whose diagonal is softplus(a) + floor."""
+
+    def softplus_inv(y: Tensor) -> Tensor:
+        y = (y - floor).clamp_min(1e-8)
+        return y + torch.log(-torch.expm1(-y))
+
+    logits = nn.Parameter(model.weights_.log().clone())  # (K,)
+    means = nn.Parameter(model.means_.clone())  # (K, D)
+    if model._cov.matrix:
+        L0 = cov_chol_from_prec_chol(model.precisions_cholesky_)
+        raw0 = torch.tril(L0, -1) + torch.diag_embed(softplus_inv(L0.diagonal(dim1=-2, dim2=-1)))
+    else:
+        raw0 = softplus_inv(model.precisions_cholesky_.reciprocal())
+    return logits, means, nn.Parameter(raw0.clone())
+
+
+def _store(
+    model: GaussianMixture, objective: _MixtureNLL, X: Tensor, w: Tensor, curve: list, done: bool
+) -> None:
+    """Set the model's state from the trained parameters, and its training record."""
+    logits, means = objective.logits, objective.means
     with torch.no_grad():
-        cov, _, _ = params()
+        cov, _, _ = objective.params()
         model._set_state(
             torch.softmax(logits, 0).detach(),
             means.detach().clone(),
@@ -157,14 +175,6 @@ def fit_gradient(
         )
         model.lower_bound_ = float((w * model.log_prob(X)).sum() / w.sum())
     model.loss_curve_ = curve
-    model.n_iter_ = epochs
-    model.converged_ = converged
+    model.n_iter_ = len(curve)
+    model.converged_ = done
     model.lower_bounds_ = [-c for c in curve]
-    if not converged:
-        warnings.warn(
-            f"gradient training did not converge in max_epochs={max_epochs} (tol={tol:g}); "
-            "increase max_epochs or lr",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    return model

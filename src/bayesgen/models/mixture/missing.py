@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ._budget import row_blocks
-from .covariance import LOG_2PI
+from .covariance import LOG_2PI, make_covariance
 
 __all__ = ["MissingBlock", "masked_diag", "masked_full", "missing_log_probs", "split_missing"]
 
@@ -96,7 +96,7 @@ def split_missing(
 ) -> list[MissingBlock]:
     """Blocks of the rows with NaN, with their missingness patterns (indices + offset)."""
     d = X.shape[1]
-    full = covariance_type in ("full", "tied")
+    full = make_covariance(covariance_type).matrix
     out = []
     for a, b in row_blocks(len(rows), k * d * d if full else k * d):
         idx = rows[a:b]
@@ -119,12 +119,12 @@ def missing_log_probs(
     """Yield (row index, (log_prob, x_hat, cond_cov/resid, pattern index)) for NaN rows."""
     k, d = means.shape
     ct = covariance_type
-    if ct in ("full", "tied"):
+    if make_covariance(ct).matrix:
         cov = covariances if ct == "full" else covariances[None]  # (Kc, D, D)
     else:
         var = covariances if ct == "diag" else covariances[:, None].expand(k, d)  # (K, D)
     for blk in blocks:
-        if ct in ("full", "tied"):
+        if make_covariance(ct).matrix:
             yield (
                 blk.idx,
                 masked_full(blk.x, blk.obs, blk.patterns, blk.inverse, means, cov, with_moments),

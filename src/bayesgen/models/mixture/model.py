@@ -16,30 +16,23 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
 
 from ..._checks import check_dtype, check_int, check_option, check_real
 from ...factors import Gaussian, Table
 from ...network import BayesNet
 from ...variables import Continuous, Discrete
+from ..base import Model
 from ._budget import row_blocks, sized, threads_for
 from ._input import as_data, as_weights, checked_inits
 from .covariance import (
-    COVARIANCE_TYPES,
-    correlated_noise,
-    covariance_cholesky,
-    covariance_from_stats,
-    covariance_shape,
-    degenerate_components,
-    from_precisions,
+    CovarianceType,
     log_gaussian_complete,
-    n_covariance_parameters,
-    precision_cholesky,
-    precisions,
+    make_covariance,
 )
 from .em import fit_em
-from .errors import DegenerateCovarianceWarning, NotFittedError
+from .errors import DegenerateCovarianceWarning
 from .estep import Blocks, accumulate, block_log_prob, iter_blocks, make_plan
 from .gradient import fit_gradient
 from .init import INIT_PARAMS, initial_responsibilities
@@ -50,7 +43,7 @@ __all__ = ["MISSING", "GaussianMixture"]
 MISSING = ("marginalize", "raise")
 
 
-class GaussianMixture(nn.Module):
+class GaussianMixture(Model):
     """Gaussian mixture p(x) = Σ_k w_k N(x; μ_k, Σ_k): the network z -> x with z categorical.
 
     The constructor mirrors scikit-learn's ``GaussianMixture``; ``device`` and ``dtype`` (float64
@@ -72,7 +65,7 @@ class GaussianMixture(nn.Module):
         self,
         n_components: int = 1,
         *,
-        covariance_type: str = "full",
+        covariance_type: str | CovarianceType = "full",
         tol: float = 1e-3,
         reg_covar: float = 1e-6,
         max_iter: int = 100,
@@ -96,7 +89,6 @@ class GaussianMixture(nn.Module):
         check_int("verbose_interval", verbose_interval, low=1)
         check_real("tol", tol, low=0)
         check_real("reg_covar", reg_covar, low=0, expected="a finite real number >= 0.0")
-        check_option("covariance_type", covariance_type, COVARIANCE_TYPES)
         check_option("init_params", init_params, INIT_PARAMS)
         check_option("missing", missing, MISSING)
         check_dtype("dtype", dtype)
@@ -109,7 +101,9 @@ class GaussianMixture(nn.Module):
                 f"got {type(random_state).__name__}"
             )
         self.n_components = n_components
-        self.covariance_type = covariance_type
+        # the type's object does the work; the attribute keeps scikit-learn's name, a string
+        self._cov = make_covariance(covariance_type)
+        self.covariance_type = self._cov.name
         self.tol = float(tol)
         self.reg_covar = float(reg_covar)
         self.max_iter = max_iter
@@ -134,11 +128,10 @@ class GaussianMixture(nn.Module):
         """The fitted mixture as the Bayesian network z → x of the chapter (eq. 9): a Table
         p(z = k) = w_k and a Gaussian p(x | z = k) = N(μ_k, Σ_k) (full covariances, whatever
         ``covariance_type``). Its ``log_prob`` of (z, x) summed over z is :meth:`log_prob`."""
-        if not self._is_fitted():  # not NotFittedError: an AttributeError inside a property
-            raise RuntimeError("this GaussianMixture is not fitted yet: call fit(X) first")
+        self._check_fitted()
         K, D = self.means_.shape
         z, x = Discrete("z", K), Continuous("x", shape=(D,))
-        L = covariance_cholesky(self.precisions_cholesky_, self.covariance_type, K, D)
+        L = self._cov.cholesky(self.precisions_cholesky_, K, D)
         return BayesNet(
             [
                 Table(z, probs=self.weights_ / self.weights_.sum()),
@@ -166,16 +159,12 @@ class GaussianMixture(nn.Module):
     def precisions_(self) -> Tensor:
         """Σ_k⁻¹ = U_k U_kᵀ, shaped like ``covariances_``."""
         self._check_fitted()
-        return precisions(self.precisions_cholesky_, self.covariance_type)
+        return self._cov.precisions(self.precisions_cholesky_)
+
+    _fitted_attrs = ("means_",)
 
     def _is_fitted(self) -> bool:
-        return self.means_.numel() > 0
-
-    def _check_fitted(self) -> None:
-        if not self._is_fitted():
-            raise NotFittedError(
-                "this GaussianMixture is not fitted yet: call fit(X) (or load a state_dict)"
-            )
+        return self.is_fitted
 
     def extra_repr(self) -> str:
         return (
@@ -232,16 +221,16 @@ class GaussianMixture(nn.Module):
         if not bool(rows_missing.any()):
             blocks = row_blocks(n, k * d)
             if len(blocks) == 1:
-                return log_gaussian_complete(X, means, prec_chol, ct)
+                return log_gaussian_complete(X, means, prec_chol, self._cov)
             return torch.cat(
-                [log_gaussian_complete(X[a:b], means, prec_chol, ct) for a, b in blocks]
+                [log_gaussian_complete(X[a:b], means, prec_chol, self._cov) for a, b in blocks]
             )
         full_rows = torch.nonzero(~rows_missing).flatten()
         miss_rows = torch.nonzero(rows_missing).flatten()
         parts = []
         for a, b in row_blocks(len(full_rows), k * d):
             idx = full_rows[a:b]
-            parts.append((idx, log_gaussian_complete(X[idx], means, prec_chol, ct)))
+            parts.append((idx, log_gaussian_complete(X[idx], means, prec_chol, self._cov)))
         for idx, lp in missing_log_probs(self._split_missing(X, miss_rows), means, covariances, ct):
             parts.append((idx, lp[0]))
         # assembled out of place so that autograd flows through every part
@@ -300,10 +289,6 @@ class GaussianMixture(nn.Module):
         """Same as :meth:`log_prob`."""
         return self.log_prob(X)
 
-    def score_samples(self, X: Any) -> Tensor:
-        """Per-sample log-likelihood (scikit-learn's name for :meth:`log_prob`)."""
-        return self.log_prob(X)
-
     def score(self, X: Any, y: Any = None) -> float:
         """Mean per-sample log-likelihood."""
         return float(self.log_prob(X).mean())
@@ -326,7 +311,7 @@ class GaussianMixture(nn.Module):
 
     def _n_parameters(self) -> int:
         k, d = self.means_.shape
-        return int(n_covariance_parameters(self.covariance_type, k, d) + k * d + k - 1)
+        return int(self._cov.n_parameters(k, d) + k * d + k - 1)
 
     @sized
     def bic(self, X: Any) -> float:
@@ -345,22 +330,27 @@ class GaussianMixture(nn.Module):
     def _cov_cholesky(self) -> Tensor:
         """Cholesky factors L_k of Σ_k as (K, D, D) (tied broadcast to K)."""
         k, d = self.means_.shape
-        return covariance_cholesky(self.precisions_cholesky_, self.covariance_type, k, d)
+        return self._cov.cholesky(self.precisions_cholesky_, k, d)
 
-    def sample(
-        self, n_samples: int = 1, generator: torch.Generator | None = None
+    def sample(self, n: int = 1, *, generator: torch.Generator | None = None) -> Tensor:
+        """n draws of x (n, D) (:meth:`sample_joint` without the components)."""
+        return self.sample_joint(n, generator=generator)[0]
+
+    def sample_joint(
+        self, n: int = 1, *, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
         """Ancestral sampling: z ~ Categorical(w), then x | z ~ N(μ_z, Σ_z).
 
-        Returns (X (n, D), z (n,)); ``generator`` defaults to one seeded by ``random_state``.
+        Returns (X (n, D), z (n,)); ``generator`` defaults to one seeded by ``random_state``
+        (scikit-learn's convention: repeated calls repeat the draws).
         """
         self._check_fitted()
-        check_int("n_samples", n_samples, low=1)
+        check_int("n", n, low=1)
         gen = generator if generator is not None else self._generator()
         k, d = self.means_.shape
-        z = torch.multinomial(self.weights_, n_samples, replacement=True, generator=gen)  # (n,)
-        eps = torch.randn(n_samples, d, generator=gen, dtype=self.dtype, device=self.device)
-        noise = correlated_noise(eps, z, self.precisions_cholesky_, self.covariance_type)
+        z = torch.multinomial(self.weights_, n, replacement=True, generator=gen)  # (n,)
+        eps = torch.randn(n, d, generator=gen, dtype=self.dtype, device=self.device)
+        noise = self._cov.noise(eps, z, self.precisions_cholesky_)
         return self.means_[z] + noise, z  # (n, D), (n,)
 
     def as_distribution(self) -> MixtureSameFamily:
@@ -411,7 +401,7 @@ class GaussianMixture(nn.Module):
         if cache is None:
             cache = self._iter_blocks(X, shift, allow_missing=resp is None, stream=True)
         if self._summaries is None:
-            second = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k, d)}[ct]
+            second = self._cov.shape(k, d) if self._cov.matrix else (k, d)  # S2's shape
             self._summaries = {
                 "shift": shift,
                 "nk": X.new_zeros(k),
@@ -457,12 +447,12 @@ class GaussianMixture(nn.Module):
         eps = 10 * torch.finfo(self.dtype).eps
         nk = s["nk"] + eps  # (K,)
         m = s["sx"] / nk[:, None]  # (K, D) shifted means
-        cov = covariance_from_stats(nk, m, s["sxx"], self.covariance_type, self.reg_covar)
+        cov = self._cov.from_stats(nk, m, s["sxx"], self.reg_covar)
         self._set_state(nk / nk.sum(), m + s["shift"], cov, warn=warn)
 
     def _set_state(self, weights: Tensor, means: Tensor, cov: Tensor, warn: bool = True) -> None:
         """Store parameters, computing the precision Cholesky factor (jittered if not PD)."""
-        cov, prec_chol = precision_cholesky(cov, self.covariance_type, self.reg_covar)
+        cov, prec_chol = self._cov.precision_cholesky(cov, self.reg_covar)
         self.weights_ = weights
         self.means_ = means
         self.covariances_ = cov
@@ -472,12 +462,8 @@ class GaussianMixture(nn.Module):
 
     def _warn_degenerate(self) -> None:
         comps = (
-            degenerate_components(
-                self.covariances_,
-                self.precisions_cholesky_,
-                self.covariance_type,
-                self.reg_covar,
-                self.n_components,
+            self._cov.degenerate(
+                self.covariances_, self.precisions_cholesky_, self.reg_covar, self.n_components
             )
             if self.reg_covar > 0
             else []
@@ -524,9 +510,7 @@ class GaussianMixture(nn.Module):
         if m_init is not None:
             self.means_ = m_init
         if p_init is not None:
-            self.covariances_, self.precisions_cholesky_ = from_precisions(
-                p_init, self.covariance_type
-            )
+            self.covariances_, self.precisions_cholesky_ = self._cov.from_precisions(p_init)
 
     def _clear_state(self) -> None:
         for name in self._STATE:
@@ -597,7 +581,7 @@ class GaussianMixture(nn.Module):
         )
         if self._is_fitted():
             k, d = self.means_.shape
-            expected = covariance_shape(self.covariance_type, k, d)
+            expected = self._cov.shape(k, d)
             if k != self.n_components or tuple(self.precisions_cholesky_.shape) != expected:
                 error_msgs.append(
                     f"state does not fit GaussianMixture(n_components={self.n_components}, "
