@@ -23,6 +23,9 @@ from .report import Figure, ResultTable, Section, save_figure
 
 __all__ = ["SECTIONS", "diffusion_section", "langevin_section"]
 
+#: training steps of the sections' models (a test shortens them)
+STEPS = {"diffusion": 4000, "score": 1500}
+
 
 def _swissroll(n_train: int, n_test: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The 2-D swiss roll (train, test), standardized."""
@@ -52,7 +55,7 @@ def diffusion_section(out: Path, data: Path | None = None) -> Section:
     train_x, test_x = _swissroll(8000, 4000)
     model = Diffusion(2, timesteps=1000, prediction="v", hidden=(128, 128, 128), embedding=32)
     t0 = time.perf_counter()
-    _fit(model, train_x, steps=4000, lr=3e-3)
+    _fit(model, train_x, steps=STEPS["diffusion"], lr=3e-3)
     train_s = time.perf_counter() - t0
     save_figure(draw_diffusion_networks(model), out / "diffusion_networks.png")
     times = [1000, 400, 200, 100, 40, 0]
@@ -158,7 +161,7 @@ def langevin_section(out: Path, data: Path | None = None) -> Section:
     k = (torch.rand(10000, generator=g) < 0.2).long()
     train_x = _MEANS[k] + torch.randn(10000, 2, generator=g)
     t0 = time.perf_counter()
-    _fit(model, train_x, steps=1500, lr=3e-3)
+    _fit(model, train_x, steps=STEPS["score"], lr=3e-3)
     train_s = time.perf_counter() - t0
     x0, g = starts()
     learned = model.sample(1280, generator=g, init=x0)
