@@ -449,36 +449,30 @@ class VAE(GenerativeModel, paradigm="vae"):
         steps: int = 1000,
         lr: float = 3e-3,
         batch_size: int = 256,
-        generator: torch.Generator | None = None,
+        seed: int = 0,
     ) -> float:
         """Initialize both networks from a given code (N, L) of the rows x (e.g.
-        :func:`spectral_code`): Adam on minibatches of the autoencoder's squared errors with the
-        code fixed, mean ‖μ(x, y) − code‖² + mean ‖E[x | code, y] − x‖². Returns the last loss.
-        ELBO training afterwards starts in the basin of that code."""
+        :func:`spectral_code`): the one training loop on minibatches of the autoencoder's squared
+        errors with the code fixed, mean ‖μ(x, y) − code‖² + mean ‖E[x | code, y] − x‖². Returns
+        the last loss. ELBO training afterwards starts in the basin of that code."""
+        from ..data.source import TensorData
+        from ..train import TrainConfig, train
+
         x = self.check_x(x)
         code = torch.as_tensor(code, device=self.device, dtype=self.dtype)
         if code.shape != (len(x), self.latent_dim):
             raise ValueError(
                 f"code must have shape ({len(x)}, {self.latent_dim}), got {tuple(code.shape)}"
             )
-        for name, value in (("steps", steps), ("batch_size", batch_size)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not isinstance(lr, int | float) or not lr > 0:
-            raise ValueError(f"lr must be a number > 0, got {lr!r}")
-        opt = torch.optim.Adam(self.parameters(), lr=lr)
-        loss = torch.zeros(())
-        for _ in range(steps):
-            idx = torch.randint(0, len(x), (batch_size,), generator=generator).to(x.device)
-            yb = None if y is None else y[idx]
-            xb, cb = x[idx], code[idx]  # (b, *event), (b, L)
-            enc = (self.encode(xb, yb) - cb).pow(2).sum(-1).mean()
-            dec = (self.decode(cb, yb) - xb).pow(2).reshape(len(xb), -1).sum(-1).mean()
-            loss = enc + dec
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        return float(loss.detach())
+        check_int("steps", steps, low=1)
+        check_int("batch_size", batch_size, low=1)
+        fit = _CodeFit(self, code, y)
+        rows = torch.arange(len(x), device=x.device)  # each batch's y: its rows' indices
+        config = TrainConfig(
+            steps=steps, batch_size=batch_size, lr=lr, seed=seed, schedule="constant"
+        )
+        history = train(fit, TensorData(x, rows), config=config)
+        return float(history.last["loss"])
 
     # ------------------------------------------------------------------ the network view
     def _build(self) -> dict[str, BayesNet]:
@@ -518,3 +512,19 @@ class VAE(GenerativeModel, paradigm="vae"):
             f"{super().extra_repr()}, latent_dim={self.latent_dim}, likelihood="
             f"{self.likelihood!r}, objective={self.objective!r}"
         )
+
+
+class _CodeFit(nn.Module):
+    """The VAE's encoder mean and decoder mean fitted to a fixed code, as a model of the training
+    loop: the batch's y are its rows' indices into the code (and the labels)."""
+
+    def __init__(self, vae: VAE, code: Tensor, labels: Tensor | None):
+        super().__init__()
+        self.vae, self.code, self.labels = vae, code, labels
+
+    def loss(self, x: Tensor, rows: Tensor, *, group: str | None = None) -> Tensor:
+        y = None if self.labels is None else self.labels[rows]
+        c = self.code[rows]  # (B, L)
+        enc = (self.vae.encode(x, y) - c).pow(2).sum(-1).mean()
+        dec = (self.vae.decode(c, y) - x).pow(2).reshape(len(x), -1).sum(-1).mean()
+        return enc + dec
