@@ -154,10 +154,13 @@ def _equal(a, b) -> bool:
     return torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
 
 
-def test_sample_joint_pairs_observations_with_latents(case):
-    ex, model = case
-    if not hasattr(model, "sample_joint"):
-        pytest.skip("no latent variable")
+LATENT = sorted(n for n, ex in EXAMPLES.items() if hasattr(ex.make(), "sample_joint"))
+
+
+@pytest.mark.parametrize("name", LATENT)
+def test_sample_joint_pairs_observations_with_latents(name):
+    ex = EXAMPLES[name]
+    model = ex.fit(ex.make())
     x, z = model.sample_joint(6, generator=_gen(3), **ex.sample)
     torch.testing.assert_close(x, model.sample(6, generator=_gen(3), **ex.sample))
     assert len(z) == 6
