@@ -274,3 +274,17 @@ def test_training_on_the_gpu_matches_the_cpu_and_resumes(tmp_path):
     train(resumed, data, val, config=cut, resume=tmp_path / "again")
     for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def test_labels_reach_only_a_conditional_model():
+    """A labelled data set trains an unconditional model on its rows and a conditional one on
+    its labels too (MNIST and the digits carry labels)."""
+    from bayesgen.generative import VAE
+
+    x = torch.bernoulli(torch.full((64, 6), 0.4), generator=torch.Generator().manual_seed(0))
+    data = TensorData(x, torch.arange(64) % 2)
+    config = TrainConfig(steps=3, batch_size=16, quiet=True)
+    assert train(VAE(6, hidden=[8]), data, data, config=config).last["step"] == 3
+    assert train(VAE(6, hidden=[8], num_classes=2), data, data, config=config).last["step"] == 3
+    with pytest.raises(ValueError, match="conditional; give y"):
+        train(VAE(6, hidden=[8], num_classes=2), TensorData(x), config=config)

@@ -152,6 +152,8 @@ class _Run:
         where = storage(source)
         g = torch.Generator(device=where).manual_seed(seed % 2**63)
         x, y = source.batch(part.to(where), g)
+        if getattr(self.model, "conditional", True) is False:
+            y = None  # labels of the data reach only a model that takes a condition
         return to_device(x, self.device), to_device(y, self.device), len(part), len(index)
 
     def lr(self, group: str) -> float:
@@ -380,7 +382,9 @@ def train(
     """Train ``model`` on the BatchSource ``data`` (None: a loss without data, ``steps`` runs)
     with ``config``; evaluate ``model.metrics`` on ``val`` every ``config.eval_every`` steps.
 
-    ``model.loss(x, y, group=g)`` is the scalar objective of each group of
+    A labelled source trains a conditional model on its labels and an unconditional one
+    (``model.conditional`` False) on its rows alone. ``model.loss(x, y, group=g)`` is the scalar
+    objective of each group of
     ``model.parameter_groups()`` (an ``nn.Module`` without it is one group "model").
     ``resume``: a run directory whose checkpoint continues (the model and config must match).
     ``on_eval(record)`` may add entries to each evaluation record before early stopping reads
