@@ -27,6 +27,8 @@ import torch
 from torch import Tensor
 from torch.distributions import Beta, Gamma
 
+from .._options import Option, make_option
+
 __all__ = [
     "Kernel",
     "GaussianKernel",
@@ -45,7 +47,7 @@ def _log_ball(d: int) -> float:
     return 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1)
 
 
-class Kernel(ABC):
+class Kernel(Option, ABC):
     """A unit-scale radial kernel c_K k(|u|) on R^d."""
 
     name: ClassVar[str]
@@ -71,15 +73,6 @@ class Kernel(ABC):
     @abstractmethod
     def unit_sample(self, n: int, d: int, like: Tensor) -> Tensor:
         """n draws u from c_K k(|u|) on R^d: (n, d)."""
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
 
 class _ByRadius(Kernel):
@@ -191,13 +184,7 @@ KERNELS = tuple(c.name for c in _CLASSES)
 
 def make_kernel(kernel: str | Kernel) -> Kernel:
     """The kernel object for a :class:`Kernel` or one of the names in ``KERNELS``."""
-    if isinstance(kernel, Kernel):
-        return kernel
-    for cls in _CLASSES:
-        if kernel == cls.name:
-            return cls()
-    else:
-        raise ValueError(f"kernel must be one of {KERNELS} or a Kernel; got {kernel!r}")
+    return make_option(kernel, _CLASSES, Kernel, "kernel")
 
 
 def log_kernel_norm(kernel: str | Kernel, d: int) -> float:

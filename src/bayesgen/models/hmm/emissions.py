@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Categorical, Dirichlet, Distribution, Independent, Normal
 
+from ..._options import Option, make_option
 from ...factors import Gaussian, Table
 from ...variables import Continuous, Discrete, Variable
 from ._input import Chunk, Flat
@@ -61,7 +62,7 @@ def _allowed(E: Tensor, chunk: Chunk, log: bool) -> Tensor:
     return E.add_(torch.log(chunk.allowed)) if log else E.mul_(chunk.allowed)
 
 
-class Emission(ABC):
+class Emission(Option, ABC):
     """The emission factor p(x_t | z_t) of an HMM with K states and F features."""
 
     name: ClassVar[str]
@@ -126,15 +127,6 @@ class Emission(ABC):
     @abstractmethod
     def sample(self, model: HMM, Z: Tensor) -> Tensor:
         """x_t | z_t for states Z (B, T)."""
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
 
 class CategoricalEmission(Emission):
@@ -329,13 +321,7 @@ EMISSIONS = tuple(e.name for e in _EMISSIONS)
 
 def make_emission(emission: str | Emission) -> Emission:
     """The :class:`Emission` for an instance or one of the names in ``EMISSIONS``."""
-    if isinstance(emission, Emission):
-        return emission
-    for cls in _EMISSIONS:
-        if emission == cls.name:
-            return cls()
-    else:
-        raise ValueError(f"emission must be one of {EMISSIONS} or an Emission, got {emission!r}")
+    return make_option(emission, _EMISSIONS, Emission, "emission")
 
 
 def emission_likelihoods(

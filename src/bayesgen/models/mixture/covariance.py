@@ -32,6 +32,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from ..._options import Option, make_option
 from ._budget import row_blocks
 from .errors import DegenerateCovarianceWarning
 
@@ -104,7 +105,7 @@ def _numerically_singular(cov: Tensor, L: Tensor, info: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------- the four types
-class CovarianceType(ABC):
+class CovarianceType(Option, ABC):
     """One parametrization of the components' covariances Σ_k (see the module docstring).
 
     ``U`` below is ``precisions_cholesky_``, shaped like the covariances.
@@ -216,15 +217,6 @@ class CovarianceType(ABC):
             return torch.nonzero(piv.min(-1).values <= thr).flatten().tolist()
         var = covariances if isinstance(self, Diagonal) else covariances[:, None]
         return torch.nonzero(var.min(-1).values <= thr).flatten().tolist()
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
 
 class Full(CovarianceType):
@@ -372,16 +364,7 @@ COVARIANCE_TYPES = tuple(t.name for t in _TYPES)
 
 def make_covariance(covariance_type: str | CovarianceType) -> CovarianceType:
     """The :class:`CovarianceType` for an instance or one of the names in COVARIANCE_TYPES."""
-    if isinstance(covariance_type, CovarianceType):
-        return covariance_type
-    for t in _TYPES:
-        if covariance_type == t.name:
-            return t()
-    else:
-        raise ValueError(
-            f"covariance_type must be one of {COVARIANCE_TYPES} or a CovarianceType, "
-            f"got {covariance_type!r}"
-        )
+    return make_option(covariance_type, _TYPES, CovarianceType, "covariance_type")
 
 
 # --------------------------------------------------------------------------- by name
