@@ -10,6 +10,7 @@ from .base import PARADIGMS, GenerativeModel, build, load_model
 from .diffusion import Diffusion
 from .energy import EnergyModel
 from .gan import GAN
+from .latent_diffusion import LatentDiffusion
 from .schedules import CosineSchedule, LinearSchedule
 from .vae import VAE
 
@@ -22,6 +23,7 @@ __all__ = [
     "Diffusion",
     "EnergyModel",
     "GAN",
+    "LatentDiffusion",
     "VAE",
     "LinearSchedule",
     "CosineSchedule",
