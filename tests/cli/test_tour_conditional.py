@@ -39,3 +39,25 @@ def test_conditional_section_writes_grids_and_tables(tmp_path, monkeypatch):
     lr = LogisticRegression(max_iter=2000).fit(xbin, ds.train.y.numpy())
     want = 100 * lr.score(ds.test.x.numpy(), ds.test.y.numpy())
     assert accuracy["scikit-learn LogisticRegression"] == pytest.approx(want, abs=0.051)
+
+
+def test_nats_table_section_shows_every_column(tmp_path, monkeypatch):
+    from bayesgen.cli import tour_table
+
+    tiny = dict(
+        n_train=800, n_test=200, steps=10, gan_steps=10, hidden=(16,), k=5, components=4,
+        samples=200, timesteps=10, ode={"method": "rk4", "steps": 5},
+    )  # fmt: skip
+    monkeypatch.setattr(tour_table, "CONFIG", tiny)
+    monkeypatch.setattr(tour_table, "TOYS", ("moons",))
+    assert section_registry()["nats_table"] is tour_table.nats_table_section
+    s = tour_table.nats_table_section(tmp_path, None)
+    nll, gap, ed = s.tables
+    assert (
+        nll.columns[:5] == ["data", "H", "KDE", "GMM", "VAE"]
+        and nll.columns[-1] == "diffusion (ODE)"
+    )
+    assert ed.columns[:2] == ["data", "fresh data"] and ed.columns[-2:] == ["GAN", "energy"]
+    (row,) = nll.rows
+    (grow,) = gap.rows
+    assert row[0] == "moons" and grow[1:] == [pytest.approx(v - row[1], abs=2e-3) for v in row[2:]]

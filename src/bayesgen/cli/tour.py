@@ -45,6 +45,7 @@ SECTION_MODULES = (
     "tour_arm",
     "tour_diffusion",
     "tour_conditional",
+    "tour_table",
 )
 #: the file in the report folder recording every section shown, so ``--only`` can merge
 MANIFEST = "tour.json"
