@@ -28,7 +28,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import print_table, write_json  # noqa: E402
 
+from bayesgen.data import load_dataset  # noqa: E402
+from bayesgen.data.source import TensorData  # noqa: E402
 from bayesgen.generative import Flow  # noqa: E402
+from bayesgen.train import TrainConfig, train  # noqa: E402
 
 TOYS = ("checkerboard", "8gaussians", "moons", "pinwheel", "2spirals", "swissroll2d")
 LAYERS, HIDDEN, BINS, BOUND = 5, (128, 128), 8, 5.0
@@ -36,18 +39,9 @@ LAYERS, HIDDEN, BINS, BOUND = 5, (128, 128), 8, 5.0
 
 # ---------------------------------------------------------------------------- data
 def load(name: str, seed: int):
-    """(train, test, entropy floor, source) from bayesgen.data, else scikit-learn's moons."""
-    try:
-        from bayesgen.data import load_dataset
-
-        ds = load_dataset(name, seed=seed)
-        return ds.train.x.float(), ds.test.x.float(), ds.entropy, "bayesgen.data"
-    except ImportError:
-        from sklearn.datasets import make_moons
-
-        x, _ = make_moons(30_000, noise=0.05, random_state=seed)
-        x = torch.as_tensor(x, dtype=torch.float32)
-        return x[:20_000], x[20_000:], None, "sklearn make_moons (bayesgen.data missing)"
+    """(train, test, entropy floor, source) of a built-in 2-D toy."""
+    ds = load_dataset(name, seed=seed)
+    return ds.train.x.float(), ds.test.x.float(), ds.entropy, "bayesgen.data"
 
 
 # ---------------------------------------------------------------------------- models
@@ -122,26 +116,10 @@ MODELS = ("bayesgen NSF", "zuko NSF", "normflows NSF", "bayesgen MAF", "zuko MAF
 
 # ---------------------------------------------------------------------------- training
 def fit(model, x: torch.Tensor, steps: int, batch: int, lr: float, seed: int) -> None:
-    """Adam with cosine decay; bayesgen's models through bayesgen.train when it is present."""
-    if isinstance(model, Flow):
-        try:
-            from bayesgen.data.source import TensorData
-            from bayesgen.train import TrainConfig, train
-
-            cfg = TrainConfig(steps=steps, batch_size=batch, lr=lr, schedule="cosine", seed=seed)
-            train(model, TensorData(x), config=cfg)
-            return
-        except ImportError:
-            pass
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):
-        idx = torch.randint(len(x), (batch,), generator=g)
-        opt.zero_grad()
-        model.loss(x[idx]).backward()
-        opt.step()
-        sched.step()
+    """Adam with cosine decay through the one training loop, the same for every library (a
+    peer's flow trains behind its ``loss``): the same minibatches, schedule and updates."""
+    cfg = TrainConfig(steps=steps, batch_size=batch, lr=lr, schedule="cosine", seed=seed)
+    train(model, TensorData(x), config=cfg)
 
 
 @torch.no_grad()

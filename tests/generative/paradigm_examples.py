@@ -152,3 +152,19 @@ def _flow_realnvp_conditional() -> Example:
 EXAMPLES["flow-maf"] = _flow_maf
 EXAMPLES["flow-nsf"] = _flow_nsf
 EXAMPLES["flow-realnvp-conditional"] = _flow_realnvp_conditional
+
+
+def _latent_diffusion(**kw) -> Example:
+    from bayesgen.generative import LatentDiffusion
+
+    model = LatentDiffusion(
+        8, latent_dim=2, hidden=(16,), timesteps=4, diffusion_hidden=(16, 16), embedding=8, **kw
+    )
+    y = torch.arange(16) % 3 if kw.get("num_classes") else None
+    return model, torch.bernoulli(torch.full((16, 8), 0.3)), y
+
+
+EXAMPLES["latent-diffusion"] = _latent_diffusion
+EXAMPLES["latent-diffusion-conditional-film"] = lambda: _latent_diffusion(
+    num_classes=3, conditioning="film", label_dropout=0.2
+)

@@ -51,9 +51,9 @@ def default_config(paradigm: str, data, *, condition: str | None = None) -> dict
     elif condition is not None:
         raise ValueError(f"--condition must be 'labels', got {condition!r}")
     binary, tokens = data.kind == "binary", data.kind == "tokens"
-    if paradigm == "vae":
+    if paradigm in ("vae", "latent-diffusion"):
         if tokens:
-            raise ValueError("the VAE models real or binary rows, not token sequences")
+            raise ValueError(f"the {paradigm} model is for real or binary rows, not tokens")
         cfg["likelihood"] = "bernoulli" if binary else "gaussian-per-dim"
         cfg["latent_dim"] = 2 if size <= 3 else (50 if size >= 400 else 16)
         cfg["hidden"] = [200, 200] if size >= 400 else [128, 128]
@@ -65,9 +65,17 @@ def default_config(paradigm: str, data, *, condition: str | None = None) -> dict
             raise ValueError("the ARM models tokens or binary pixels; this data is real-valued")
         else:
             cfg["backbone"] = "made"
-    elif paradigm in ("flow", "diffusion", "energy", "gan"):
+        if paradigm == "latent-diffusion":  # a small VAE; the diffusion over its latent
+            cfg["latent_dim"] = min(cfg["latent_dim"], 16)
+            cfg["timesteps"] = 200
+    elif paradigm in ("diffusion", "energy", "gan"):  # binary pixels as the reals 0 and 1
+        if tokens:
+            raise ValueError(f"the {paradigm} model here is for real-valued or binary rows")
+    elif paradigm == "flow":
         if tokens or binary:
-            raise ValueError(f"the {paradigm} model here is for real-valued data")
+            raise ValueError(
+                "the flow model here is for real-valued data (for digits: --data digits-real)"
+            )
     else:
         raise ValueError(f"no default configuration for the model {paradigm!r}")
     return cfg

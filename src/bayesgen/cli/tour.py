@@ -39,7 +39,15 @@ __all__ = [
 #: by ``--only name``) that writes its figures into ``out`` with :func:`report.save_figure`
 #: under file names no other section uses, gives a chapter figure its number
 #: (``Figure(file, caption, "9")``) and others none, and puts its results in ``ResultTable``s.
-SECTION_MODULES = ("tour_sections", "tour_vae", "tour_flow", "tour_arm", "tour_diffusion")
+SECTION_MODULES = (
+    "tour_sections",
+    "tour_vae",
+    "tour_flow",
+    "tour_arm",
+    "tour_diffusion",
+    "tour_conditional",
+    "tour_table",
+)
 #: the file in the report folder recording every section shown, so ``--only`` can merge
 MANIFEST = "tour.json"
 

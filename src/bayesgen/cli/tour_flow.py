@@ -19,42 +19,20 @@ __all__ = ["SECTIONS", "flow_section", "toy_data", "fit_flow"]
 
 
 def toy_data(name: str = "moons", n: int = 4000, seed: int = 0):
-    """(train, test, entropy or None, where from): ``bayesgen.data`` when present, else
-    scikit-learn's two moons (noise 0.05)."""
-    try:
-        from ..data import load_dataset
+    """(train (n, 2), test, entropy in nats, where from) of a built-in 2-D toy."""
+    from ..data import load_dataset
 
-        ds = load_dataset(name, seed=seed)
-        return ds.train.x.float(), ds.test.x.float(), ds.entropy, f"bayesgen.data {name!r}"
-    except (ImportError, AttributeError, ValueError):
-        from sklearn.datasets import make_moons
-
-        x, _ = make_moons(2 * n, noise=0.05, random_state=seed)
-        x = torch.as_tensor(x, dtype=torch.float32)
-        return x[:n], x[n:], None, "scikit-learn make_moons (noise 0.05)"
+    ds = load_dataset(name, seed=seed, n=n)
+    return ds.train.x.float(), ds.test.x.float(), ds.entropy, f"bayesgen.data {name!r}"
 
 
 def fit_flow(model, x: torch.Tensor, *, steps: int, batch: int, lr: float, seed: int = 0):
-    """Maximum likelihood by ``bayesgen.train`` when present, else an explicit Adam loop with
-    cosine decay (the same configuration)."""
-    try:
-        from ..data.source import TensorData
-        from ..train import TrainConfig, train
+    """Maximum likelihood by the one training loop, Adam with cosine decay."""
+    from ..data.source import TensorData
+    from ..train import TrainConfig, train
 
-        config = TrainConfig(steps=steps, batch_size=batch, lr=lr, schedule="cosine", seed=seed)
-        return train(model, TensorData(x), config=config)
-    except ImportError:
-        pass
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    for _ in range(steps):
-        idx = torch.randint(len(x), (batch,), generator=g)
-        opt.zero_grad()
-        model.loss(x[idx]).backward()
-        opt.step()
-        sched.step()
-    return None
+    config = TrainConfig(steps=steps, batch_size=batch, lr=lr, schedule="cosine", seed=seed)
+    return train(model, TensorData(x), config=config)
 
 
 def flow_section(out: Path, data: Path | None = None, *, steps: int = 1000) -> Section:

@@ -99,7 +99,10 @@ def run(args) -> int:
         write_data_spec(run_dir, spec)
         resume = None
     start = time.perf_counter()
-    history = train(model, data.train, data.test, config=config, resume=resume)
+    train_rows, held_out = data.train, data.test
+    if not model.conditional:  # an unconditional model of labelled rows: p(x), labels unused
+        train_rows, held_out = _unlabelled(train_rows), _unlabelled(held_out)
+    history = train(model, train_rows, held_out, config=config, resume=resume)
     last = history.last or {}
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if isinstance(v, float))
     print(
@@ -108,3 +111,12 @@ def run(args) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _unlabelled(source):
+    """The rows of a TensorData without its labels (other sources as they are)."""
+    from ..data.source import TensorData
+
+    if isinstance(source, TensorData) and source.y is not None:
+        return TensorData(source.x, None, source.transform)
+    return source

@@ -11,6 +11,7 @@ from .diffusion import Diffusion
 from .energy import EnergyModel
 from .flow import Flow
 from .gan import GAN
+from .latent_diffusion import LatentDiffusion
 from .schedules import CosineSchedule, LinearSchedule
 from .vae import VAE
 
@@ -24,6 +25,7 @@ __all__ = [
     "EnergyModel",
     "Flow",
     "GAN",
+    "LatentDiffusion",
     "VAE",
     "LinearSchedule",
     "CosineSchedule",

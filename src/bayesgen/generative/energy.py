@@ -245,9 +245,10 @@ class EnergyModel(GenerativeModel, paradigm="energy"):
         eps = torch.randn_like(x)
         xt = x + sigma * eps
         if self.parameterization == "energy":
-            xt = xt.detach().requires_grad_(True)
-            e = self._h(xt, sigma.squeeze(-1), c).squeeze(-1) / sigma.squeeze(-1)
-            (grad,) = torch.autograd.grad(e.sum(), xt, create_graph=True)
+            with torch.enable_grad():  # the score is a gradient, also in held-out metrics
+                xt = xt.detach().requires_grad_(True)
+                e = self._h(xt, sigma.squeeze(-1), c).squeeze(-1) / sigma.squeeze(-1)
+                (grad,) = torch.autograd.grad(e.sum(), xt, create_graph=True)
             s = -grad
         else:
             s = self._h(xt, sigma.squeeze(-1), c) / sigma

@@ -115,8 +115,9 @@ class _Run:
         }
         self.ema = [p.detach().clone() for p in self.params] if config.ema is not None else None
         multi = len(self.groups) > 1
+        # several groups (a GAN) have no one loss to watch unless config.monitor names it
         self.monitor = config.monitor or (
-            "val_loss" if val is not None else (None if multi else "train_loss")
+            None if multi else ("val_loss" if val is not None else "train_loss")
         )
         if config.patience is not None and (config.eval_every is None or self.monitor is None):
             raise ValueError(
