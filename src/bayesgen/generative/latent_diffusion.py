@@ -25,12 +25,12 @@ from torch import Tensor, nn
 from torch.distributions import Distribution
 
 from ..factors.base import Factor
-from ..factors.latent import ModuleFactor
+from ..factors.latent import ModuleFactor, StandardNormal
 from ..factors.neural import NeuralNormal
 from ..network import BayesNet
 from ..variables import Continuous
 from .base import GenerativeModel
-from .diffusion import Diffusion, StandardNormalFactor, _ReverseMean
+from .diffusion import Diffusion, _ReverseMean
 from .schedules import Schedule
 from .vae import VAE
 
@@ -205,7 +205,7 @@ class LatentDiffusion(GenerativeModel, paradigm="latent-diffusion"):
         """z_T → … → z_1 → z_0 → x: a standard-normal root, one NeuralNormal per reverse step
         (sharing the denoiser) and the VAE's decoder as the factor p(x | z_0)."""
         d, C = self.diffusion, self.context_features
-        factors: list[Factor] = [StandardNormalFactor(self._var(d.timesteps), dtype=self.dtype)]
+        factors: list[Factor] = [StandardNormal(self._var(d.timesteps), dtype=self.dtype)]
         for t in range(d.timesteps, 0, -1):  # the T reverse steps
             factors.append(
                 NeuralNormal(
