@@ -93,6 +93,13 @@ def register(sub) -> None:
         metavar="SECTION",
         help=f"run only these sections and merge them into the report ({', '.join(names)})",
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: the sections' many small tensor operations run fastest "
+        "on one thread, and a busy machine makes a second one spin-wait)",
+    )
     p.set_defaults(func=run)
 
 
@@ -170,8 +177,12 @@ def write_report(out: Path, sections: dict[str, Section], order: list[str]) -> P
 # ---------------------------------------------------------------------- the command
 def run(args) -> int:
     import matplotlib
+    import torch
 
     matplotlib.use("Agg")
+    if not isinstance(args.threads, int) or args.threads < 1:
+        raise ValueError(f"--threads must be an int >= 1, got {args.threads!r}")
+    torch.set_num_threads(args.threads)
     registry = section_registry()
     data = Path(args.data) if args.data else None
     if data is not None and not data.is_dir():
