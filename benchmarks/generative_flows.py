@@ -149,6 +149,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one toy, two seeds, 100 steps")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--toys", nargs="+", choices=TOYS, help="a subset of the toys")
+    parser.add_argument("--seeds", type=int, help="fewer seeds than the full run's 5")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
@@ -156,6 +158,8 @@ def main() -> None:
         toys, seeds, steps, batch, lr, timed = ("moons",), (0, 1), 100, 512, 1e-3, 20
     else:
         toys, seeds, steps, batch, lr, timed = TOYS, (0, 1, 2, 3, 4), 5000, 512, 1e-3, 100
+    toys = tuple(args.toys) if args.toys else toys
+    seeds = tuple(range(args.seeds)) if args.seeds else seeds
     target = _count(build("bayesgen NSF"))
     results, rows = [], []
     for toy in toys:
