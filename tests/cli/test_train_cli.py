@@ -109,7 +109,7 @@ def test_train_under_torchrun(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [str(torchrun), "--nproc_per_node=2", "--master_port=29533", "-m", "bayesgen",
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "bayesgen",
            "train", "vae", "--data", "moons", "--steps", "20", "--batch-size", "32",
            "--set", "hidden=[16]", "--out", str(run), "--quiet"]  # fmt: skip
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
