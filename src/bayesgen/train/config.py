@@ -16,7 +16,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -34,100 +34,64 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------- optimizer options
+class _TorchOptimizer:
+    """An option object's fields are the keyword arguments of ``torch_class`` (besides the
+    learning rate and the config's weight decay)."""
+
+    torch_class: ClassVar[type[torch.optim.Optimizer]]
+
+    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return self.torch_class(params, lr=lr, weight_decay=weight_decay, foreach=False, **settings)
+
+
 @dataclass(frozen=True)
-class Adam:
+class Adam(_TorchOptimizer):
     """torch.optim.Adam's settings (weight decay is the config's, added to the gradient: L2)."""
 
+    torch_class = torch.optim.Adam
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     amsgrad: bool = False
 
-    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
-        return torch.optim.Adam(
-            params,
-            lr=lr,
-            betas=self.betas,
-            eps=self.eps,
-            amsgrad=self.amsgrad,
-            weight_decay=weight_decay,
-            foreach=False,
-        )
-
 
 @dataclass(frozen=True)
-class AdamW:
+class AdamW(Adam):
     """torch.optim.AdamW's settings (decoupled weight decay)."""
 
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    amsgrad: bool = False
-
-    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
-        return torch.optim.AdamW(
-            params,
-            lr=lr,
-            betas=self.betas,
-            eps=self.eps,
-            amsgrad=self.amsgrad,
-            weight_decay=weight_decay,
-            foreach=False,
-        )
+    torch_class = torch.optim.AdamW
 
 
 @dataclass(frozen=True)
-class SGD:
+class SGD(_TorchOptimizer):
     """torch.optim.SGD's settings: momentum (0: plain gradient descent) and Nesterov."""
 
+    torch_class = torch.optim.SGD
     momentum: float = 0.0
     nesterov: bool = False
     dampening: float = 0.0
 
-    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
-        return torch.optim.SGD(
-            params,
-            lr=lr,
-            momentum=self.momentum,
-            nesterov=self.nesterov,
-            dampening=self.dampening,
-            weight_decay=weight_decay,
-            foreach=False,
-        )
-
 
 @dataclass(frozen=True)
-class RMSprop:
+class RMSprop(_TorchOptimizer):
     """torch.optim.RMSprop's settings."""
 
+    torch_class = torch.optim.RMSprop
     alpha: float = 0.99
     eps: float = 1e-8
     momentum: float = 0.0
 
-    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
-        return torch.optim.RMSprop(
-            params,
-            lr=lr,
-            alpha=self.alpha,
-            eps=self.eps,
-            momentum=self.momentum,
-            weight_decay=weight_decay,
-            foreach=False,
-        )
-
 
 @dataclass(frozen=True)
-class Adagrad:
+class Adagrad(_TorchOptimizer):
     """torch.optim.Adagrad's settings."""
 
+    torch_class = torch.optim.Adagrad
     eps: float = 1e-10
-
-    def build(self, params: Iterable[Tensor], lr: float, weight_decay: float):
-        return torch.optim.Adagrad(
-            params, lr=lr, eps=self.eps, weight_decay=weight_decay, foreach=False
-        )
 
 
 OPTIONS = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad}
-_OPTION_TYPES = tuple(OPTIONS.values())
+_OPTION_TYPES = (_TorchOptimizer,)
 
 Optimizer = str | Adam | AdamW | SGD | RMSprop | Adagrad | Callable[..., torch.optim.Optimizer]
 
