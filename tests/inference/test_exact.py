@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bayesgen.inference import ExactInference, Explanation, MemoryBudgetError, Posterior
+from bayesgen.io import read_bif
 
 logging.getLogger("pgmpy").setLevel(logging.ERROR)
 
@@ -320,6 +321,27 @@ def test_batched_all_observed_leaves_matches_pgmpy(bnlearn):
         ref = ve.query([root], evidence=e, show_progress=False)
         expect = pgmpy_table(ref, [root], {root: states})
         np.testing.assert_allclose(post[r].numpy(), expect, atol=1e-9, rtol=0)
+
+
+def test_small_network_marginals_from_the_joint_equal_the_contraction():
+    """asia's joint has 256 entries: one evidence row is answered from it (kept while the tables
+    are unchanged); a batch of one row takes the contraction path. Both, for every single
+    observation, and again after a table changes in place."""
+    net = read_bif(bnlearn_path("asia"))
+    eng = ExactInference.from_network(net)
+    for _ in range(2):
+        for v in net.factors:
+            for k in range(net.variables[v].card):
+                joint = eng.marginals({v: k})
+                batched = eng.marginals({v: torch.tensor([k])})
+                assert set(joint) == set(batched) == set(net.factors) - {v}
+                for n, m in joint.items():
+                    torch.testing.assert_close(m, batched[n][0], rtol=0, atol=1e-14)
+        with torch.no_grad():  # a refit in place: the kept joint must not be reused
+            net.factors["smoke"].probs.copy_(torch.tensor([0.9, 0.1], dtype=torch.float64))
+    assert float(eng.marginals({})["smoke"][1]) == pytest.approx(0.1, abs=1e-12)
+    with pytest.raises(ValueError, match="probability zero"):
+        eng.marginals({"either": "no", "tub": "yes"})
 
 
 def test_marginals_equal_per_variable_queries(bnlearn):

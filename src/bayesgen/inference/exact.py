@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -53,12 +51,13 @@ from .contraction import (
     contract,
     max_contract,
     plan_contraction,
-    plan_elimination,
     run_steps,
     traceback,
 )
 from .evidence import Evidence, check_variables, evidence_codes, parse_evidence, unique_rows
+from .planner import Compiled, Planner
 from .result import Explanation, Posterior
+from .shared_rows import run_shared
 
 __all__ = ["ExactInference", "MemoryBudgetError"]
 
@@ -66,31 +65,10 @@ TableSpec = tuple[str, Sequence[str], Tensor]
 
 #: a plain (unscaled) contraction whose result falls below this is redone with rescaling
 _UNDERFLOW = UNDERFLOW
-#: the overhead of one contraction step (Python, dispatch), in multiply-adds, for choosing plans
-_STEP_COST = 20_000
+#: networks whose full joint has at most this many entries answer single-row marginals from it
+_JOINT_ENTRIES = 4096
 #: row-sum tolerance for tables given directly (published networks round to 4 decimals)
 _ROW_TOLERANCE = ROW_TOLERANCE
-
-
-@dataclass
-class _Operand:
-    """How one tensor of the network is made from a table (or is an evidence indicator)."""
-
-    kind: str  # "table" or "indicator"
-    var: int  # the table's child, or the indicator's variable
-    select: tuple[tuple[int, int], ...] = ()  # (axis, variable) sliced at a fixed state
-    gather: tuple[int, ...] = ()  # variables gathered per row (their axes moved first)
-    perm: tuple[int, ...] = ()  # permutation after slicing that puts the gathered axes first
-    indices: tuple[int, ...] = ()
-
-
-@dataclass
-class _Compiled:
-    kind: str
-    operands: list[_Operand]
-    plan: Plan
-    output: tuple[int, ...]
-    extra: dict = field(default_factory=dict)
 
 
 class ExactInference:
@@ -161,19 +139,42 @@ class ExactInference:
         self._id = {n: k for k, n in enumerate(names)}
         self.cards = tuple(len(self.states[n]) for n in names)
         self._cards = dict(zip(names, self.cards, strict=True))
-        self._families = [tuple(self._id[p] for p in parents[n]) + (self._id[n],) for n in names]
-        self._parent_ids = [f[:-1] for f in self._families]
-        self.memory_budget = int(memory_budget)
+        self._planner = Planner(
+            self.names,
+            self.cards,
+            parents,
+            self.dag.order,
+            optimize=optimize,
+            memory_budget=int(memory_budget),
+        )
         self.device = torch.device(device) if device is not None else None
-        self.optimize = optimize
         self.rescale = rescale
         self._tables = [self._as_table(n, p) for n, _, p in tables]
         if validate:
             for n, t in zip(names, self._tables, strict=True):
                 self._validate(n, t)
         self._source: Callable[[], list[Tensor]] | None = None
-        self._cache: OrderedDict[tuple, _Compiled] = OrderedDict()
-        self.cache_size = 256
+        self._joint_size = math.prod(self.cards)
+        self._joint: tuple[tuple, Tensor] | None = None  # (the tables' identities, P(x))
+        self._joint_plan: Plan | None = None
+
+    @property
+    def memory_budget(self) -> int:
+        """Bytes the intermediates of one contraction may take."""
+        return self._planner.memory_budget
+
+    @memory_budget.setter
+    def memory_budget(self, value: int) -> None:
+        self._planner.memory_budget = int(value)
+
+    @property
+    def optimize(self) -> str:
+        """The contraction path search (see :func:`~.contraction.plan_contraction`)."""
+        return self._planner.optimize
+
+    @property
+    def _cache(self):
+        return self._planner._cache
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -250,227 +251,40 @@ class ExactInference:
         ]
 
     # ------------------------------------------------------------------ structure
-    def _ancestors(self, ids: set[int]) -> set[int]:
-        seen = set(ids)
-        stack = list(ids)
-        while stack:
-            v = stack.pop()
-            for p in self._parent_ids[v]:
-                if p not in seen:
-                    seen.add(p)
-                    stack.append(p)
-        return seen
-
-    def _compile(
-        self,
-        kind: str,
-        targets: tuple[int, ...],
-        fixed: frozenset[int],
-        full: frozenset[int],
-        partial: frozenset[int],
-        rows: int | None,
-        within: frozenset[int] | None = None,
-    ) -> _Compiled:
-        bucket = None if rows is None else 1 << max(0, (rows - 1).bit_length())
-        key = (kind, targets, fixed, full, partial, bucket, within, self.memory_budget)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        observed = fixed | full | partial
-        if within is not None:
-            relevant = set(within)
-        elif kind in ("marginals", "mpe"):
-            relevant = set(range(len(self.names)))
-        elif kind in ("query", "map"):
-            relevant = self._ancestors(set(targets) | observed)
-        elif kind == "logz":
-            relevant = self._ancestors(set(observed))
-        else:  # pragma: no cover - internal
-            raise ValueError(f"unknown query kind {kind!r}")
-
-        operands: list[_Operand] = []
-        for f in sorted(relevant):
-            fam = self._families[f]
-            select = tuple((ax, v) for ax, v in enumerate(fam) if v in fixed)
-            rest = [v for v in fam if v not in fixed]
-            gax = [k for k, v in enumerate(rest) if v in full]
-            others = tuple(v for v in rest if v not in full)
-            perm = tuple(gax + [k for k in range(len(rest)) if k not in gax])
-            indices = ((ROW,) if gax else ()) + others
-            operands.append(
-                _Operand("table", f, select, tuple(rest[k] for k in gax), perm, indices)
-            )
-        indicator_vars = set(partial) & relevant
-        if kind == "marginals" and rows is not None:
-            indicator_vars |= relevant - fixed - full
-        for v in sorted(indicator_vars):
-            operands.append(_Operand("indicator", v, indices=(ROW, v)))
-
-        # connected components over the variable indices (the row index joins nothing)
-        touched = [op.kind == "indicator" or bool(op.select) or bool(op.gather) for op in operands]
-        comp = _components([op.indices for op in operands])
-        if kind in ("query", "map"):
-            keep_comp = {comp[k] for k, op in enumerate(operands) if set(op.indices) & set(targets)}
-            if kind == "map":
-                keep_comp |= {comp[k] for k in range(len(operands)) if touched[k]}
-        elif kind == "logz":
-            keep_comp = {comp[k] for k in range(len(operands)) if touched[k]}
-        else:
-            keep_comp = set(comp)
-        # tables of evidence-touched parts left out of a query: they only scale P(q, e), but if
-        # one of them can be zero the evidence may be impossible (checked at call time)
-        side = {comp[k] for k in range(len(operands)) if touched[k] and comp[k] not in keep_comp}
-        pruned = sorted(
-            {op.var for k, op in enumerate(operands) if comp[k] in side and op.kind == "table"}
-        )
-        operands = [op for k, op in enumerate(operands) if comp[k] in keep_comp]
-
-        sizes = {v: c for v, c in enumerate(self.cards)}
-        sizes[ROW] = bucket or 1
-        # the row axis, unless no tensor left depends on the batched evidence (then the result
-        # is the same for every row and is expanded afterwards)
-        has_rows = rows is not None and any(ROW in op.indices for op in operands)
-        out_rows = (ROW,) if has_rows else ()
-        inputs = [op.indices for op in operands]
-        extra: dict = {}
-        if kind == "query":
-            output = out_rows + targets
-        else:
-            output = out_rows
-        if kind == "map":
-            sum_plan = plan_elimination(inputs, out_rows + targets, sizes)
-            live = sum_plan.extra["live"]
-            live_ids = sorted(live)
-            max_plan = plan_contraction(
-                [live[k] for k in live_ids], out_rows, sizes, optimize=self.optimize
-            )
-            extra.update(max_plan=max_plan, live_ids=live_ids)
-            plan = sum_plan
-        else:
-            plan = plan_contraction(inputs, output, sizes, optimize=self.optimize)
-        extra["pruned"] = pruned
-        compiled = _Compiled(kind, operands, plan, output, extra)
-        if kind == "marginals" and within is None:
-            compiled.extra["parts"] = self._cover(compiled, fixed, full, partial, rows)
-        self._cache[key] = compiled
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return compiled
-
-    def _cover(self, whole: _Compiled, fixed, full, partial, rows) -> list[_Compiled] | None:
-        """Sub-networks An({v} ∪ E) that together cover every variable, or None when the whole
-        network is cheaper.
-
-        A posterior P(x_v | e) only involves the ancestors of v and of the evidence; the rest is
-        barren and sums to one, but a tensor network does not know that, and moralizing the
-        barren families can make the whole network much wider than any of these ancestral
-        sub-networks. Taking v in reverse topological order, each sub-network's marginals cover
-        all its variables; the cost compared is flops plus a per-step overhead.
-        """
-
-        def cost(c: _Compiled) -> float:
-            return c.plan.flops + _STEP_COST * len(c.plan.steps)
-
-        observed = fixed | full | partial
-        uncovered = set(range(len(self.names))) - fixed - full
-        parts: list[_Compiled] = []
-
-        def too_big(c: _Compiled) -> bool:  # not even one evidence row fits the budget
-            one = self._estimate(c, None if rows is None else 1, keep_all=True)
-            return one > self.memory_budget
-
-        limit, spent = cost(whole), 0.0
-        whole_too_big = too_big(whole)
-        for name in reversed(self.dag.order):
-            v = self._id[name]
-            if v not in uncovered:
-                continue
-            within = frozenset(self._ancestors({v} | observed))
-            uncovered -= within
-            parts.append(self._compile("marginals", (), fixed, full, partial, rows, within))
-            spent += cost(parts[-1])
-            if len(parts) > 2 * len(self.names) ** 0.5 + 64:  # too many: keep the whole network
-                return None
-            if spent >= limit:  # already dearer than the whole network: stop planning parts
-                return None
-            if whole_too_big and too_big(parts[-1]):  # neither can run: report the whole
-                return None
-        if len(parts) <= 1:
-            return None
-        return parts
-
-    def _sizes(self, rows: int | None) -> dict[int, int]:
-        sizes = {v: c for v, c in enumerate(self.cards)}
-        sizes[ROW] = rows or 1
-        return sizes
-
-    def _estimate(self, comp: _Compiled, rows: int | None, *, keep_all: bool) -> int:
-        key = ("bytes", rows, keep_all)
-        hit = comp.extra.get(key)
-        if hit is None:
-            hit = comp.extra[key] = self._estimate_bytes(comp, rows, keep_all=keep_all)
-        return hit
-
-    def _estimate_bytes(self, comp: _Compiled, rows: int | None, *, keep_all: bool) -> int:
-        if comp.extra.get("parts"):
-            return max(self._estimate(c, rows, keep_all=keep_all) for c in comp.extra["parts"])
-        sizes = self._sizes(rows)
-        if comp.kind == "map":
-            return max(
-                comp.plan.memory(sizes, keep_all=keep_all),
-                comp.extra["max_plan"].memory(sizes, keep_all=True, broadcast=True),
-            )
-        return comp.plan.memory(sizes, keep_all=keep_all, broadcast=comp.kind == "mpe")
-
-    # ------------------------------------------------------------------ evaluation
-    def _operands(
-        self, comp: _Compiled, tables: list[Tensor], ev: Evidence, *, log: bool = False
-    ) -> list[Tensor]:
-        dev = tables[0].device if tables else self.device
-        fixed = {self._id[n]: c for n, c in ev.fixed.items()}
-        batched = {self._id[n]: c.to(dev) for n, c in ev.batched.items()}
-        ops = []
-        for op in comp.operands:
-            if op.kind == "table":
-                t = tables[op.var]
-                if op.select:
-                    idx: list = [slice(None)] * t.dim()
-                    for ax, v in op.select:
-                        idx[ax] = fixed[v]
-                    t = t[tuple(idx)]
-                if op.gather:
-                    if op.perm != tuple(range(len(op.perm))):
-                        t = t.permute(op.perm)
-                    t = t[tuple(batched[v] for v in op.gather)]
-            else:
-                card = self.cards[op.var]
-                codes = batched.get(op.var)
-                if codes is None:
-                    t = torch.ones(ev.rows, card, dtype=torch.float64, device=dev)
-                else:
-                    states = torch.arange(card, device=dev)
-                    t = ((codes[:, None] == states) | (codes[:, None] < 0)).to(torch.float64)
-            ops.append(t.log() if log else t)
-        return ops
-
-    def _sum_product(self, comp: _Compiled, ops: list[Tensor], rows: int | None):
-        """Contract to the compiled output; returns (T, log_scale or None), T in output order."""
+    def _sum_product(
+        self, comp: Compiled, ev: Evidence, tables: list[Tensor], ops: list[Tensor] | None = None
+    ):
+        """Contract to the compiled output; returns (T, log_scale or None), T in output order.
+        Batched evidence runs on compacted rows (each distinct sub-evidence once) unless the
+        operands are given."""
         plan = comp.plan
-        if not ops:
+        rows = ev.rows
+        if not comp.operands:
             shape = (rows,) if rows is not None else ()
             return torch.ones(shape, dtype=torch.float64, device=self.device), None
-        if self.rescale is True:
-            t, ls = contract(plan, ops, rescale=True)
+        if ops is None and rows is not None and any(ROW in op.indices for op in comp.operands):
+            ops, maps = self._planner.compact_operands(comp, tables, ev)
+
+            def run(rescale: bool):
+                return run_shared(plan, ops, maps, rescale=rescale)
         else:
-            t, ls = contract(plan, ops, rescale=False)
+            if ops is None:
+                ops = self._planner.operands(comp, tables, ev)
+
+            def run(rescale: bool):
+                return contract(plan, ops, rescale=rescale)
+
+        if self.rescale is True:
+            t, ls = run(True)
+        else:
+            t, ls = run(False)
             if self.rescale is None:
                 with torch.no_grad():
                     axes = tuple(k for k, i in enumerate(plan.final_indices) if i != ROW)
                     z = t.detach().sum(axes) if axes else t.detach()
                     redo = not bool(((z > _UNDERFLOW) & torch.isfinite(z)).all())
                 if redo:
-                    t, ls = contract(plan, ops, rescale=True)
+                    t, ls = run(True)
         perm = [plan.final_indices.index(i) for i in comp.output]
         if perm != list(range(len(perm))):
             t = t.permute(perm)
@@ -548,17 +362,18 @@ class ExactInference:
                 "remove them from one of the two"
             )
 
-    def _budget(self, comp: _Compiled, ev: Evidence, keep_all: bool, what: str) -> int | None:
+    def _budget(self, comp: Compiled, ev: Evidence, keep_all: bool, what: str) -> int | None:
         """None if the whole batch fits the budget, else the rows per chunk; raises if one row
         does not fit."""
-        est = self._estimate(comp, ev.rows, keep_all=keep_all)
+        est = self._planner.estimate(comp, ev.rows, keep_all=keep_all)
         if est <= self.memory_budget:
             return None
-        one = self._estimate(comp, 1 if ev.rows is not None else None, keep_all=keep_all)
+        one = self._planner.estimate(comp, 1 if ev.rows is not None else None, keep_all=keep_all)
         if ev.rows is None or one > self.memory_budget:
             raise MemoryBudgetError(one if ev.rows is not None else est, self.memory_budget, what)
         chunk = max(1, int(ev.rows * self.memory_budget / est))
-        while chunk > 1 and self._estimate(comp, chunk, keep_all=keep_all) > self.memory_budget:
+        budget = self.memory_budget
+        while chunk > 1 and self._planner.estimate(comp, chunk, keep_all=keep_all) > budget:
             chunk //= 2
         return chunk
 
@@ -599,13 +414,13 @@ class ExactInference:
         tids = tuple(self._id[t] for t in names)
         full_ev = ev
         ev, inverse = unique_rows(ev, self._cards)
-        comp = self._compile("query", tids, fixed, full, partial, ev.rows)
+        comp = self._planner.compile("query", tids, fixed, full, partial, ev.rows)
         tabs = self._current(tables)
         keep_all = self._needs_graph(tabs)
         chunk = self._budget(comp, ev, keep_all, f"P({', '.join(names)} | ...)")
         parts = []
         for sub in self._chunks(ev, chunk):
-            t, _ = self._sum_product(comp, self._operands(comp, tabs, sub), sub.rows)
+            t, _ = self._sum_product(comp, sub, tabs)
             axes = tuple(range(1 if sub.rows is not None else 0, t.dim()))
             z = t.sum(axes, keepdim=True)
             self._zero(sub, (z > 0).reshape(-1) if sub.rows is not None else (z > 0).reshape(()))
@@ -625,13 +440,13 @@ class ExactInference:
         """log P(evidence), shape () or (R,) for batched evidence (−inf where impossible)."""
         ev, inverse = unique_rows(self._parse(evidence), self._cards)
         fixed, full, partial = self._pattern(ev)
-        comp = self._compile("logz", (), fixed, full, partial, ev.rows)
+        comp = self._planner.compile("logz", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
         keep_all = self._needs_graph(tabs)
         chunk = self._budget(comp, ev, keep_all, "log P(evidence)")
         parts = []
         for sub in self._chunks(ev, chunk):
-            t, ls = self._sum_product(comp, self._operands(comp, tabs, sub), sub.rows)
+            t, ls = self._sum_product(comp, sub, tabs)
             logz = t.log()
             parts.append(logz + ls if ls is not None else logz)
         out = parts[0] if len(parts) == 1 else torch.cat(parts, 0)
@@ -641,10 +456,16 @@ class ExactInference:
         self, evidence: Mapping[str, object] | None = None, *, tables=None
     ) -> dict[str, Tensor]:
         """Posterior of every unobserved variable, name -> (card,) or (R, card), from one forward
-        and one backward pass: P(x_v = k | e) = λ_v[k] · ∂ log Z / ∂λ_v[k]."""
+        and one backward pass: P(x_v = k | e) = λ_v[k] · ∂ log Z / ∂λ_v[k]. (A network whose
+        whole joint has at most 4,096 entries answers one evidence row from its joint, kept
+        while the tables do not change.)"""
         ev, inverse = unique_rows(self._parse(evidence), self._cards)
+        if ev.rows is None and self._joint_size <= _JOINT_ENTRIES:
+            tabs = self._current(tables)
+            if not self._needs_graph(tabs):
+                return self._joint_marginals(ev, tabs)
         fixed, full, partial = self._pattern(ev)
-        comp = self._compile("marginals", (), fixed, full, partial, ev.rows)
+        comp = self._planner.compile("marginals", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
         graph = self._needs_graph(tabs)
         chunk = self._budget(comp, ev, True, "the posterior marginals")
@@ -663,7 +484,33 @@ class ExactInference:
             out = {n: m[inverse] for n, m in out.items()}
         return out
 
-    def _marginals(self, comp: _Compiled, tabs: list[Tensor], ev: Evidence, graph: bool):
+    def _joint_marginals(self, ev: Evidence, tabs: list[Tensor]) -> dict[str, Tensor]:
+        """P(x_v | e) = Σ_{x \\ v} P(x)[e] / Σ_x P(x)[e] from the full joint P(x)."""
+        key = tuple((id(t), t._version) for t in tabs)
+        if self._joint is None or self._joint[0] != key:
+            plan = self._joint_plan
+            if plan is None:
+                inputs = [tuple(self._id[p] for p in self.parents[n]) + (k,)
+                          for k, n in enumerate(self.names)]  # fmt: skip
+                plan = self._joint_plan = plan_contraction(
+                    inputs, tuple(range(len(self.names))), self._planner.sizes(None)
+                )
+            joint, _ = contract(plan, tabs)
+            self._joint = (key, joint.permute(
+                [plan.final_indices.index(k) for k in range(len(self.names))]))  # fmt: skip
+        joint = self._joint[1]  # (*cards), axes in self.names order
+        codes = {self._id[n]: c for n, c in ev.fixed.items()}
+        sliced = joint[tuple(codes.get(k, slice(None)) for k in range(len(self.names)))]
+        z = sliced.sum()
+        self._zero(ev, z > 0)
+        free = [n for n in self.names if self._id[n] not in codes]
+        out = {}
+        for k, n in enumerate(free):
+            others = tuple(a for a in range(len(free)) if a != k)
+            out[n] = (sliced.sum(others) if others else sliced) / z
+        return out
+
+    def _marginals(self, comp: Compiled, tabs: list[Tensor], ev: Evidence, graph: bool):
         wrt: dict[int, int] = {}  # variable -> operand position holding its λ (or its table)
         for k, op in enumerate(comp.operands):
             if op.kind == "indicator":
@@ -673,11 +520,11 @@ class ExactInference:
         order = sorted(wrt)
         if graph:  # differentiable marginals: autograd with create_graph
             with torch.enable_grad():
-                ops = self._operands(comp, tabs, ev)
+                ops = self._planner.operands(comp, tabs, ev)
                 for k in set(wrt.values()):
                     if not ops[k].requires_grad:
                         ops[k] = ops[k].detach().requires_grad_()
-                t, _ = self._sum_product(comp, ops, ev.rows)
+                t, _ = self._sum_product(comp, ev, tabs, ops)
                 self._zero(ev, t.detach() > 0)
                 grads = torch.autograd.grad(
                     t.log().sum(),
@@ -687,7 +534,7 @@ class ExactInference:
                 )
         else:  # one forward sweep keeping the intermediates, one backward sweep by hand
             with torch.no_grad():
-                ops = self._operands(comp, tabs, ev)
+                ops = self._planner.operands(comp, tabs, ev)
                 tensors, norms, t = self._forward_keep(comp, ops)
                 self._zero(ev, t > 0)
                 found = backward(comp.plan, tensors, norms, 1.0 / t, [wrt[v] for v in order])
@@ -701,7 +548,7 @@ class ExactInference:
             out[self.names[v]] = fam
         return {n: out[n] for n in self.names if n in out}
 
-    def _forward_keep(self, comp: _Compiled, ops: list[Tensor]):
+    def _forward_keep(self, comp: Compiled, ops: list[Tensor]):
         """Forward sweep keeping every intermediate: (tensors, norms, final T of shape (R,)
         or ()), rescaled when the plain product underflows (or ``rescale=True``)."""
         plan = comp.plan
@@ -721,7 +568,7 @@ class ExactInference:
         log P(x*, e)."""
         ev, inverse = unique_rows(self._parse(evidence), self._cards)
         fixed, full, partial = self._pattern(ev)
-        comp = self._compile("mpe", (), fixed, full, partial, ev.rows)
+        comp = self._planner.compile("mpe", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
         chunk = self._budget(comp, ev, True, "the most probable explanation")
         parts = [self._max(comp, comp.plan, tabs, sub, None) for sub in self._chunks(ev, chunk)]
@@ -738,12 +585,12 @@ class ExactInference:
         fixed, full, partial = self._pattern(ev)
         tids = tuple(self._id[t] for t in names)
         ev, inverse = unique_rows(ev, self._cards)
-        comp = self._compile("map", tids, fixed, full, partial, ev.rows)
+        comp = self._planner.compile("map", tids, fixed, full, partial, ev.rows)
         tabs = self._current(tables)
         chunk = self._budget(comp, ev, True, f"MAP over {names}")
         parts = []
         for sub in self._chunks(ev, chunk):
-            ops = self._operands(comp, tabs, sub)
+            ops = self._planner.operands(comp, tabs, sub)
             tensors, scales = run_steps(comp.plan, ops, rescale=True) if ops else ([], [])
             logs = []
             for k in comp.extra["live_ids"]:
@@ -758,10 +605,10 @@ class ExactInference:
             parts.append(self._max(comp, comp.extra["max_plan"], tabs, sub, logs))
         return self._explanation(parts, ev, names, inverse)
 
-    def _max(self, comp: _Compiled, plan: Plan, tabs, ev: Evidence, logs):
+    def _max(self, comp: Compiled, plan: Plan, tabs, ev: Evidence, logs):
         if logs is None:
-            logs = self._operands(comp, tabs, ev, log=True)
-        sizes = self._sizes(ev.rows)
+            logs = self._planner.operands(comp, tabs, ev, log=True)
+        sizes = self._planner.sizes(ev.rows)
         if logs:
             val, trace = max_contract(plan, logs, sizes)
             if ev.rows is not None and val.dim() == 0:  # nothing depended on the rows
@@ -828,7 +675,7 @@ class ExactInference:
             names, extra = self._targets(targets)
         ev = self._merge_evidence(evidence, extra)
         fixed, full, partial = self._pattern(ev)
-        comp = self._compile(
+        comp = self._planner.compile(
             kinds[kind], tuple(self._id[t] for t in names), fixed, full, partial, ev.rows
         )
         keep_all = kind in ("marginals", "mpe", "map")
@@ -838,34 +685,10 @@ class ExactInference:
             method = f"{len(pieces)} ancestral sub-networks"
         return {
             "flops": sum(c.plan.flops for c in pieces),
-            "bytes": self._estimate(comp, ev.rows, keep_all=keep_all),
+            "bytes": self._planner.estimate(comp, ev.rows, keep_all=keep_all),
             "method": method,
             "tensors": sum(len(c.operands) for c in pieces),
         }
 
     def __repr__(self) -> str:
         return f"ExactInference({len(self.names)} variables)"
-
-
-def _components(index_sets: Sequence[tuple[int, ...]]) -> list[int]:
-    """Connected component label per tensor, linking tensors that share a variable index."""
-    parent = list(range(len(index_sets)))
-
-    def find(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    owner: dict[int, int] = {}
-    for k, ix in enumerate(index_sets):
-        for i in ix:
-            if i == ROW:
-                continue
-            if i in owner:
-                a, b = find(k), find(owner[i])
-                if a != b:
-                    parent[a] = b
-            else:
-                owner[i] = k
-    return [find(k) for k in range(len(index_sets))]

@@ -1,0 +1,150 @@
+"""Batched sum-product that computes each distinct piece of evidence once.
+
+In a batched query every tensor with the row index R depends on the evidence only through the
+observed variables beneath it in the contraction tree. Rows that agree on those variables give
+the same slice, and they agree often: a leaf's table gathered by its observed code has at most
+card(leaf) distinct slices however many rows there are. So each tensor keeps only its distinct
+slices U ≤ R, with a row map m (R,) of long codes in [0, U):
+
+    T[r, ...] = T̃[m[r], ...].
+
+A product of two such tensors needs only the distinct pairs of their maps,
+
+    key[r] = m_a[r] · U_b + m_b[r],   (ũ, m) = unique(key),
+    C̃ = Σ Ã[ũ // U_b] · B̃[ũ mod U_b],
+
+which is the plain product when every row is distinct and a fraction of it when subtrees see few
+distinct evidence patterns. Gradients flow through the gathers, so results stay differentiable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .contraction import ROW, Plan, _check_executable, _einsum, _row_axes
+
+__all__ = ["compact_rows", "run_shared"]
+
+
+def compact_rows(t: Tensor, codes: Sequence[Tensor], cards: Sequence[int]) -> tuple[Tensor, Tensor]:
+    """The distinct slices of ``t[codes...]``: ``t`` has the coded axes first (sizes ``cards``),
+    ``codes`` are (R,) long tensors; returns (T̃ of shape (U, *rest), map (R,))."""
+    key = codes[0]
+    for c, n in zip(codes[1:], cards[1:], strict=True):
+        key = key * n + c
+    uniq, inverse = torch.unique(key, return_inverse=True)
+    flat = t.reshape(-1, *t.shape[len(cards) :])  # (Π cards, *rest)
+    return flat.index_select(0, uniq), inverse
+
+
+def _pair(a: Tensor, ma: Tensor, ax_a: int, b: Tensor, mb: Tensor, ax_b: int, every: Tensor):
+    """Align two row-compacted operands on their distinct pairs of slices: (a, b, map, ia, ib)
+    with ``ia``/``ib`` the slices of the old operands each new slice came from (None: all, in
+    order). ``every`` is the identity map arange(R): a tensor holding every row in order."""
+    if ma is mb:
+        return a, b, ma, None, None
+    if ma is every:
+        return a, b.index_select(ax_b, mb), every, None, mb
+    if mb is every:
+        return a.index_select(ax_a, ma), b, every, ma, None
+    n_b = b.shape[ax_b]
+    uniq, inverse = torch.unique(ma * n_b + mb, return_inverse=True)
+    ia, ib = torch.div(uniq, n_b, rounding_mode="floor"), uniq % n_b
+    return a.index_select(ax_a, ia), b.index_select(ax_b, ib), inverse, ia, ib
+
+
+def _spread(t: Tensor, m: Tensor, axis: int, every: Tensor) -> tuple[Tensor, Tensor]:
+    """Past half the rows distinct, sharing saves little and costs a gather per step: store the
+    tensor row by row (map ``every``) instead."""
+    if m is every or 2 * t.shape[axis] < len(m):
+        return t, m
+    return t.index_select(axis, m), every
+
+
+#: the elements of a step's largest operand or result worked on at once (2 MiB of float64):
+#: a step over more rows runs in row blocks of this size, so its copies stay in cache
+_BLOCK = 1 << 20
+
+
+def _blocked(st, a: Tensor, b: Tensor) -> Tensor:
+    """One pairwise step, in blocks of rows when its tensors are larger than the cache."""
+    ax_a = st.ia.index(ROW) if ROW in st.ia else None
+    ax_b = st.ib.index(ROW) if ROW in st.ib else None
+    if ax_a is None and ax_b is None:
+        return _einsum(st.equation, (a, b))
+    n = a.shape[ax_a] if ax_a is not None else b.shape[ax_b]
+    per_row = max(a.numel() if ax_a is not None else 0, b.numel() if ax_b is not None else 0) // n
+    block = max(1, _BLOCK // max(per_row, 1))
+    if ROW not in st.out or block >= n:
+        return _einsum(st.equation, (a, b))
+    ax_out = st.out.index(ROW)
+    parts = []
+    for lo in range(0, n, block):  # row blocks, not rows
+        pa = a.narrow(ax_a, lo, min(block, n - lo)) if ax_a is not None else a
+        pb = b.narrow(ax_b, lo, min(block, n - lo)) if ax_b is not None else b
+        parts.append(_einsum(st.equation, (pa, pb)))
+    return torch.cat(parts, ax_out)
+
+
+def _take(ls: Tensor, index: Tensor | None) -> Tensor:
+    """The log-scales of the slices ``index`` (scalars and ``None`` = all pass through)."""
+    return ls[index] if index is not None and ls.dim() else ls
+
+
+def run_shared(
+    plan: Plan,
+    operands: Sequence[Tensor],
+    maps: Sequence[Tensor | None],
+    *,
+    rescale: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """Run a sum-product plan whose row-carrying operands are compacted (``maps[k]`` is the row
+    map of operand k, None when it has no row axis); returns the final tensor with its R rows
+    restored and, with ``rescale``, its log-scale ((R,) or ()), as :func:`contract` does."""
+    _check_executable(plan)
+    tensors: list[Tensor | None] = list(operands)
+    rows: list[Tensor | None] = list(maps)
+    known = next((m for m in maps if m is not None), None)
+    every = torch.arange(len(known), device=known.device) if known is not None else None
+    zero = operands[0].new_zeros(()) if operands else torch.zeros((), dtype=torch.float64)
+    scales: list[Tensor] = [zero] * len(operands)
+    for st in plan.steps:
+        a, ma, ls = tensors[st.a], rows[st.a], scales[st.a]
+        if st.b is None:
+            out, m = _einsum(st.equation, (a,)), ma
+        else:
+            b, mb, ls_b = tensors[st.b], rows[st.b], scales[st.b]
+            if ma is not None and mb is not None:
+                a, b, m, ia, ib = _pair(a, ma, st.ia.index(ROW), b, mb, st.ib.index(ROW), every)
+                if rescale:
+                    ls = _take(ls, ia) + _take(ls_b, ib)
+            else:
+                m = ma if ma is not None else mb
+                ls = ls + ls_b
+            out = _blocked(st, a, b)
+            tensors[st.b] = rows[st.b] = None
+        tensors[st.a] = rows[st.a] = None
+        if m is not None and m is not every:
+            before = m
+            out, m = _spread(out, m, st.out.index(ROW), every)
+            if rescale and m is not before:
+                ls = _take(ls, before)
+        if rescale:
+            axes = _row_axes(st.out)
+            with torch.no_grad():
+                top = out.detach().amax(dim=axes, keepdim=True) if axes else out.detach()
+                top = torch.where(top > 0, top, torch.ones_like(top))
+            out = out / top
+            ls = ls + (top.log().reshape(-1) if ROW in st.out else top.log().reshape(()))
+        tensors.append(out)
+        rows.append(m)
+        scales.append(ls)
+    t, m, ls = tensors[plan.final], rows[plan.final], scales[plan.final]
+    if m is not None and m is not every:
+        t = t.index_select(plan.final_indices.index(ROW), m)
+        if ls.dim():
+            ls = ls[m]
+    return t, (ls if rescale else None)
