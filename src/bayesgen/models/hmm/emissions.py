@@ -28,6 +28,7 @@ from torch.distributions import Categorical, Dirichlet, Distribution, Independen
 
 from ..._options import Option, make_option
 from ...factors import Gaussian, Table
+from ...learning.kmeans import kmeans
 from ...variables import Continuous, Discrete, Variable
 from ._input import Chunk, Flat
 
@@ -290,26 +291,22 @@ class GaussianEmission(Emission):
         model.covars_ = var.clamp_min(torch.finfo(model.dtype).tiny)
 
     def random_start(self, model: HMM, flat: Flat) -> None:
-        """Means from a few k-means steps on the fully observed steps; the data's variances."""
-        K, F = model.n_components, model.n_features
+        """Means from k-means (:mod:`bayesgen.learning.kmeans`, seeded from the global RNG the
+        restart fixed) on up to 20,000 fully observed steps; the data's variances."""
+        K = model.n_components
         v = flat.values
         o = ~torch.isnan(v)
         rows = v[o.all(1)]
         if len(rows) == 0:
             raise ValueError("gaussian X needs at least one fully observed step to initialize")
-        n = len(rows)
-        sub = rows[torch.randperm(n)[: min(n, 20000)]]
-        means = sub[torch.randint(len(sub), (K,))].clone()
-        for _ in range(10):  # Lloyd's k-means iterations, batched over points
-            assign = torch.cdist(sub, means).argmin(1)
-            counts = torch.bincount(assign, minlength=K).to(model.dtype)
-            sums = torch.zeros_like(means).index_add_(0, assign, sub)
-            means = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], means)
+        gen = torch.Generator(device=rows.device).manual_seed(int(torch.randint(2**62, (1,))))
+        sub = rows[torch.randperm(len(rows), generator=gen, device=rows.device)[:20000]]
+        means, _ = kmeans(sub, K, torch.ones(len(sub), dtype=sub.dtype, device=sub.device), gen)
         x = torch.where(o, v, 0)
         mean = x.sum(0) / o.sum(0).clamp_min(1)
         var = (torch.where(o, v - mean, 0) ** 2).sum(0) / (o.sum(0) - 1).clamp_min(1)
         model.means_ = means
-        model.covars_ = (var + model.min_covar).expand(K, F).clone()
+        model.covars_ = (var + model.min_covar).expand(K, model.n_features).clone()
 
     def sample(self, model: HMM, Z: Tensor) -> Tensor:
         return Normal(model.means_[Z], model.covars_[Z].sqrt()).sample()  # (B, T, D)
