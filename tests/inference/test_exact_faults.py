@@ -65,7 +65,8 @@ def test_too_wide_network_raises_the_memory_budget_error():
 
 
 def test_plans_over_52_indices_are_never_run():
-    from bayesgen.inference.contraction import plan_contraction, run_steps
+    from bayesgen.inference.contraction import plan_contraction
+    from bayesgen.inference.executors import run_steps
 
     # 60 binary variables all in two tensors: the one step contracts 60 indices
     inputs = [tuple(range(60)), tuple(range(60))]

@@ -6,7 +6,8 @@ import torch
 from conftest import bnlearn_path
 
 from bayesgen.inference import ExactInference
-from bayesgen.inference.contraction import ROW, contract, plan_contraction
+from bayesgen.inference.contraction import ROW, plan_contraction
+from bayesgen.inference.executors import contract
 from bayesgen.inference.shared_rows import compact_rows, run_shared
 from bayesgen.io import read_bif
 

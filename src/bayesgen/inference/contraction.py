@@ -1,4 +1,5 @@
-"""Contraction plans for tensor networks: path search, memory estimate and the two executors.
+"""Contraction plans for tensor networks: path search and memory estimate (the executors are
+:mod:`.executors`).
 
 A discrete Bayesian network with evidence is a tensor network: one tensor per table (axes = the
 family's variables that are still free), one index per variable, and the query is the sum over
@@ -10,12 +11,8 @@ The order of the pairwise contractions decides the cost (it is the elimination o
 elimination, or the junction tree of the Lauritzen–Spiegelhalter algorithm). A :class:`Plan` is
 found once per query pattern by several heuristics — opt_einsum's greedy search and variable
 elimination orders by weighted min-fill and by min-weight — and the cheapest (by flop count) is
-kept. Executing it is a loop of two-operand ``torch.einsum`` calls; :func:`run_steps` optionally
-rescales every intermediate by its maximum and carries the logarithm of the scale, so products of
-thousands of probabilities never underflow, and :func:`backward` sweeps the plan in reverse
-(two einsums per step) for the gradient of the result with respect to the inputs.
-:func:`max_contract` runs the same plan with (max, +) in log space and keeps the argmax tables for
-the traceback of the most probable explanation.
+kept. Executing it is a loop of two-operand ``torch.einsum`` calls (:mod:`.executors`, and
+:mod:`.shared_rows` for batched evidence).
 
 Indices are integers; the batch (row) index is :data:`ROW`. It is always an output index, so it
 acts as a batch axis of every pairwise product.
@@ -30,8 +27,6 @@ from dataclasses import dataclass, field
 from string import ascii_letters
 
 import opt_einsum
-import torch
-from torch import Tensor
 
 from ..errors import MemoryBudgetError  # defined there, raised by the engine
 
@@ -39,15 +34,11 @@ __all__ = [
     "ROW",
     "Step",
     "Plan",
-    "Trace",
     "MemoryBudgetError",
     "plan_contraction",
     "plan_elimination",
-    "run_steps",
-    "backward",
-    "contract",
-    "max_contract",
-    "traceback",
+    "check_executable",
+    "equation",
 ]
 
 ROW = -1  # the index of the evidence rows (batch axis R)
@@ -331,7 +322,7 @@ def _stats(plan: Plan, sizes: dict[int, int]) -> tuple[int, int, int]:
     return largest, total, widest
 
 
-def _equation(ia: tuple[int, ...], ib: tuple[int, ...] | None, out: tuple[int, ...]) -> str:
+def equation(ia: tuple[int, ...], ib: tuple[int, ...] | None, out: tuple[int, ...]) -> str:
     letters: dict[int, str] = {}
     for i in ia + (ib or ()) + out:
         if i not in letters:
@@ -355,11 +346,11 @@ def _build(inputs, output, sizes, pairs, method, *, merge: bool = True) -> Plan:
         ia = ids[a]
         ib = ids[b] if b is not None else ()
         try:
-            equation = _equation(ia, ib if b is not None else None, keep)
+            eq = equation(ia, ib if b is not None else None, keep)
         except ValueError:  # wider than einsum's 52 letters: kept for the memory estimate
-            equation = ""
+            eq = ""
             too_wide = max(too_wide, len(set(ia) | set(ib) | set(keep)))
-        steps.append(Step(a, b, ia, ib, keep, equation))
+        steps.append(Step(a, b, ia, ib, keep, eq))
         flops += _size(set(ia) | set(ib), sizes)
         ids[nxt] = keep
         nxt += 1
@@ -374,7 +365,7 @@ def _build(inputs, output, sizes, pairs, method, *, merge: bool = True) -> Plan:
     return plan
 
 
-def _check_executable(plan: Plan) -> None:
+def check_executable(plan: Plan) -> None:
     """A plan with a step over more than 52 indices is only good for its memory estimate."""
     if plan.extra.get("too_wide"):
         raise ValueError(
@@ -450,233 +441,3 @@ def plan_elimination(
     inputs = [tuple(ix) for ix in inputs]
     pairs, _ = _elimination_pairs(inputs, keep, sizes)
     return _build(inputs, keep, sizes, pairs, "min-fill", merge=False)
-
-
-# ---------------------------------------------------------------------------- executors
-try:  # the C++ einsum without torch.functional's argument parsing (one or two operands only)
-    from torch import _VF
-
-    def _einsum(equation: str, operands: tuple[Tensor, ...]) -> Tensor:
-        return _VF.einsum(equation, operands)
-
-    _einsum("a,a->", (torch.ones(1), torch.ones(1)))
-except Exception:  # pragma: no cover - older or newer torch without _VF.einsum
-
-    def _einsum(equation: str, operands: tuple[Tensor, ...]) -> Tensor:
-        return torch.einsum(equation, *operands)
-
-
-def _row_axes(indices: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(k for k, i in enumerate(indices) if i != ROW)
-
-
-def run_steps(
-    plan: Plan,
-    operands: Sequence[Tensor],
-    *,
-    rescale: bool = False,
-    norms: list | None = None,
-) -> tuple[list[Tensor | None], list[Tensor] | None]:
-    """Run every step of a sum-product plan; returns the SSA list of tensors (consumed ones are
-    None) and, with ``rescale``, the parallel list of log-scales (shape (R,) or ()).
-
-    With ``rescale`` each intermediate is divided by its maximum over the non-row axes (a
-    detached constant, so gradients stay exact) and the log of that maximum is carried along.
-    Given a list ``norms``, every intermediate is kept and the divisor of each step (or None)
-    is appended to it, for :func:`backward`.
-    """
-    _check_executable(plan)
-    keep = norms is not None
-    tensors: list[Tensor | None] = list(operands)
-    if not rescale:
-        for st in plan.steps:
-            a = tensors[st.a]
-            if st.b is None:
-                tensors.append(_einsum(st.equation, (a,)))
-            else:
-                tensors.append(_einsum(st.equation, (a, tensors[st.b])))
-                if not keep:
-                    tensors[st.b] = None
-            if not keep:
-                tensors[st.a] = None
-            else:
-                norms.append(None)
-        return tensors, None
-
-    zero = operands[0].new_zeros(()) if operands else torch.zeros((), dtype=torch.float64)
-    scales: list[Tensor] = [zero] * len(operands)
-    for st in plan.steps:
-        a = tensors[st.a]
-        if st.b is None:
-            out = _einsum(st.equation, (a,))
-            ls = scales[st.a]
-        else:
-            out = _einsum(st.equation, (a, tensors[st.b]))
-            ls = scales[st.a] + scales[st.b]
-            if not keep:
-                tensors[st.b] = None
-        if not keep:
-            tensors[st.a] = None
-        axes = _row_axes(st.out)
-        with torch.no_grad():
-            m = out.detach().amax(dim=axes, keepdim=True) if axes else out.detach()
-            m = torch.where(m > 0, m, torch.ones_like(m))
-        out = out / m
-        ls = ls + (m.log().reshape(-1) if ROW in st.out else m.log().reshape(()))
-        tensors.append(out)
-        scales.append(ls)
-        if keep:
-            norms.append(m)
-    return tensors, scales
-
-
-def _grad_equations(st: Step) -> tuple[tuple[str, tuple[int, ...]], tuple[str, tuple[int, ...]]]:
-    """einsum equations of the two vector-Jacobian products of a step, and for each the axes of
-    the operand it cannot produce (indices summed in this step that only that operand has)."""
-    avail_a = tuple(i for i in st.ia if i in st.out or i in st.ib)
-    miss_a = tuple(k for k, i in enumerate(st.ia) if i not in avail_a)
-    if st.b is None:
-        return (_equation(st.out, None, avail_a), miss_a), ("", ())
-    avail_b = tuple(i for i in st.ib if i in st.out or i in st.ia)
-    miss_b = tuple(k for k, i in enumerate(st.ib) if i not in avail_b)
-    return (
-        (_equation(st.out, st.ib, avail_a), miss_a),
-        (_equation(st.out, st.ia, avail_b), miss_b),
-    )
-
-
-def _fill(g: Tensor, missing: tuple[int, ...], like: Tensor) -> Tensor:
-    """Broadcast ``g`` back over the operand axes it lacks (the gradient of a sum is one)."""
-    if not missing:
-        return g
-    for k in missing:
-        g = g.unsqueeze(k)
-    return g.expand(like.shape)
-
-
-def backward(
-    plan: Plan,
-    tensors: Sequence[Tensor],
-    norms: Sequence[Tensor | None],
-    grad: Tensor,
-    wanted: Sequence[int],
-) -> dict[int, Tensor]:
-    """Reverse-mode sweep through a plan run with ``norms`` (all intermediates kept): the
-    gradient of a scalar function with ∂/∂final = ``grad`` with respect to the inputs
-    ``wanted``. Two einsums per step, no autograd graph."""
-    n = len(plan.inputs)
-    needs = [False] * (n + len(plan.steps))
-    for k in wanted:
-        needs[k] = True
-    for k, st in enumerate(plan.steps):
-        needs[n + k] = needs[st.a] or (st.b is not None and needs[st.b])
-    eqs = plan.extra.get("grad_equations")
-    if eqs is None:
-        eqs = plan.extra["grad_equations"] = [_grad_equations(st) for st in plan.steps]
-    grads: dict[int, Tensor] = {plan.final: grad}
-    for k in range(len(plan.steps) - 1, -1, -1):
-        g = grads.pop(n + k, None)
-        if g is None:
-            continue
-        st = plan.steps[k]
-        if norms[k] is not None:
-            g = g / norms[k]
-        (eq_a, miss_a), (eq_b, miss_b) = eqs[k]
-        a = tensors[st.a]
-        if st.b is None:
-            if needs[st.a]:
-                grads[st.a] = _fill(_einsum(eq_a, (g,)), miss_a, a)
-            continue
-        b = tensors[st.b]
-        if needs[st.a]:
-            grads[st.a] = _fill(_einsum(eq_a, (g, b)), miss_a, a)
-        if needs[st.b]:
-            grads[st.b] = _fill(_einsum(eq_b, (g, a)), miss_b, b)
-    return {k: grads[k] for k in wanted if k in grads}
-
-
-def contract(
-    plan: Plan, operands: Sequence[Tensor], *, rescale: bool = False
-) -> tuple[Tensor, Tensor | None]:
-    """Run a sum-product plan down to its final tensor ``T`` (axes ``plan.final_indices``);
-    returns ``(T, log_scale)``: the true result is ``T·exp(log_scale)``, ``log_scale`` is None
-    without ``rescale``."""
-    tensors, scales = run_steps(plan, operands, rescale=rescale)
-    return tensors[plan.final], (scales[plan.final] if scales is not None else None)
-
-
-def _view_spec(have: tuple[int, ...], order: tuple[int, ...]):
-    """How to view a tensor with axes ``have`` along ``order``: a permutation (None if none is
-    needed) and an index that inserts size-1 axes where ``order`` has an index it lacks."""
-    perm = [have.index(i) for i in order if i in have]
-    index = tuple(slice(None) if i in have else None for i in order)
-    return (perm if perm != list(range(len(perm))) else None), index
-
-
-def _max_specs(plan: Plan):
-    specs = []
-    for st in plan.steps:
-        union = tuple(dict.fromkeys(st.ia + st.ib))
-        elim = tuple(i for i in union if i not in st.out)
-        order = st.out + elim
-        spec_b = _view_spec(st.ib, order) if st.b is not None else None
-        specs.append((elim, order, _view_spec(st.ia, order), spec_b))
-    return specs
-
-
-def _view(t: Tensor, spec) -> Tensor:
-    perm, index = spec
-    if perm is not None:
-        t = t.permute(perm)
-    return t[index]
-
-
-@dataclass
-class Trace:
-    """Argmax tables of a max-product run: per step (kept, eliminated, sizes, argmax)."""
-
-    records: list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], Tensor]]
-
-
-def max_contract(
-    plan: Plan, log_operands: Sequence[Tensor], sizes: dict[int, int]
-) -> tuple[Tensor, Trace]:
-    """Run the plan in the (max, +) semiring on log tables; returns the max (shape of the
-    plan's output) and the argmax trace for :func:`traceback`.
-
-    Each step broadcasts its two operands over the union of their indices (kept ones first),
-    adds them and takes the max and argmax over the eliminated ones."""
-    specs = plan.extra.get("max_specs")
-    if specs is None:
-        specs = plan.extra["max_specs"] = _max_specs(plan)
-    tensors: list[Tensor | None] = list(log_operands)
-    records = []
-    for st, (elim, order, spec_a, spec_b) in zip(plan.steps, specs, strict=True):
-        s = _view(tensors[st.a], spec_a)
-        if st.b is not None:
-            s = s + _view(tensors[st.b], spec_b)
-            tensors[st.b] = None
-        tensors[st.a] = None
-        full = tuple(sizes[i] for i in order)
-        if s.shape != full:
-            s = s.expand(full)
-        if elim:
-            n_out = len(st.out)
-            val, arg = s.reshape(*full[:n_out], -1).max(dim=-1)
-            records.append((st.out, elim, full[n_out:], arg))
-        else:
-            val = s
-        tensors.append(val)
-    return tensors[plan.final], Trace(records)
-
-
-def traceback(trace: Trace, known: dict[int, Tensor]) -> dict[int, Tensor]:
-    """Decode the argmax assignment, last step first; ``known`` holds the row index
-    (``arange(R)``) when batched. Values are long tensors of shape (R,) or ()."""
-    assign = dict(known)
-    for kept, elim, elim_sizes, arg in reversed(trace.records):
-        code = arg[tuple(assign[i] for i in kept)] if kept else arg
-        for i, n in zip(reversed(elim), reversed(elim_sizes), strict=True):
-            assign[i] = code % n
-            code = torch.div(code, n, rounding_mode="floor")
-    return assign

@@ -43,18 +43,9 @@ from torch import Tensor
 from .. import _budget
 from .._constants import ROW_TOLERANCE, UNDERFLOW
 from ..graph import DAG
-from .contraction import (
-    ROW,
-    MemoryBudgetError,
-    Plan,
-    backward,
-    contract,
-    max_contract,
-    plan_contraction,
-    run_steps,
-    traceback,
-)
+from .contraction import ROW, MemoryBudgetError, Plan, plan_contraction
 from .evidence import Evidence, check_variables, evidence_codes, parse_evidence, unique_rows
+from .executors import backward, contract, max_contract, run_steps, traceback
 from .planner import Compiled, Planner
 from .result import Explanation, Posterior
 from .shared_rows import run_shared

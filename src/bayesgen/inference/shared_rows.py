@@ -24,7 +24,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .contraction import ROW, Plan, _check_executable, _einsum, _row_axes
+from .contraction import ROW, Plan, check_executable
+from .executors import einsum, row_axes
 
 __all__ = ["compact_rows", "run_shared"]
 
@@ -74,18 +75,18 @@ def _blocked(st, a: Tensor, b: Tensor) -> Tensor:
     ax_a = st.ia.index(ROW) if ROW in st.ia else None
     ax_b = st.ib.index(ROW) if ROW in st.ib else None
     if ax_a is None and ax_b is None:
-        return _einsum(st.equation, (a, b))
+        return einsum(st.equation, (a, b))
     n = a.shape[ax_a] if ax_a is not None else b.shape[ax_b]
     per_row = max(a.numel() if ax_a is not None else 0, b.numel() if ax_b is not None else 0) // n
     block = max(1, _BLOCK // max(per_row, 1))
     if ROW not in st.out or block >= n:
-        return _einsum(st.equation, (a, b))
+        return einsum(st.equation, (a, b))
     ax_out = st.out.index(ROW)
     parts = []
     for lo in range(0, n, block):  # row blocks, not rows
         pa = a.narrow(ax_a, lo, min(block, n - lo)) if ax_a is not None else a
         pb = b.narrow(ax_b, lo, min(block, n - lo)) if ax_b is not None else b
-        parts.append(_einsum(st.equation, (pa, pb)))
+        parts.append(einsum(st.equation, (pa, pb)))
     return torch.cat(parts, ax_out)
 
 
@@ -104,7 +105,7 @@ def run_shared(
     """Run a sum-product plan whose row-carrying operands are compacted (``maps[k]`` is the row
     map of operand k, None when it has no row axis); returns the final tensor with its R rows
     restored and, with ``rescale``, its log-scale ((R,) or ()), as :func:`contract` does."""
-    _check_executable(plan)
+    check_executable(plan)
     tensors: list[Tensor | None] = list(operands)
     rows: list[Tensor | None] = list(maps)
     known = next((m for m in maps if m is not None), None)
@@ -114,7 +115,7 @@ def run_shared(
     for st in plan.steps:
         a, ma, ls = tensors[st.a], rows[st.a], scales[st.a]
         if st.b is None:
-            out, m = _einsum(st.equation, (a,)), ma
+            out, m = einsum(st.equation, (a,)), ma
         else:
             b, mb, ls_b = tensors[st.b], rows[st.b], scales[st.b]
             if ma is not None and mb is not None:
@@ -133,7 +134,7 @@ def run_shared(
             if rescale and m is not before:
                 ls = _take(ls, before)
         if rescale:
-            axes = _row_axes(st.out)
+            axes = row_axes(st.out)
             with torch.no_grad():
                 top = out.detach().amax(dim=axes, keepdim=True) if axes else out.detach()
                 top = torch.where(top > 0, top, torch.ones_like(top))
