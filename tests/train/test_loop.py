@@ -288,3 +288,19 @@ def test_labels_reach_only_a_conditional_model():
     assert train(VAE(6, hidden=[8], num_classes=2), data, data, config=config).last["step"] == 3
     with pytest.raises(ValueError, match="conditional; give y"):
         train(VAE(6, hidden=[8], num_classes=2), TensorData(x), config=config)
+
+
+def test_minimize_is_the_one_quasi_newton_fit():
+    """L-BFGS through ``minimize`` reaches the closed-form minimum of a least-squares loss, and
+    its options are checked by name."""
+    from bayesgen.train import minimize
+
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(20, 3, generator=g, dtype=torch.float64)
+    b = torch.randn(20, generator=g, dtype=torch.float64)
+    x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    minimize(lambda: (A @ x - b).square().sum(), [x], max_iter=50, tolerance_grad=1e-12)
+    exact = torch.linalg.lstsq(A, b[:, None]).solution[:, 0]
+    torch.testing.assert_close(x.detach(), exact, rtol=1e-8, atol=1e-10)
+    with pytest.raises(ValueError, match="max_iter"):
+        minimize(lambda: x.sum(), [x], max_iter=0)

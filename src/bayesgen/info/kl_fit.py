@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, MultivariateNormal, Normal, constraints, transform_to
 
+from ..train.quasi_newton import minimize
 from ._base import as_samples, check_method, check_n_samples
 
 __all__ = ["fit_gaussian_forward_kl", "fit_gaussian_reverse_kl", "reverse_kl"]
@@ -180,22 +181,13 @@ def fit_gaussian_reverse_kl(
     raw = nn.Parameter(to_scale.inv(scale0.detach()).clone())  # (R,) or (R, D, D)
 
     if method == "quadrature":
-        opt = torch.optim.LBFGS(
+        minimize(
+            lambda: reverse_kl(Normal(loc, to_scale(raw)), target, n_nodes=n_nodes).sum(),
             [loc, raw],
-            lr=1,
             max_iter=n_steps,
-            line_search_fn="strong_wolfe",
             tolerance_grad=1e-12,
             tolerance_change=1e-14,
         )
-
-        def closure() -> Tensor:
-            opt.zero_grad()
-            loss = reverse_kl(Normal(loc, to_scale(raw)), target, n_nodes=n_nodes).sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
         with torch.no_grad():
             kl = reverse_kl(Normal(loc, to_scale(raw)), target, n_nodes=n_nodes)  # (R,)
     else:

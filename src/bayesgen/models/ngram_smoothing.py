@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import check_bool, check_real
+from ..train.quasi_newton import minimize
 from .ngram_counts import NGramCounts
 
 __all__ = [
@@ -409,22 +410,7 @@ class ModifiedKneserNey(_InterpolatedKN):
 
 def _minimize(loss_fn, params: list[Tensor], max_iter: int) -> None:
     """L-BFGS with a strong-Wolfe line search on a smooth scalar loss."""
-    opt = torch.optim.LBFGS(
-        params,
-        lr=1.0,
-        max_iter=max_iter,
-        line_search_fn="strong_wolfe",
-        tolerance_grad=1e-9,
-        tolerance_change=1e-12,
-    )
-
-    def closure():
-        opt.zero_grad()
-        loss = loss_fn()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    minimize(loss_fn, params, max_iter=max_iter, tolerance_grad=1e-9, tolerance_change=1e-12)
 
 
 SMOOTHINGS = {

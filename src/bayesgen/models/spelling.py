@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch.distributions import Categorical
 
 from .._checks import check_int, check_real
+from ..train.quasi_newton import minimize
 
 __all__ = ["SpellingModel", "spelling_features"]
 
@@ -121,21 +122,12 @@ class SpellingModel(nn.Module):
             self.bias.zero_()
         ids, offsets = self.encode(words, first)
         n = tag_counts.sum()
-        opt = torch.optim.LBFGS(
-            self.parameters(),
-            max_iter=self.max_iter,
-            history_size=10,
-            line_search_fn="strong_wolfe",
-        )
 
-        def closure() -> Tensor:
-            opt.zero_grad()
+        def loss() -> Tensor:
             logp = torch.log_softmax(self.logits(ids, offsets), dim=1)  # (U, K)
-            loss = -(tag_counts * logp).sum() / n + self.l2 * self.weight.square().sum()
-            loss.backward()
-            return loss
+            return -(tag_counts * logp).sum() / n + self.l2 * self.weight.square().sum()
 
-        opt.step(closure)
+        minimize(loss, self.parameters(), max_iter=self.max_iter, history_size=10)
         return self
 
     def extra_repr(self) -> str:
