@@ -29,7 +29,8 @@ import torch
 from _common import geomean, print_table, timeit, write_json
 
 from bayesgen.io import bnlearn, to_pgmpy, write_bif
-from bayesgen.learning.fit import encode_data, fit_network
+from bayesgen.learning.encoding import encode_data
+from bayesgen.learning.fit import fit_network
 from bayesgen.learning.priors import K2, BDeu
 
 NETWORKS = ("alarm", "hailfinder", "win95pts", "andes", "pathfinder")

@@ -16,10 +16,12 @@ from bayesgen import BayesNet, Continuous, Discrete, Gaussian, LinearGaussian, T
 from bayesgen.examples import student
 from bayesgen.factors import NeuralCategorical
 from bayesgen.io import bnlearn, to_pgmpy
-from bayesgen.learning.fit import encode_data, fit_network, summarize, table_counts
+from bayesgen.learning.encoding import encode_data
+from bayesgen.learning.fit import fit_network
 from bayesgen.learning.posteriors import BetaPosterior, DirichletPosterior, NormalPosterior
 from bayesgen.learning.priors import K2, BDeu, Beta, Dirichlet, Laplace, Normal
 from bayesgen.learning.priors import Gaussian as GaussianPrior
+from bayesgen.learning.statistics import summarize, table_counts
 
 
 def pgmpy_table(cpd, net, name) -> np.ndarray:

@@ -147,7 +147,7 @@ def run(args) -> int:
     prior = _prior(args)
     net = load_network(args.network)
     frame = read_csv(args.data, net)
-    from ..learning.fit import encode_data
+    from ..learning.encoding import encode_data
 
     values = encode_data(net, frame, allow_missing=True)  # unknown states fail here, in one line
     show = not args.quiet

@@ -6,8 +6,8 @@ With observed parts e_b of the rows and unobserved parts h_b, the marginal log-l
     ℓ(θ) = Σ_b w_b log p(e_b | θ) = Σ_b w_b log Σ_h p(e_b, h | θ).
 
 EM alternates the E-step, the expected sufficient statistics under the posterior p(h | e_b, θ_t),
-and the M-step, the closed-form update of :func:`bayesgen.learning.fit.update` from them; ℓ never
-decreases. Two exact E-steps:
+and the M-step, the closed-form update of :func:`bayesgen.learning.statistics.update` from them;
+ℓ never decreases. Two exact E-steps:
 
 - ``"exact"`` (discrete networks): the batched exact engine computes log p(e_b) for all rows in
   one contraction, and one backward pass gives every family's expected counts through
@@ -33,14 +33,9 @@ from torch import Tensor
 from ..factors import LinearGaussian, Table
 from ..variables import Discrete
 from .em_loop import RelativeImprovement, run_em
-from .fit import (
-    add_summaries,
-    log_prior,
-    merge_duplicates,
-    missing_variables,
-    summarize_factor,
-    update,
-)
+from .encoding import merge_duplicates, missing_variables
+from .priors import log_prior
+from .statistics import add_summaries, summarize_factor, update
 
 __all__ = [
     "EM",

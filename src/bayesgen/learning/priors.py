@@ -12,18 +12,28 @@ Priors on neural weights, whose MAP (eq. 26) is a penalized likelihood:
 
     Gaussian(λ)     θ ~ N(0, I/λ):  -log p(θ) = λ/2 ||θ||² + c   (weight decay λ, eq. 27)
     Laplace(b)      θ ~ Laplace(0, b):  -log p(θ) = ||θ||_1 / b + c   (L1, LASSO)
+
+Which prior a factor takes, and what it adds to the fit (:func:`resolve_priors`): tables take
+the table priors as pseudo-counts α (:func:`table_pseudo_counts`), whose log-density enters the
+M-step objective as Σ α log θ (posterior mean) or Σ (α − 1) log θ (MAP, :func:`log_prior`);
+linear-Gaussians take ``Gaussian(λ)`` as a ridge λ (:func:`ridge`) or, without continuous
+parents, ``Normal`` on the mean; neural factors take ``Gaussian`` or ``Laplace`` on the weights.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 from torch.distributions import Distribution
+
+from .._constants import TINY
+from ..factors import LinearGaussian, NeuralFactor, Table
+from ..factors.base import Factor
 
 __all__ = [
     "TablePrior",
@@ -35,6 +45,13 @@ __all__ = [
     "NormalGamma",
     "Gaussian",
     "Laplace",
+    "TABLE_PRIORS",
+    "WEIGHT_PRIORS",
+    "resolve_priors",
+    "table_pseudo_counts",
+    "ridge",
+    "log_prior",
+    "table_log_prior",
 ]
 
 
@@ -337,3 +354,97 @@ class Laplace(_ScalarPrior):
     def penalty(self, params: Tensor | Iterable[Tensor]) -> Tensor:
         """Σ |θ| / b over all ``params``: -log p(θ) up to a constant."""
         return sum(p.abs().sum() for p in _params(params)) / self.b
+
+
+# ------------------------------------------------------------------------ priors of factors
+#: the priors a table takes (K2 is a Dirichlet; Beta only for binary tables)
+TABLE_PRIORS = (Dirichlet, BDeu, Beta)
+#: the priors on the weights of a neural factor
+WEIGHT_PRIORS = (Gaussian, Laplace)
+
+
+def resolve_priors(net: Any, prior: Any, nodes: Sequence[str]) -> dict[str, Any]:
+    """One prior for every factor it applies to, or a mapping name -> prior (checked)."""
+    if prior is None:
+        return {}
+    if isinstance(prior, Mapping):
+        unknown = [n for n in prior if n not in net.variables]
+        if unknown:
+            raise ValueError(
+                f"prior names unknown variable(s) {unknown}; variables are {list(net.variables)}"
+            )
+        out = {}
+        for name, p in prior.items():
+            if p is None:
+                continue
+            if not _applies(p, net[name]):
+                raise TypeError(
+                    f"prior {p!r} does not apply to the {type(net[name]).__name__} factor of "
+                    f"{name!r}; {_valid_priors(net[name])}"
+                )
+            out[name] = p
+        return out
+    out = {n: prior for n in nodes if _applies(prior, net[n])}
+    if not out:
+        kinds = sorted({type(net[n]).__name__ for n in nodes})
+        raise TypeError(
+            f"prior {prior!r} applies to none of the factors to fit ({', '.join(kinds)})"
+        )
+    return out
+
+
+def _applies(prior: Any, factor: Factor) -> bool:
+    """Whether ``factor`` takes ``prior``."""
+    if isinstance(factor, Table):
+        if isinstance(prior, Beta):
+            return factor.variable.card == 2
+        return isinstance(prior, TABLE_PRIORS)
+    if isinstance(factor, LinearGaussian):
+        if isinstance(prior, Normal):
+            return not factor.continuous and factor.covariance == "diag"
+        return isinstance(prior, Gaussian)
+    if isinstance(factor, NeuralFactor):
+        return isinstance(prior, WEIGHT_PRIORS)
+    return False
+
+
+def _valid_priors(factor: Factor) -> str:
+    """The priors ``factor`` takes, in words (for error messages)."""
+    if isinstance(factor, Table):
+        return "tables take Dirichlet, BDeu, K2 or (binary) Beta"
+    if isinstance(factor, LinearGaussian):
+        return "linear-Gaussians take Gaussian(λ) (ridge) or, without continuous parents, Normal"
+    return "neural factors take Gaussian(λ) (weight decay) or Laplace(b) (L1)"
+
+
+def table_pseudo_counts(prior: TablePrior | None, factor: Table) -> Tensor | float:
+    """The pseudo-counts α added to the counts of a table, shape (*parent_cards, card)."""
+    if prior is None:
+        return 0.0
+    return prior.pseudo_counts(factor.shape, dtype=factor.probs.dtype, device=factor.probs.device)
+
+
+def ridge(prior: Any) -> float:
+    """The ridge λ of a linear-Gaussian's ``Gaussian(λ)`` prior (0 without a prior)."""
+    if prior is None:
+        return 0.0
+    if not isinstance(prior, Gaussian):
+        raise TypeError(f"a linear-Gaussian takes a Gaussian(λ) prior (ridge), got {prior!r}")
+    return prior.lam
+
+
+def log_prior(net: Any, priors: Mapping[str, Any], estimate: str = "mean") -> float:
+    """The table part of log p(θ) that the M-step maximizes together with the log-likelihood
+    (constants dropped): Σ α log θ for ``estimate="mean"`` (the update (N + α) / Σ(N + α)),
+    Σ (α − 1) log θ for ``"mode"`` (the MAP)."""
+    return float(table_log_prior(net, priors, estimate))
+
+
+def table_log_prior(net: Any, priors: Mapping[str, Any], estimate: str) -> Tensor | float:
+    """:func:`log_prior` differentiable in the tables (0.0 when no table has a prior)."""
+    shift = 1.0 if estimate == "mode" else 0.0
+    return sum(
+        ((table_pseudo_counts(p, net[n]) - shift) * net[n].probs.clamp_min(TINY).log()).sum()
+        for n, p in priors.items()
+        if isinstance(net[n], Table)
+    )

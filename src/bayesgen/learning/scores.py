@@ -25,7 +25,8 @@ import torch
 from torch import Tensor
 
 from ..factors.table import Table
-from .fit import encode_data, table_counts
+from .encoding import encode_data
+from .statistics import table_counts
 
 __all__ = ["K2Score", "BDeuScore", "BDsScore", "BIC", "AIC", "local_scores", "structure_score"]
 
