@@ -9,14 +9,24 @@ out-of-range code (to leave a variable unobserved in a single query, leave it ou
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Evidence", "parse_evidence", "check_variables", "evidence_codes", "unique_rows"]
+__all__ = [
+    "Evidence",
+    "parse_evidence",
+    "parse_targets",
+    "with_query_evidence",
+    "check_variables",
+    "check_targets_free",
+    "evidence_codes",
+    "unique_rows",
+    "split_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,13 @@ class Evidence:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self.fixed) + tuple(self.batched)
+
+    def labels(self, states: Mapping[str, Sequence[str]]) -> dict:
+        """The fixed evidence as labels, batched variables as ``"<batched>"``."""
+        out = self.describe(states)
+        for n in self.batched:
+            out[n] = "<batched>"
+        return out
 
     def describe(self, states: Mapping[str, Sequence[str]], row: int | None = None) -> dict:
         """Evidence as labels (one row of a batch when ``row`` is given)."""
@@ -222,3 +239,70 @@ def unique_rows(ev: Evidence, cards: Mapping[str, int]) -> tuple[Evidence, Tenso
     )  # the first row of each distinct row
     batched = {n: ev.batched[n][origin] for n in names}
     return Evidence(ev.fixed, batched, len(distinct), origin), inverse
+
+
+def split_rows(ev: Evidence, chunk: int | None) -> Iterator[Evidence]:
+    """The evidence in consecutive chunks of at most ``chunk`` rows (all of it when None)."""
+    if chunk is None or ev.rows is None:
+        yield ev
+        return
+    for start in range(0, ev.rows, chunk):  # chunks of rows, not rows
+        stop = min(ev.rows, start + chunk)
+        origin = ev.origin[start:stop] if ev.origin is not None else None
+        batched = {n: c[start:stop] for n, c in ev.batched.items()}
+        yield Evidence(ev.fixed, batched, stop - start, origin)
+
+
+def parse_targets(targets, states: Mapping[str, Sequence[str]]) -> tuple[list[str], dict]:
+    """Query targets as a list of names, and the evidence a query string carried: ``targets``
+    is a name, a list of names or a string ``"P(x1, x2 | x3=1)"``."""
+    extra: dict = {}
+    if isinstance(targets, str):
+        if targets.strip().startswith("P("):
+            from ..query import parse_query
+
+            targets, extra = parse_query(targets)
+        else:
+            targets = [targets]
+    elif not isinstance(targets, (list, tuple)):
+        raise TypeError(
+            "targets must be a variable name, a list of names or a query string like "
+            f"'P(x1 | x2=0)', got {targets!r}"
+        )
+    targets = list(targets)
+    if not targets:
+        raise ValueError("targets must name at least one variable")
+    for t in targets:
+        if not isinstance(t, str):
+            raise TypeError(f"targets must be variable names, got {t!r}")
+    check_variables(targets, states, "target")
+    seen: set[str] = set()
+    dup = sorted({t for t in targets if t in seen or seen.add(t)})
+    if dup:
+        raise ValueError(f"targets {dup} are repeated")
+    return targets, extra
+
+
+def with_query_evidence(evidence, extra: Mapping[str, str], states) -> Evidence:
+    """Parse ``evidence`` merged with the labels a query string gave (``extra``, name ->
+    label or code as text); the explicit evidence wins."""
+    if extra:
+        coded: dict = {}
+        for n, label in extra.items():
+            check_variables([n], states, "evidence variable")
+            if label not in states[n] and label.lstrip("-").isdigit():
+                coded[n] = int(label)
+            else:
+                coded[n] = label
+        evidence = {**coded, **(evidence or {})}
+    return parse_evidence(evidence, states)
+
+
+def check_targets_free(targets: Sequence[str], ev: Evidence) -> None:
+    """Raise if a query target is also observed."""
+    both = [t for t in targets if t in ev.fixed or t in ev.batched]
+    if both:
+        raise ValueError(
+            f"{both} are both query targets and observed in the evidence; "
+            "remove them from one of the two"
+        )

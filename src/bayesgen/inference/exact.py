@@ -44,7 +44,17 @@ from .. import _budget
 from .._constants import ROW_TOLERANCE, UNDERFLOW
 from ..graph import DAG
 from .contraction import ROW, MemoryBudgetError, Plan, plan_contraction
-from .evidence import Evidence, check_variables, evidence_codes, parse_evidence, unique_rows
+from .evidence import (
+    Evidence,
+    check_targets_free,
+    check_variables,
+    evidence_codes,
+    parse_evidence,
+    parse_targets,
+    split_rows,
+    unique_rows,
+    with_query_evidence,
+)
 from .executors import backward, contract, max_contract, run_steps, traceback
 from .planner import Compiled, Planner
 from .result import Explanation, Posterior
@@ -283,17 +293,6 @@ class ExactInference:
             t = t.expand(rows, *t.shape)
         return t, ls
 
-    def _parse(self, evidence) -> Evidence:
-        ev = parse_evidence(evidence, self.states)
-        return ev
-
-    def _pattern(self, ev: Evidence):
-        fixed = frozenset(self._id[n] for n in ev.fixed)
-        full, partial = set(), set()
-        for n, codes in ev.batched.items():
-            (full if bool((codes >= 0).all()) else partial).add(self._id[n])
-        return fixed, frozenset(full), frozenset(partial)
-
     def _zero(self, ev: Evidence, ok: Tensor) -> None:
         """Raise if some evidence row has probability zero (``ok``: bool (R,) or ())."""
         with torch.no_grad():
@@ -306,52 +305,6 @@ class ExactInference:
                 if ev.origin is not None:
                     row = int(ev.origin[row])
                 raise ValueError(f"evidence {desc} (row {row}) has probability zero")
-
-    def _targets(self, targets) -> tuple[list[str], dict]:
-        extra: dict = {}
-        if isinstance(targets, str):
-            if targets.strip().startswith("P("):
-                from ..query import parse_query
-
-                targets, extra = parse_query(targets)
-            else:
-                targets = [targets]
-        elif not isinstance(targets, (list, tuple)):
-            raise TypeError(
-                "targets must be a variable name, a list of names or a query string like "
-                f"'P(x1 | x2=0)', got {targets!r}"
-            )
-        targets = list(targets)
-        if not targets:
-            raise ValueError("targets must name at least one variable")
-        for t in targets:
-            if not isinstance(t, str):
-                raise TypeError(f"targets must be variable names, got {t!r}")
-        check_variables(targets, self.states, "target")
-        dup = sorted({t for t in targets if targets.count(t) > 1})
-        if dup:
-            raise ValueError(f"targets {dup} are repeated")
-        return targets, extra
-
-    def _merge_evidence(self, evidence, extra: dict) -> Evidence:
-        if extra:
-            coded = {}
-            for n, label in extra.items():
-                check_variables([n], self.states, "evidence variable")
-                if label not in self.states[n] and label.lstrip("-").isdigit():
-                    coded[n] = int(label)
-                else:
-                    coded[n] = label
-            evidence = {**coded, **(evidence or {})}
-        return self._parse(evidence)
-
-    def _check_targets_free(self, targets: Sequence[str], ev: Evidence) -> None:
-        both = [t for t in targets if t in ev.fixed or t in ev.batched]
-        if both:
-            raise ValueError(
-                f"{both} are both query targets and observed in the evidence; "
-                "remove them from one of the two"
-            )
 
     def _budget(self, comp: Compiled, ev: Evidence, keep_all: bool, what: str) -> int | None:
         """None if the whole batch fits the budget, else the rows per chunk; raises if one row
@@ -368,26 +321,9 @@ class ExactInference:
             chunk //= 2
         return chunk
 
-    def _chunks(self, ev: Evidence, chunk: int | None):
-        if chunk is None or ev.rows is None:
-            yield ev
-            return
-        for start in range(0, ev.rows, chunk):
-            stop = min(ev.rows, start + chunk)
-            origin = ev.origin[start:stop] if ev.origin is not None else None
-            yield Evidence(
-                ev.fixed, {n: c[start:stop] for n, c in ev.batched.items()}, stop - start, origin
-            )
-
     @staticmethod
     def _needs_graph(tables: list[Tensor]) -> bool:
         return torch.is_grad_enabled() and any(t.requires_grad for t in tables)
-
-    def _labels(self, ev: Evidence) -> dict:
-        out = ev.describe(self.states)
-        for n in ev.batched:
-            out[n] = "<batched>"
-        return out
 
     # ------------------------------------------------------------------ queries
     def query(
@@ -398,10 +334,10 @@ class ExactInference:
         ``targets``: a name, a list of names or a string ``"P(x1, x2 | x3=1)"``. ``tables``
         optionally replaces some tables (name -> tensor) for this call.
         """
-        names, extra = self._targets(targets)
-        ev = self._merge_evidence(evidence, extra)
-        self._check_targets_free(names, ev)
-        fixed, full, partial = self._pattern(ev)
+        names, extra = parse_targets(targets, self.states)
+        ev = with_query_evidence(evidence, extra, self.states)
+        check_targets_free(names, ev)
+        fixed, full, partial = self._planner.pattern(ev)
         tids = tuple(self._id[t] for t in names)
         full_ev = ev
         ev, inverse = unique_rows(ev, self._cards)
@@ -410,7 +346,7 @@ class ExactInference:
         keep_all = self._needs_graph(tabs)
         chunk = self._budget(comp, ev, keep_all, f"P({', '.join(names)} | ...)")
         parts = []
-        for sub in self._chunks(ev, chunk):
+        for sub in split_rows(ev, chunk):
             t, _ = self._sum_product(comp, sub, tabs)
             axes = tuple(range(1 if sub.rows is not None else 0, t.dim()))
             z = t.sum(axes, keepdim=True)
@@ -424,19 +360,19 @@ class ExactInference:
             probs = probs[inverse]
         states = [self.states[n] for n in names]
         return Posterior(
-            names, states, probs, self._labels(full_ev), batched=full_ev.rows is not None
+            names, states, probs, full_ev.labels(self.states), batched=full_ev.rows is not None
         )
 
     def log_evidence(self, evidence: Mapping[str, object] | None = None, *, tables=None) -> Tensor:
         """log P(evidence), shape () or (R,) for batched evidence (−inf where impossible)."""
-        ev, inverse = unique_rows(self._parse(evidence), self._cards)
-        fixed, full, partial = self._pattern(ev)
+        ev, inverse = unique_rows(parse_evidence(evidence, self.states), self._cards)
+        fixed, full, partial = self._planner.pattern(ev)
         comp = self._planner.compile("logz", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
         keep_all = self._needs_graph(tabs)
         chunk = self._budget(comp, ev, keep_all, "log P(evidence)")
         parts = []
-        for sub in self._chunks(ev, chunk):
+        for sub in split_rows(ev, chunk):
             t, ls = self._sum_product(comp, sub, tabs)
             logz = t.log()
             parts.append(logz + ls if ls is not None else logz)
@@ -450,19 +386,19 @@ class ExactInference:
         and one backward pass: P(x_v = k | e) = λ_v[k] · ∂ log Z / ∂λ_v[k]. (A network whose
         whole joint has at most 4,096 entries answers one evidence row from its joint, kept
         while the tables do not change.)"""
-        ev, inverse = unique_rows(self._parse(evidence), self._cards)
+        ev, inverse = unique_rows(parse_evidence(evidence, self.states), self._cards)
         if ev.rows is None and self._joint_size <= _JOINT_ENTRIES:
             tabs = self._current(tables)
             if not self._needs_graph(tabs):
                 return self._joint_marginals(ev, tabs)
-        fixed, full, partial = self._pattern(ev)
+        fixed, full, partial = self._planner.pattern(ev)
         comp = self._planner.compile("marginals", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
         graph = self._needs_graph(tabs)
         chunk = self._budget(comp, ev, True, "the posterior marginals")
         pieces = comp.extra.get("parts") or [comp]
         parts = []
-        for sub in self._chunks(ev, chunk):
+        for sub in split_rows(ev, chunk):
             found: dict[str, Tensor] = {}
             for piece in pieces:
                 for n, m in self._marginals(piece, tabs, sub, graph).items():
@@ -557,12 +493,12 @@ class ExactInference:
         """Most probable explanation argmax_x P(x, e) over every unobserved variable
         (max-product); the explanation also lists the observed values, and ``log_prob`` is
         log P(x*, e)."""
-        ev, inverse = unique_rows(self._parse(evidence), self._cards)
-        fixed, full, partial = self._pattern(ev)
+        ev, inverse = unique_rows(parse_evidence(evidence, self.states), self._cards)
+        fixed, full, partial = self._planner.pattern(ev)
         comp = self._planner.compile("mpe", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
         chunk = self._budget(comp, ev, True, "the most probable explanation")
-        parts = [self._max(comp, comp.plan, tabs, sub, None) for sub in self._chunks(ev, chunk)]
+        parts = [self._max(comp, comp.plan, tabs, sub, None) for sub in split_rows(ev, chunk)]
         return self._explanation(parts, ev, list(self.names), inverse)
 
     def map(
@@ -570,17 +506,17 @@ class ExactInference:
     ) -> Explanation:
         """Marginal MAP argmax_q P(q, e) = argmax_q Σ_{others} P(q, others, e): the others are
         summed out first, then max-product over ``targets``; ``log_prob`` is log P(q*, e)."""
-        names, extra = self._targets(targets)
-        ev = self._merge_evidence(evidence, extra)
-        self._check_targets_free(names, ev)
-        fixed, full, partial = self._pattern(ev)
+        names, extra = parse_targets(targets, self.states)
+        ev = with_query_evidence(evidence, extra, self.states)
+        check_targets_free(names, ev)
+        fixed, full, partial = self._planner.pattern(ev)
         tids = tuple(self._id[t] for t in names)
         ev, inverse = unique_rows(ev, self._cards)
         comp = self._planner.compile("map", tids, fixed, full, partial, ev.rows)
         tabs = self._current(tables)
         chunk = self._budget(comp, ev, True, f"MAP over {names}")
         parts = []
-        for sub in self._chunks(ev, chunk):
+        for sub in split_rows(ev, chunk):
             ops = self._planner.operands(comp, tabs, sub)
             tensors, scales = run_steps(comp.plan, ops, rescale=True) if ops else ([], [])
             logs = []
@@ -663,9 +599,9 @@ class ExactInference:
         if kind in ("query", "map"):
             if targets is None:
                 raise ValueError(f"kind {kind!r} needs targets")
-            names, extra = self._targets(targets)
-        ev = self._merge_evidence(evidence, extra)
-        fixed, full, partial = self._pattern(ev)
+            names, extra = parse_targets(targets, self.states)
+        ev = with_query_evidence(evidence, extra, self.states)
+        fixed, full, partial = self._planner.pattern(ev)
         comp = self._planner.compile(
             kinds[kind], tuple(self._id[t] for t in names), fixed, full, partial, ev.rows
         )

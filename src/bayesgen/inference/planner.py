@@ -79,6 +79,14 @@ class Planner:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple, Compiled] = OrderedDict()
 
+    def pattern(self, ev: Evidence) -> tuple[frozenset[int], frozenset[int], frozenset[int]]:
+        """Which variables are observed how: fixed, in every row of a batch, in some rows."""
+        fixed = frozenset(self._id[n] for n in ev.fixed)
+        full, partial = set(), set()
+        for n, codes in ev.batched.items():
+            (full if bool((codes >= 0).all()) else partial).add(self._id[n])
+        return fixed, frozenset(full), frozenset(partial)
+
     def ancestors(self, ids: set[int]) -> set[int]:
         seen = set(ids)
         stack = list(ids)
