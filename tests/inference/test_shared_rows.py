@@ -8,7 +8,7 @@ from conftest import bnlearn_path
 from bayesgen.inference import ExactInference
 from bayesgen.inference.contraction import ROW, plan_contraction
 from bayesgen.inference.executors import contract
-from bayesgen.inference.shared_rows import compact_rows, run_shared
+from bayesgen.inference.shared_rows import compact_rows, run_shared, shared_fraction
 from bayesgen.io import read_bif
 
 CASES = [  # (distinct slices per row-carrying operand, rows): few shared, all distinct, mixed
@@ -111,3 +111,38 @@ def test_batched_queries_with_repeated_sub_evidence_equal_row_by_row():
     )  # fmt: skip
     (g_single,) = torch.autograd.grad(single, table)
     torch.testing.assert_close(g_batched, g_single, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("distinct", "rows", "low"), [((2, 2, 3), 50, True), ((40, 40, 40), 40, False)]
+)
+def test_shared_fraction_measures_the_work_saved(distinct, rows, low):
+    """From the row maps alone: few distinct slices do a fraction of the row-by-row work, all
+    distinct rows do all of it."""
+    inputs, sizes, ops, maps = _network(distinct, rows, seed=1)
+    plan = plan_contraction(inputs, (ROW,), sizes)
+    one = {**sizes, ROW: 1}
+    frac = shared_fraction(plan, maps, one)
+    assert (frac < 0.5) if low else (frac == pytest.approx(1.0))
+
+
+def test_batches_that_share_little_run_in_cache_sized_chunks(monkeypatch):
+    """Forced into chunks of 8 rows, a batched query gives the answers of one contraction."""
+    import bayesgen.inference.exact as exact
+
+    net = read_bif(bnlearn_path("alarm"))
+    eng = ExactInference.from_network(net)
+    root = "HYPOVOLEMIA"
+    leaves = [v for v in net.dag.leaves() if v != root]
+    sample = net.sample(100, seed=4)
+    ev = {v: sample[v] for v in leaves}
+    whole = eng.query(root, ev).probs
+    logz = eng.log_evidence(ev)
+    calls = []
+    monkeypatch.setattr(exact, "_CACHE_BYTES", 1)
+    monkeypatch.setattr(exact, "_MIN_CHUNK", 8)
+    monkeypatch.setattr(exact, "shared_fraction", lambda *a: calls.append(1) or 1.0)
+    eng = ExactInference.from_network(net)
+    torch.testing.assert_close(eng.query(root, ev).probs, whole, rtol=0, atol=1e-13)
+    torch.testing.assert_close(eng.log_evidence(ev), logz, rtol=1e-13, atol=0)
+    assert len(calls) == 2

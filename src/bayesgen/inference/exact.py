@@ -58,7 +58,7 @@ from .evidence import (
 from .executors import backward, contract, max_contract, run_steps, traceback
 from .planner import Compiled, Planner
 from .result import Explanation, Posterior
-from .shared_rows import run_shared
+from .shared_rows import run_shared, shared_fraction
 
 __all__ = ["ExactInference", "MemoryBudgetError"]
 
@@ -68,6 +68,10 @@ TableSpec = tuple[str, Sequence[str], Tensor]
 _UNDERFLOW = UNDERFLOW
 #: networks whose full joint has at most this many entries answer single-row marginals from it
 _JOINT_ENTRIES = 4096
+#: batched rows that share little sub-evidence run in chunks whose largest intermediate takes
+#: about this many bytes (so they stay in cache), of at least _MIN_CHUNK rows
+_CACHE_BYTES = 8 << 20
+_MIN_CHUNK = 32
 #: row-sum tolerance for tables given directly (published networks round to 4 decimals)
 _ROW_TOLERANCE = ROW_TOLERANCE
 
@@ -321,6 +325,21 @@ class ExactInference:
             chunk //= 2
         return chunk
 
+    def _cache_chunk(self, comp: Compiled, ev: Evidence, tabs: list[Tensor]) -> int | None:
+        """Rows per chunk when the batch's intermediates outgrow the cache and its rows share
+        little sub-evidence (then a chunk's tensors stay in cache from step to step); None to
+        run the batch at once."""
+        if ev.rows is None or not any(ROW in op.indices for op in comp.operands):
+            return None
+        one = self._planner.sizes(1)
+        per_row = comp.plan.memory(one) // 3  # bytes of the largest intermediate of one row
+        if ev.rows * per_row <= _CACHE_BYTES or ev.rows <= 2 * _MIN_CHUNK:
+            return None
+        _, maps = self._planner.compact_operands(comp, tabs, ev)
+        if shared_fraction(comp.plan, maps, one) < 0.5:
+            return None
+        return max(_MIN_CHUNK, _CACHE_BYTES // per_row)
+
     @staticmethod
     def _needs_graph(tables: list[Tensor]) -> bool:
         return torch.is_grad_enabled() and any(t.requires_grad for t in tables)
@@ -345,6 +364,7 @@ class ExactInference:
         tabs = self._current(tables)
         keep_all = self._needs_graph(tabs)
         chunk = self._budget(comp, ev, keep_all, f"P({', '.join(names)} | ...)")
+        chunk = chunk or self._cache_chunk(comp, ev, tabs)
         parts = []
         for sub in split_rows(ev, chunk):
             t, _ = self._sum_product(comp, sub, tabs)
@@ -371,6 +391,7 @@ class ExactInference:
         tabs = self._current(tables)
         keep_all = self._needs_graph(tabs)
         chunk = self._budget(comp, ev, keep_all, "log P(evidence)")
+        chunk = chunk or self._cache_chunk(comp, ev, tabs)
         parts = []
         for sub in split_rows(ev, chunk):
             t, ls = self._sum_product(comp, sub, tabs)
