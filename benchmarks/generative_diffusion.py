@@ -13,6 +13,7 @@ DDPMScheduler.step (1,000 steps) and DDIMScheduler.step (50 steps). An EnergyMod
 
     python benchmarks/generative_diffusion.py            # every toy, the issue's configuration
     python benchmarks/generative_diffusion.py --quick    # moons and the swiss roll, small
+    python benchmarks/generative_diffusion.py --data moons 8gaussians   # some toys only
 """
 
 from __future__ import annotations
@@ -81,31 +82,44 @@ def energy_distance_with_noise(a: torch.Tensor, b: torch.Tensor, k: int = 4):
 
 
 # ---------------------------------------------------------------------------- training
-def fit(model, x: torch.Tensor, steps: int, batch: int, lr: float, seed: int) -> float:
-    """Train with bayesgen.train (cosine schedule); seconds."""
+def fit(model, x: torch.Tensor, cfg: dict, seed: int) -> float:
+    """Train with bayesgen.train (cosine schedule, the weights' moving average); seconds."""
     t0 = time.perf_counter()
-    config = TrainConfig(steps=steps, batch_size=batch, lr=lr, seed=seed, quiet=True)
+    config = TrainConfig(steps=cfg["steps"], batch_size=cfg["batch"], lr=cfg["lr"], seed=seed,
+                         ema=cfg["ema"], quiet=True)  # fmt: skip
     train(model, TensorData(x.float()), config=config)
     return time.perf_counter() - t0
 
 
-def fit_peer(net: Denoiser, scheduler, x, steps: int, batch: int, lr: float, seed: int) -> float:
-    """The same denoiser trained the diffusers way: add_noise at t ~ U{0..T−1}, ε-MSE."""
+def fit_peer(net: Denoiser, scheduler, x, cfg: dict, seed: int) -> float:
+    """The same denoiser trained the diffusers way: add_noise at t ~ U{0..T−1}, MSE to ε (or to
+    ``get_velocity`` for v-prediction), the same moving average of the weights; seconds."""
     t0 = time.perf_counter()
+    steps, batch = cfg["steps"], cfg["batch"]
     g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    ema = [p.detach().clone() for p in net.parameters()]
     T = scheduler.config.num_train_timesteps
     x = x.float()
     for _ in range(steps):  # optimizer steps, not rows
         x0 = x[torch.randint(0, len(x), (batch,), generator=g)]
         noise = torch.randn(x0.shape, generator=g)
         t = torch.randint(0, T, (batch,), generator=g)
-        loss = (net(scheduler.add_noise(x0, noise, t), t.float()) - noise).pow(2).mean()
+        target = noise if cfg["prediction"] == "epsilon" else scheduler.get_velocity(x0, noise, t)
+        loss = (net(scheduler.add_noise(x0, noise, t), t.float()) - target).pow(2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
+        if cfg["ema"] is not None:
+            with torch.no_grad():
+                for e, p in zip(ema, net.parameters(), strict=True):
+                    e.lerp_(p, 1 - cfg["ema"])
+    if cfg["ema"] is not None:
+        with torch.no_grad():
+            for e, p in zip(ema, net.parameters(), strict=True):
+                p.copy_(e)
     return time.perf_counter() - t0
 
 
@@ -141,8 +155,9 @@ def run_one(name: str, cfg: dict) -> list[dict]:
 
     # ours
     torch.manual_seed(0)
-    model = Diffusion(2, timesteps=1000, hidden=cfg["hidden"], embedding=32)
-    train_s = fit(model, tr, cfg["steps"], cfg["batch"], cfg["lr"], seed=0)
+    model = Diffusion(2, timesteps=1000, hidden=cfg["hidden"], embedding=32,
+                      prediction=cfg["prediction"])  # fmt: skip
+    train_s = fit(model, tr, cfg, seed=0)
     t0 = time.perf_counter()
     nll = -float(model.log_prob(te[: cfg["nll_rows"]].float()).mean()) + log_det
     nll_s = time.perf_counter() - t0
@@ -157,13 +172,14 @@ def run_one(name: str, cfg: dict) -> list[dict]:
 
     # the same denoiser through diffusers' schedulers
     kw = dict(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=False)
-    ddpm = diffusers.DDPMScheduler(**kw, prediction_type="epsilon")
+    kw["prediction_type"] = "epsilon" if cfg["prediction"] == "epsilon" else "v_prediction"
+    ddpm = diffusers.DDPMScheduler(**kw)
     torch.manual_seed(0)
     net = Denoiser(2, cfg["hidden"], embedding=32)
-    peer_s = fit_peer(net, ddpm, tr, cfg["steps"], cfg["batch"], cfg["lr"], seed=0)
+    peer_s = fit_peer(net, ddpm, tr, cfg, seed=0)
     for sampler, sched, steps in (
         ("ancestral", ddpm, 1000),
-        ("ddim", diffusers.DDIMScheduler(**kw, prediction_type="epsilon"), 50),
+        ("ddim", diffusers.DDIMScheduler(**kw), 50),
     ):
         t0 = time.perf_counter()
         s = sample_peer(net, sched, n_s, steps, seed=1)
@@ -174,23 +190,28 @@ def run_one(name: str, cfg: dict) -> list[dict]:
     torch.manual_seed(0)
     energy = EnergyModel(2, parameterization="score", sigma_max=3.0, sigma_min=0.01,
                          levels=10, hidden=cfg["hidden"], step_size=2e-5, steps=100)  # fmt: skip
-    e_s = fit(energy, tr, cfg["steps"], cfg["batch"], cfg["lr"], seed=0)
+    e_s = fit(energy, tr, cfg, seed=0)
     t0 = time.perf_counter()
     s = energy.sample(n_s, generator=torch.Generator().manual_seed(1), denoise=True)
     rows.append(scored("energy(dsm)", "annealed", 1000, s, time.perf_counter() - t0, train_s=e_s))
     return rows
 
 
-def run(quick: bool = False) -> list[dict]:
+def run(quick: bool = False, data: list[str] | None = None, **overrides) -> list[dict]:
     torch.set_num_threads(1)  # tiny MLPs: a second thread only adds synchronisation
     if quick:
         cfg = dict(train=5000, samples=2000, steps=1500, batch=256, lr=2e-3,
-                   hidden=(128, 128, 128), nll_rows=200)  # fmt: skip
+                   hidden=(128, 128, 128), nll_rows=200, ema=None,
+                   prediction="epsilon")  # fmt: skip
         names = QUICK
     else:
         cfg = dict(train=50000, samples=10000, steps=20000, batch=512, lr=1e-3,
-                   hidden=(256, 256, 256), nll_rows=2000)  # fmt: skip
+                   hidden=(256, 256, 256), nll_rows=2000, ema=0.999,
+                   prediction="epsilon")  # fmt: skip
         names = FULL
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    if data:
+        names = data
     rows = []
     for name in names:
         t0 = time.perf_counter()
@@ -217,7 +238,9 @@ def run(quick: bool = False) -> list[dict]:
             )
             print(f"{name} {sampler}: ours {a['ed_ratio']:.2f} vs diffusers {b['ed_ratio']:.2f} "
                   f"(2 sd noise {2 * noise:.2f}): {verdict}")  # fmt: skip
-    out = write_json("generative_diffusion" + ("_quick" if quick else ""),
+    suffix = "_quick" if quick else "".join(f"_{n}" for n in data or ())
+    suffix += "" if cfg["prediction"] == "epsilon" else f"_{cfg['prediction']}"
+    out = write_json("generative_diffusion" + suffix,
                      {"config": {k: list(v) if isinstance(v, tuple) else v
                                  for k, v in cfg.items()}, "rows": rows})  # fmt: skip
     print(f"wrote {out}")
@@ -227,5 +250,10 @@ def run(quick: bool = False) -> list[dict]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run in under 2 minutes")
+    parser.add_argument("--data", nargs="+", choices=FULL, help="these toys only")
+    parser.add_argument("--steps", type=int, help="training steps (default 20,000)")
+    parser.add_argument("--prediction", choices=["epsilon", "v"], help="default epsilon")
+    parser.add_argument("--ema", type=float, help="decay of the weights' average (0.999)")
     args = parser.parse_args()
-    run(quick=args.quick)
+    run(quick=args.quick, data=args.data, steps=args.steps, prediction=args.prediction,
+        ema=args.ema)  # fmt: skip
