@@ -65,6 +65,42 @@ def _spread(t: Tensor, m: Tensor, axis: int, every: Tensor) -> tuple[Tensor, Ten
     return t.index_select(axis, m), every
 
 
+def shared_fraction(plan: Plan, maps: Sequence[Tensor | None], sizes: dict[int, int]) -> float:
+    """The fraction of the row-by-row work Σ_steps R·f_s that a compacted run does,
+    Σ_steps U_s·f_s (f_s: the multiply-adds of step s per row, U_s: its distinct slices), from
+    the row maps alone (no tensor is multiplied). Near 1, rows share little."""
+    known = next((m for m in maps if m is not None), None)
+    if known is None:
+        return 1.0
+    R = len(known)
+    every = torch.arange(R, device=known.device)
+    rows: list[Tensor | None] = list(maps)
+    count: list[int] = [0 if m is None else int(m.max()) + 1 for m in maps]
+    done = total = 0.0
+    for st in plan.steps:
+        ma, mb = rows[st.a], (rows[st.b] if st.b is not None else None)
+        if ma is not None and mb is not None:
+            if ma is every or mb is every:
+                m, u = every, R
+            else:
+                uniq, m = torch.unique(ma * count[st.b] + mb, return_inverse=True)
+                u = len(uniq)
+                if 2 * u >= R:
+                    m, u = every, R
+        else:
+            m = ma if ma is not None else mb
+            u = count[st.a] if ma is not None else (count[st.b] if mb is not None else 0)
+        if m is not None:
+            per_row = 1
+            for i in set(st.ia) | set(st.ib):
+                per_row *= sizes[i] if i != ROW else 1
+            done += u * per_row
+            total += R * per_row
+        rows.append(m)
+        count.append(u)
+    return done / total if total else 1.0
+
+
 def _take(ls: Tensor, index: Tensor | None) -> Tensor:
     """The log-scales of the slices ``index`` (scalars and ``None`` = all pass through)."""
     return ls[index] if index is not None and ls.dim() else ls
