@@ -1,4 +1,4 @@
-"""The tagger's decoding score and its Bayesian network: ``score`` is what Viterbi maximizes
+"""The tagger's decoding score and its Bayesian network: ``viterbi_score`` is what Viterbi maximizes
 (brute force over every tag sequence, and Viterbi's own best value), and where the tagger is a
 normalized joint (``smoothing=0``, no lexical factors) the network's ``log_prob`` is
 ``log_joint`` and its most probable explanation is ``predict``."""
@@ -90,7 +90,7 @@ def test_score_is_what_viterbi_maximizes(ewt, tagger, options):
     assert not all(set(s.words) <= set(model.vocab_) for s in short)  # an unseen word
     every = list(itertools.product(model.tags_, repeat=3))  # K^3 tag sequences
     for s in short:
-        scores = model.score([(s.words, list(tags)) for tags in every])  # (K^3,)
+        scores = model.viterbi_score([(s.words, list(tags)) for tags in every])  # (K^3,)
         assert list(every[int(scores.argmax())]) == model.predict([s.words])[0]
     assert len(every) == K**3
     sents = [s for s in ewt[1][:40] if len(s.words) > 3]
@@ -98,9 +98,9 @@ def test_score_is_what_viterbi_maximizes(ewt, tagger, options):
     states, _, best = model._decode(words)
     predicted = model.predict(words)
     torch.testing.assert_close(
-        model.score(list(zip(words, predicted, strict=True))), best, rtol=0, atol=1e-9
+        model.viterbi_score(list(zip(words, predicted, strict=True))), best, rtol=0, atol=1e-9
     )
-    gold = model.score([(s.words, s.upos) for s in sents])
+    gold = model.viterbi_score([(s.words, s.upos) for s in sents])
     assert bool((gold <= best + 1e-9).all())
 
 
@@ -110,7 +110,7 @@ def test_with_options_is_a_fit_with_those_options(ewt, tagger):
     sents = ewt[1][:30]
     assert copy.predict(sents) == fresh.predict(sents)
     tagged = [(s.words, s.upos) for s in sents]
-    torch.testing.assert_close(copy.score(tagged), fresh.score(tagged))
+    torch.testing.assert_close(copy.viterbi_score(tagged), fresh.viterbi_score(tagged))
     assert tagger.smoothing == 1.0  # the original is untouched
     with pytest.raises(ValueError, match=r"\['rare_threshold'\] need a new fit"):
         tagger.with_options(rare_threshold=3)
@@ -118,9 +118,9 @@ def test_with_options_is_a_fit_with_those_options(ewt, tagger):
 
 def test_log_joint_of_an_unseen_word_is_minus_infinity(tagger):
     plain = tagger.with_options(**PLAIN)
-    lj = plain.log_joint([(["The", "zxqwv", "."], ["DET", "NOUN", "PUNCT"])])
-    assert float(lj) == float("-inf")
-    assert torch.isfinite(plain.score([(["The", "zxqwv", "."], ["DET", "NOUN", "PUNCT"])])).all()
+    sentence = [(["The", "zxqwv", "."], ["DET", "NOUN", "PUNCT"])]
+    assert float(plain.log_joint(sentence)) == float("-inf")
+    assert torch.isfinite(plain.viterbi_score(sentence)).all()
 
 
 def test_dag(tagger):
@@ -142,6 +142,6 @@ def test_errors_name_the_option(tagger):
         no_smooth.log_joint([(["The"], ["DET"])])
     assert len(no_smooth.with_options(order=1).unrolled(3)) == 7  # order 1: no lexical edges
     with pytest.raises(ValueError, match="tags must be among"):
-        tagger.score([(["The"], ["XYZ"])])
+        tagger.viterbi_score([(["The"], ["XYZ"])])
     with pytest.raises(NotFittedError):
         _ = HMMTagger(**PLAIN).network

@@ -10,6 +10,13 @@ where the r end nodes x_{T+1}..x_{T+r} are observed as ``</s>``: r = 1 with ``eo
 predicts where a sequence ends, so a length-T sequence is "T tokens, then ``</s>``"); without
 ``eos`` it is the log-probability of the T tokens as they are.
 
+Each factor is the model's row p(. | context) as a Categorical, which normalizes it. The rows of
+every normalized smoothing sum to 1 (to rounding), so the equality is exact; two are not
+distributions and the network then holds the renormalized rows (what :meth:`NGramLM.sample`
+draws from): stupid backoff (its scores), and the NLTK-compatible ``"kneser-ney"`` under
+``padding="nltk"``, whose rows after ``<s>`` sum to slightly more than 1 (as NLTK's do); there
+``log_prob`` is :meth:`NGramLM.log_prob` − Σ_t log Z_t, Z_t the row's sum.
+
 A dense table of an order-k factor would have V^k rows, so :class:`NGramFactor` holds the fitted
 model and asks it for one row per context (its ``forward``, whatever the smoothing). Step t ≤ k
 has the t − 1 earlier tokens as parents and sees k − t + 1 ``<s>`` before them.

@@ -32,9 +32,9 @@ scaled by ``lexical_weight`` (0 turns them off and leaves TnT). They make the em
 function of (t_{i-1}, t_i), which the second-order Viterbi of :class:`bayesgen.models.HMM` takes
 as pair emissions. A model is saved as JSON counts (never pickle) and rebuilt on load.
 
-:meth:`HMMTagger.score` is the objective Viterbi maximizes. Without the lexical factors and with
-``smoothing=0`` the tagger is a normalized joint p(t, w) (:meth:`~HMMTagger.log_joint`), and
-:attr:`~HMMTagger.network` is that Bayesian network, of Tables (see
+:meth:`HMMTagger.viterbi_score` is the objective Viterbi maximizes. Without the lexical factors
+and with ``smoothing=0`` the tagger is a normalized joint p(t, w) (:meth:`~HMMTagger.log_joint`),
+and :attr:`~HMMTagger.network` is that Bayesian network, of Tables (see
 :mod:`~bayesgen.models.tagger_network`, which also says why the other options are no joint).
 """
 
@@ -295,18 +295,18 @@ class HMMTagger(Fitted):
         where the tagger is a normalized joint (:mod:`~bayesgen.models.tagger_network`)."""
         return tagger_network(self, T)
 
-    def score(self, sentences: Iterable) -> Tensor:
+    def viterbi_score(self, sentences: Iterable) -> Tensor:
         """The score Viterbi maximizes over tags, of each tagged sentence, shape (B,):
         Σ_i log p(t_i | t_{i-2}, t_{i-1}) + Σ_i [log p(w_i | t_i) − log p̂(w_i)]
         [+ log p(</s> | t_n)] [+ the lexical log-ratios]; :meth:`predict` is its argmax."""
         self._check_fitted()
         words, tags = _as_sentences(sentences)
         if tags is None:
-            raise ValueError("score needs tagged sentences (every word with a tag)")
+            raise ValueError("viterbi_score needs tagged sentences (every word with a tag)")
         return tagger_score(self, words, tags)
 
     def log_joint(self, sentences: Iterable) -> Tensor:
-        """log p(t, w) = :meth:`score` + Σ_i log p̂(w_i) of each tagged sentence, (B,): the
+        """log p(t, w) = :meth:`viterbi_score` + Σ_i log p̂(w_i) of each tagged sentence, (B,): the
         log-density of :meth:`unrolled` (−inf with a word unseen in training). Needs
         ``smoothing=0`` and ``lexical_weight=0``."""
         self._check_fitted()
@@ -315,7 +315,7 @@ class HMMTagger(Fitted):
         flat = [w for s in words for w in s]
         seq = torch.arange(len(words)).repeat_interleave(torch.tensor([len(s) for s in words]))
         logf = word_log_frequency(self, flat)  # (N,)
-        return self.score(sentences) + torch.zeros(len(words), dtype=logf.dtype).index_add_(
+        return self.viterbi_score(sentences) + torch.zeros(len(words), dtype=logf.dtype).index_add_(
             0, seq, logf
         )
 

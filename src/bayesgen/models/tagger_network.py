@@ -7,7 +7,7 @@ Viterbi maximizes over the tags t_1..t_n of a sentence w_1..w_n the score
 
 with e(w, t) = log p(t | w) − log P̂(t) (= log p(w | t) − log p̂(w) by Bayes' rule), the end
 term with ``end`` and the lexical log-ratios ℓ with ``lexical_weight`` a > 0 (order 2).
-:func:`tagger_score` computes it for given tags (:meth:`HMMTagger.score`).
+:func:`tagger_score` computes it for given tags (:meth:`HMMTagger.viterbi_score`).
 
 Adding Σ_i log p̂(w_i), p̂(w) = f(w) / N the training word frequency, changes no argmax over tags
 and, for known words with ``smoothing=0`` and no lexical factors, turns every e(w, t) into
