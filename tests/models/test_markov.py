@@ -464,12 +464,13 @@ def test_network_is_the_unrolled_chain():
     g1 = MarkovChain(order=1).fit(torch.tensor([[0, 1, 1, 0, 2]])).network.dag
     assert g1.nodes == ("x1", "x2", "x3", "x4")
     assert set(g1.edges) == {("x1", "x2"), ("x2", "x3"), ("x3", "x4")}
-    g2 = NGramLM(order=2).network
+    chars = ["abcab", "bacca", "cab"]
+    g2 = NGramLM(order=2).fit(chars).unrolled(3).dag  # x1 x2 x3 and the end x4 = </s>
     assert set(g2.edges) == {("x1", "x2"), ("x1", "x3"), ("x2", "x3"), ("x2", "x4"), ("x3", "x4")}
     assert g2.parents("x4") == ("x2", "x3")
     assert g2.d_separated("x1", "x4", given=["x2", "x3"])  # the order-2 Markov property
-    assert NGramLM(order=0).network.edges == ()  # bag of words: independent tokens
-    g3 = NGramLM(order=3).network
+    assert NGramLM(order=0).fit(chars).network.dag.edges == ()  # bag of words
+    g3 = NGramLM(order=3).fit(chars).unrolled(4).dag
     assert len(g3) == 5 and g3.parents("x5") == ("x2", "x3", "x4")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from bayesgen.models import HMM, KDE, GaussianMixture, MarkovChain, NaiveBayes
+from bayesgen.models import HMM, KDE, GaussianMixture, MarkovChain, NaiveBayes, NGramLM
 
 Example = tuple[object, dict, torch.Tensor, dict[str, int], Callable[[int], dict]]
 
@@ -74,6 +74,33 @@ def _markov(order: int) -> Example:
     return mc.network, observed, mc.log_prob(x), {}, sampler
 
 
+_TEXT = [
+    "the cat sat on the mat",
+    "a dog sat on a log",
+    "the dog and the cat ran",
+    "a cat ran to the dog",
+    "on the mat sat a dog",
+]
+
+
+def _ngram(level: str, order: int, smoothing: str) -> Example:
+    """An n-gram model unrolled over T tokens and its end node x_{T+1} = </s>."""
+    seqs = _TEXT if level == "char" else [s.split() for s in _TEXT]
+    lm = NGramLM(order, smoothing).fit(seqs)
+    T = 4
+    x = [s[:T] for s in seqs]
+    n_nodes = T + 1
+
+    def sampler(n):
+        s = lm.sample(
+            n, length=n_nodes, stop_at_eos=False, generator=torch.Generator().manual_seed(0)
+        )
+        ids = lm.vocabulary_.encode_batch(s)[0].reshape(n, n_nodes)  # (n, T + 1)
+        return {f"x{t + 1}": ids[:, t] for t in range(n_nodes)}
+
+    return lm.unrolled(T), lm.assignment(x), lm.log_prob(x), {}, sampler
+
+
 def _naive_bayes() -> Example:
     rng = np.random.default_rng(5)
     X = np.column_stack(
@@ -101,6 +128,15 @@ EXAMPLES: dict[str, Callable[[], Example]] = {
     },
     **{f"markov-{k}": (lambda k=k: _markov(k)) for k in (1, 2)},
     "naive-bayes": _naive_bayes,
+    **{
+        f"ngram-{level}-{k}-{sm}": (lambda level=level, k=k, sm=sm: _ngram(level, k, sm))
+        for level, k, sm in [
+            ("char", 0, "laplace"),
+            ("char", 2, "modified-kneser-ney"),
+            ("word", 1, "kneser-ney"),
+            ("word", 3, "modified-kneser-ney"),
+        ]
+    },
 }
 
 

@@ -125,14 +125,6 @@ def test_tagger_estimates_from_counts():
     assert tagger.predict(tagged(TINY_TEST)) == [["DET", "NOUN", "VERB", "PUNCT"]]
 
 
-def test_network():
-    g = HMMTagger().network
-    assert set(g.parents("t3")) == {"t1", "t2", "w2"}
-    assert set(g.parents("w3")) == {"t2", "t3"}
-    assert g.d_separated("w1", "w4", given=["t1", "t2", "t3", "t4"])
-    assert set(HMMTagger(lexical_weight=0).network.parents("w3")) == {"t3"}
-
-
 def test_word_shapes_and_tokenizer():
     assert [word_shape(w) for w in ["3rd", ":-)", "USA", "Paris", "dog"]] == list("dpACl")
     assert word_shape("The", first=True) == "S"

@@ -455,14 +455,28 @@ def tagger_section(out: Path, data: Path | None) -> Section:
     r = tagger.evaluate(read_conllu(root / "en_ewt-ud-test.conllu"))
     sentence = "I saw her duck with a telescope .".split()
     tags = tagger.predict([sentence])[0]
-    fig = _draw_dag(tagger.network, out / "tagger_dag.png")
+    # its Bayesian network: TnT without the lexical factors and the emission smoothing (with
+    # them the score is no normalized joint), on the same counts
+    fig = _draw_dag(
+        tagger.with_options(smoothing=0, lexical_weight=0).network.dag,
+        out / "tagger_dag.png",
+        observed=[f"w{i}" for i in range(1, 5)] + ["end"],
+    )
     return Section(
         title,
         f"A lexicalized trigram HMM tagger counted on the {len(train):,} sentences of UD "
         f"English-EWT train and scored on its test set ({r['n_tokens']:,} tokens).",
         "The tags are the hidden chain and the words the observations; Viterbi decoding finds "
         "the most probable tag sequence of a sentence.",
-        figures=[Figure(fig, "The DAG of the lexicalized trigram HMM tagger.")],
+        figures=[
+            Figure(
+                fig,
+                "The Bayesian network of the trigram HMM tagger over four words: tₜ₋₂, tₜ₋₁ → "
+                "tₜ → wₜ, and the sentence end after t4 (the words and the end, shaded, are "
+                "observed). The lexical factors that raise the accuracy (wₜ₋₁ → tₜ, tₜ₋₁ → wₜ) "
+                "are log-ratios, not probabilities, so they are not part of it.",
+            )
+        ],
         tables=[
             ResultTable(
                 "Tagging accuracy on EWT test",

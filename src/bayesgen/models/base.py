@@ -11,7 +11,7 @@ verbs read the same:
                                          ``log_prob`` takes (a tensor (n, ...); token lists for
                                          an n-gram model over strings)
 ``sample_joint(n, *, generator=None)``   latent-variable models: (observed, latent) draws
-``network``                              the fitted model as a real BayesNet (or its DAG)
+``network``                              the fitted model as a real BayesNet
 =======================================  ===========================================================
 
 Model-specific sampling options are keyword-only (``length=`` of a sequence model, ``y=`` of a

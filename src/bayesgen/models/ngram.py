@@ -21,8 +21,10 @@ from torch.distributions import Categorical
 
 from .._checks import check_bool, check_int, check_option, check_real
 from ..graph import DAG, time_layout
+from ..network import BayesNet
 from .base import Model
 from .ngram_counts import PADDINGS, NGramCounts, PaddedBatch, _Level, pad_sequences
+from .ngram_network import ngram_assignment, ngram_network
 from .ngram_smoothing import Smoothing, make_smoothing
 from .vocab import Vocabulary, as_sequences
 
@@ -357,7 +359,8 @@ class NGramLM(Model):
             raise ValueError(f"context ids must lie in [0, V={V}), got {lo}..{hi}")
         probs = self._next_probs(self._context_ranks(context))  # (B, V)
         self._check_mass(probs)
-        return Categorical(probs=probs)
+        # logits keep a zero probability (MLE) at log 0 = -inf; probs= would clamp it
+        return Categorical(logits=torch.log(probs))
 
     def _check_mass(self, probs: Tensor) -> None:
         empty = torch.nonzero(probs.sum(-1) <= 0).squeeze(-1)
@@ -439,9 +442,21 @@ class NGramLM(Model):
 
     # ------------------------------------------------------------------ structure
     @property
-    def network(self) -> DAG:
-        """The Bayesian network of the chain unrolled over a few steps (x1 -> x2 -> ...)."""
-        return unrolled_chain_dag(self.order)
+    def network(self) -> BayesNet:
+        """The fitted model unrolled over k + 3 tokens (:meth:`unrolled`)."""
+        return self.unrolled(self.order + 3)
+
+    def unrolled(self, T: int) -> BayesNet:
+        """The fitted model as the Bayesian network of T tokens x1..xT, x_t ← x_{t-k}..x_{t-1},
+        plus its end nodes (``</s>`` observed: one with ``eos``, k with ``padding="nltk"``), so
+        that its ``log_prob`` of a length-T sequence is :meth:`log_prob`
+        (:mod:`~bayesgen.models.ngram_network`; values from :meth:`assignment`)."""
+        return ngram_network(self, T)
+
+    def assignment(self, sequences) -> dict[str, Tensor]:
+        """The values of :meth:`unrolled` for ``sequences`` of one length T: token ids (B,) by
+        variable, the end nodes set to ``</s>``."""
+        return ngram_assignment(self, sequences)
 
     def extra_repr(self) -> str:
         return f"order={self.order}, smoothing={self.smoothing!r}, padding={self.padding!r}"

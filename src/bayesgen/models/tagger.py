@@ -20,16 +20,22 @@ counting labelled sentences:
   a digit, punctuation only, other), P(t | l_{n-i+1..n}) = (P̂(t | l_{n-i+1..n})
   + θ P(t | l_{n-i+2..n})) / (1 + θ), θ the standard deviation of the tag unigram probabilities.
 
-Lexical factors (after Lee, Rim & Seo 2000 and Thede & Harper 1999) add two edges to the network
-for words seen at least ``lexical_min_count`` times: w_{i-1} -> t_i (the transition depends on
-the previous word) and t_{i-1} -> w_i (the emission depends on the previous tag). Each enters
-as a log-ratio to the plain factor, smoothed towards it with weight β (``lexical_prior``):
+Lexical factors (after Lee, Rim & Seo 2000 and Thede & Harper 1999) add two edges to the graph
+that Viterbi decodes, for words seen at least ``lexical_min_count`` times: w_{i-1} -> t_i (the
+transition depends on the previous word) and t_{i-1} -> w_i (the emission depends on the
+previous tag). Each enters as a log-ratio to the plain factor, smoothed towards it with weight
+β (``lexical_prior``):
 
     log p(t_i | t_{i-1}, w_{i-1}) / p(t_i | t_{i-1}) + log p(w_i | t_{i-1}, t_i) / p(w_i | t_i),
 
 scaled by ``lexical_weight`` (0 turns them off and leaves TnT). They make the emission score a
 function of (t_{i-1}, t_i), which the second-order Viterbi of :class:`bayesgen.models.HMM` takes
 as pair emissions. A model is saved as JSON counts (never pickle) and rebuilt on load.
+
+:meth:`HMMTagger.viterbi_score` is the objective Viterbi maximizes. Without the lexical factors
+and with ``smoothing=0`` the tagger is a normalized joint p(t, w) (:meth:`~HMMTagger.log_joint`),
+and :attr:`~HMMTagger.network` is that Bayesian network, of Tables (see
+:mod:`~bayesgen.models.tagger_network`, which also says why the other options are no joint).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_int, check_option, check_real
-from ..graph import DAG, time_layout
+from ..network import BayesNet
 from .base import Fitted
 from .hmm import HMM
 from .spelling import SpellingModel
@@ -62,10 +68,44 @@ from .tagger_counts import (
     to_sparse,
     trigram_counts,
 )
+from .tagger_network import check_generative, tagger_network, tagger_score, word_log_frequency
 
 __all__ = ["HMMTagger", "tokenize", "word_shape"]
 
 FORMAT = "bayesgen.HMMTagger"
+_OPTIONS = (
+    "suffix_length",
+    "rare_threshold",
+    "unknown",
+    "spelling_l2",
+    "smoothing",
+    "lexical_weight",
+    "lexical_min_count",
+    "lexical_prior",
+    "end",
+    "lowercase_backoff",
+    "order",
+    "dtype",
+)  # the constructor's arguments
+_SCORING_OPTIONS = (
+    "smoothing",
+    "lexical_weight",
+    "lexical_prior",
+    "end",
+    "lowercase_backoff",
+    "order",
+)
+_COUNTS = (
+    "tags_",
+    "vocab_",
+    "word_tag_counts_",
+    "ngram_counts_",
+    "suffix_keys_",
+    "suffix_counts_",
+    "lexical_words_",
+    "prev_word_counts_",
+    "word_pair_counts_",
+)  # what fit counts; _build makes the probabilities from them
 UNKNOWN_MODELS = ("spelling", "suffix")  # p(t | w) of words not seen in training
 VERSION = 2
 
@@ -244,22 +284,55 @@ class HMMTagger(Fitted):
         return self
 
     @property
-    def network(self) -> DAG:
-        """The tagger's Bayesian network over 4 words: t1 -> t2 -> t3 -> t4 (and t1 -> t3,
-        t2 -> t4 for trigrams), ti -> wi, and the lexical edges w(i-1) -> ti, t(i-1) -> wi."""
-        t = [f"t{i}" for i in range(1, 5)]
-        w = [f"w{i}" for i in range(1, 5)]
-        edges = [(t[i], t[i + 1]) for i in range(3)]
-        if self.order == 2:
-            edges += [(t[i], t[i + 2]) for i in range(2)]
-        edges += [(t[i], w[i]) for i in range(4)]
-        if self.lexical_weight > 0 and self.order == 2:
-            edges += [(w[i], t[i + 1]) for i in range(3)] + [(t[i], w[i + 1]) for i in range(3)]
-        return DAG(
-            nodes=[v for pair in zip(t, w, strict=True) for v in pair],
-            edges=edges,
-            layout=time_layout(t, w),
+    def network(self) -> BayesNet:
+        """The tagger over 4 words as a Bayesian network (:meth:`unrolled`)."""
+        return self.unrolled(4)
+
+    def unrolled(self, T: int) -> BayesNet:
+        """The Bayesian network of T tags and words, t_{i-2}, t_{i-1} → t_i → w_i (and
+        ``end`` ← t_T with ``end``), of Tables holding the tagger's own probabilities; its
+        ``log_prob`` is :meth:`log_joint`. Needs ``smoothing=0`` and ``lexical_weight=0``,
+        where the tagger is a normalized joint (:mod:`~bayesgen.models.tagger_network`)."""
+        return tagger_network(self, T)
+
+    def viterbi_score(self, sentences: Iterable) -> Tensor:
+        """The score Viterbi maximizes over tags, of each tagged sentence, shape (B,):
+        Σ_i log p(t_i | t_{i-2}, t_{i-1}) + Σ_i [log p(w_i | t_i) − log p̂(w_i)]
+        [+ log p(</s> | t_n)] [+ the lexical log-ratios]; :meth:`predict` is its argmax."""
+        self._check_fitted()
+        words, tags = _as_sentences(sentences)
+        if tags is None:
+            raise ValueError("viterbi_score needs tagged sentences (every word with a tag)")
+        return tagger_score(self, words, tags)
+
+    def log_joint(self, sentences: Iterable) -> Tensor:
+        """log p(t, w) = :meth:`viterbi_score` + Σ_i log p̂(w_i) of each tagged sentence, (B,): the
+        log-density of :meth:`unrolled` (−inf with a word unseen in training). Needs
+        ``smoothing=0`` and ``lexical_weight=0``."""
+        self._check_fitted()
+        check_generative(self)
+        words, _ = _as_sentences(sentences)
+        flat = [w for s in words for w in s]
+        seq = torch.arange(len(words)).repeat_interleave(torch.tensor([len(s) for s in words]))
+        logf = word_log_frequency(self, flat)  # (N,)
+        return self.viterbi_score(sentences) + torch.zeros(len(words), dtype=logf.dtype).index_add_(
+            0, seq, logf
         )
+
+    def with_options(self, **options) -> HMMTagger:
+        """A fitted copy with other scoring options (``smoothing``, ``lexical_weight``,
+        ``lexical_prior``, ``end``, ``lowercase_backoff``, ``order``) over the same counts:
+        nothing is recounted."""
+        self._check_fitted()
+        bad = sorted(set(options) - set(_SCORING_OPTIONS))
+        if bad:
+            raise ValueError(f"with_options changes {list(_SCORING_OPTIONS)}; {bad} need a new fit")
+        config = {name: getattr(self, name) for name in _OPTIONS} | options
+        new = HMMTagger(**config)
+        for name in _COUNTS + (("spelling_",) if self.unknown == "spelling" else ()):
+            setattr(new, name, getattr(self, name))
+        new._build()
+        return new
 
     # ------------------------------------------------------------------ estimation
     def _build(self) -> None:
@@ -385,17 +458,24 @@ class HMMTagger(Fitted):
         return scores[codes], known[codes]
 
     # ------------------------------------------------------------------ decoding
-    def _decode(self, words: list[list[str]]) -> tuple[Tensor, Tensor]:
-        lengths = torch.tensor([len(s) for s in words], dtype=torch.long)
-        flat = [w for s in words for w in s]
+    def _emission_scores(self, flat: list[str], lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """What Viterbi reads per token: e(w_i, t) (N, K), the end term added at each last
+        word, or pair scores (N, K, K) over (t_{i-1}, t_i) with the lexical factors; and which
+        words were known (N,)."""
         logE, known = self.log_emissions(flat, first_flags(lengths).tolist())  # (N, K)
         if self.end:
             last = torch.cumsum(lengths, 0) - 1  # (B,)
             logE[last] = logE[last] + self.log_end_
         if self.lexical_weight > 0 and self.order == 2:
             logE = self._lexical_scores(flat, lengths, logE)  # (N, K, K)
-        _, states = self.hmm_.decode_emissions(logE, lengths.tolist())
-        return states, known
+        return logE, known
+
+    def _decode(self, words: list[list[str]]) -> tuple[Tensor, Tensor, Tensor]:
+        """Viterbi: the best tags (N,), which words were known (N,), the best scores (B,)."""
+        lengths = torch.tensor([len(s) for s in words], dtype=torch.long)
+        logE, known = self._emission_scores([w for s in words for w in s], lengths)
+        best, states = self.hmm_.decode_emissions(logE, lengths.tolist())
+        return states, known, best
 
     def _lexical_scores(self, flat: list[str], lengths: Tensor, logE: Tensor) -> Tensor:
         """Pair scores s_i(t_{i-1}, t_i) = log p(w_i | t_i) + a [log p(t_i | t_{i-1}, w_{i-1})
@@ -417,7 +497,7 @@ class HMMTagger(Fitted):
         """Tag sentences (lists of words, or Sentence objects): one list of tags per sentence."""
         self._check_fitted()
         words, _ = _as_sentences(sentences)
-        states, _ = self._decode(words)
+        states, _, _ = self._decode(words)
         names = np.array(self.tags_, dtype=object)[states.numpy()]
         return [list(x) for x in np.split(names, np.cumsum([len(s) for s in words])[:-1])]
 
@@ -427,7 +507,7 @@ class HMMTagger(Fitted):
         words, tags = _as_sentences(sentences)
         if tags is None:
             raise ValueError("evaluate needs tagged sentences (every word with a tag)")
-        states, known = self._decode(words)
+        states, known, _ = self._decode(words)
         gold = pd.Index(self.tags_).get_indexer([t for s in tags for t in s])
         correct = states.numpy() == gold
         k = known.numpy()
