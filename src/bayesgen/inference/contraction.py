@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from string import ascii_letters
@@ -48,6 +49,12 @@ _SEARCH_ALL = 5000
 #: orders are not refined past it
 _HOPELESS = 62 * math.log(2)
 _BYTES = 8  # float64
+#: plans above this many multiply-adds are refined by randomized elimination orders ("auto")
+_REFINE_FLOPS = 10**8
+_TRIALS = 64
+#: ... unless their largest intermediate (elements) shows that no order can run (2^45: 256 TiB)
+_REFINE_LARGEST = 2**45
+_NOISE = 0.3
 
 
 @dataclass(frozen=True)
@@ -230,6 +237,8 @@ def _elimination_pairs(
     *,
     weighted: bool = True,
     row_blind: bool = True,
+    rng: random.Random | None = None,
+    noise: float = 0.0,
 ) -> tuple[list[tuple[int, ...]], list[int]]:
     """Variable elimination by greedy weighted min-fill (or min-weight), as SSA pairs.
 
@@ -237,7 +246,8 @@ def _elimination_pairs(
     Every index not in ``output`` is summed out (outputs are kept, as the targets in the sum
     phase of marginal MAP). Returns the pairs and the SSA ids still live afterwards.
     ``row_blind`` scores the order as if there were one evidence row (the row index spreads to
-    every tensor downstream of batched evidence whatever the order).
+    every tensor downstream of batched evidence whatever the order). With ``rng``, every score
+    is perturbed by log-normal noise of scale ``noise`` (one of the randomized trials).
     """
     live: dict[int, frozenset[int]] = {k: frozenset(ix) for k, ix in enumerate(inputs)}
     holders: dict[int, set[int]] = {}
@@ -260,6 +270,8 @@ def _elimination_pairs(
         if row_blind:
             nb.discard(ROW)
         weight = math.log(_size(nb, sizes) or 1) if nb else 0.0
+        if rng is not None:
+            weight += noise * rng.gauss(0.0, 1.0)
         if not weighted:
             return (weight, 0.0)
         if weight > _HOPELESS:  # no plan eliminating v now can run: skip the O(|nb|²) fill
@@ -273,6 +285,8 @@ def _elimination_pairs(
             missing.discard(x)
             if missing:
                 fill += sizes[x] * sum(sizes[y] for y in missing)
+        if rng is not None:
+            return ((fill // 2 + 1) * math.exp(noise * rng.gauss(0.0, 1.0)), weight)
         return (float(fill // 2), weight)
 
     heap = [(score(v), v) for v in todo]
@@ -411,7 +425,28 @@ def plan_contraction(
         cost = _cost(inputs, output, sizes, pairs)
         if best is None or cost < best[0]:
             best = (cost, pairs, m)
+    flops, largest = best[0]
+    refine = len(inputs) <= _SEARCH_ALL and largest <= _REFINE_LARGEST
+    if optimize == "auto" and flops > _REFINE_FLOPS and refine:
+        best = _refine(inputs, output, sizes, best)
     return _build(inputs, output, sizes, best[1], best[2])
+
+
+def _refine(inputs, output, sizes, best):
+    """Randomized elimination orders (min-fill and min-weight in turn, with perturbed scores and
+    a fixed seed) for a plan expensive enough that searching pays: one trial per
+    :data:`_REFINE_FLOPS` multiply-adds of the best plan so far, at most :data:`_TRIALS`; the
+    cheapest plan wins. The same inputs always give the same plan."""
+    rng = random.Random(0)
+    for trial in range(min(_TRIALS, best[0][0] // _REFINE_FLOPS)):
+        weighted = trial % 2 == 0
+        pairs, _ = _elimination_pairs(
+            inputs, output, sizes, weighted=weighted, rng=rng, noise=_NOISE
+        )
+        cost = _cost(inputs, output, sizes, pairs)
+        if cost < best[0]:
+            best = (cost, pairs, "randomized " + ("min-fill" if weighted else "min-weight"))
+    return best
 
 
 def _cost(inputs, output, sizes, pairs) -> tuple[int, int]:
