@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DPI", "Figure", "ResultTable", "Section", "save_figure"]
+__all__ = ["DPI", "Figure", "ResultTable", "Section", "save_figure", "save_dag", "no_data"]
 
 
 @dataclass
@@ -60,3 +60,18 @@ def save_figure(fig_or_ax, path: Path, *, dpi: int = DPI) -> str:
     fig.savefig(path, bbox_inches="tight", dpi=dpi)
     plt.close(fig)
     return Path(path).name
+
+
+def save_dag(graph, path: Path, **kwargs) -> str:
+    """Draw a DAG (:func:`bayesgen.plot.draw_dag`, keyword arguments passed on) into ``path``;
+    returns its file name."""
+    from ..plot import draw_dag
+
+    return save_figure(draw_dag(graph, **kwargs), path)
+
+
+def no_data(data: Path | None, what: str) -> str:
+    """The summary of a section skipped for want of a data folder or of ``what`` in it."""
+    if data is None:
+        return "Skipped: no --data folder was given (see the data folder's README)."
+    return f"Skipped: the data folder has no {what} (see the data folder's README)."

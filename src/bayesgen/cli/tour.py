@@ -41,6 +41,8 @@ __all__ = [
 #: (``Figure(file, caption, "9")``) and others none, and puts its results in ``ResultTable``s.
 SECTION_MODULES = (
     "tour_sections",
+    "tour_sequences",
+    "tour_densities",
     "tour_vae",
     "tour_flow",
     "tour_arm",
