@@ -90,6 +90,15 @@ class Plan:
     method: str = ""
     extra: dict = field(default_factory=dict)
 
+    def row_flops(self, sizes: dict[int, int]) -> int:
+        """Multiply-adds per evidence row: Σ over the steps that carry the row index of the
+        product of their other indices' sizes."""
+        total = 0
+        for st in self.steps:
+            if ROW in st.ia or ROW in st.ib:
+                total += _size((i for i in set(st.ia) | set(st.ib) if i != ROW), sizes)
+        return total
+
     def memory(self, sizes: dict[int, int], *, keep_all: bool = False, broadcast: bool = False):
         """Estimated peak bytes: the largest intermediate (three operands live at a step), every
         intermediate when autograd keeps them (``keep_all``), the full broadcast product for

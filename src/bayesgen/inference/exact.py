@@ -72,6 +72,11 @@ _JOINT_ENTRIES = 4096
 #: about this many bytes (so they stay in cache), of at least _MIN_CHUNK rows
 _CACHE_BYTES = 8 << 20
 _MIN_CHUNK = 32
+#: the Python and dispatch overhead of one contraction step (~10 µs), in multiply-adds (~1 ns)
+_STEP_OVERHEAD = 10_000
+#: batched evidence runs on shared sub-evidence (:mod:`.shared_rows`) when a row costs at least
+#: this many multiply-adds; below, finding the distinct slices costs more than it saves
+_SHARE_FLOPS = 20_000
 #: row-sum tolerance for tables given directly (published networks round to 4 decimals)
 _ROW_TOLERANCE = ROW_TOLERANCE
 
@@ -267,7 +272,7 @@ class ExactInference:
         if not comp.operands:
             shape = (rows,) if rows is not None else ()
             return torch.ones(shape, dtype=torch.float64, device=self.device), None
-        if ops is None and rows is not None and any(ROW in op.indices for op in comp.operands):
+        if ops is None and rows is not None and self._row_flops(comp) >= _SHARE_FLOPS:
             ops, maps = self._planner.compact_operands(comp, tables, ev)
 
             def run(rescale: bool):
@@ -329,16 +334,27 @@ class ExactInference:
         """Rows per chunk when the batch's intermediates outgrow the cache and its rows share
         little sub-evidence (then a chunk's tensors stay in cache from step to step); None to
         run the batch at once."""
-        if ev.rows is None or not any(ROW in op.indices for op in comp.operands):
+        if ev.rows is None or self._row_flops(comp) < _SHARE_FLOPS:
             return None
         one = self._planner.sizes(1)
         per_row = comp.plan.memory(one) // 3  # bytes of the largest intermediate of one row
-        if ev.rows * per_row <= _CACHE_BYTES or ev.rows <= 2 * _MIN_CHUNK:
+        # a chunk must also be worth its steps' overhead
+        work = max(self._row_flops(comp), 1)
+        least = max(_MIN_CHUNK, _STEP_OVERHEAD * len(comp.plan.steps) // work)
+        chunk = max(least, _CACHE_BYTES // per_row)
+        if chunk * 2 > ev.rows:
             return None
         _, maps = self._planner.compact_operands(comp, tabs, ev)
         if shared_fraction(comp.plan, maps, one) < 0.5:
             return None
-        return max(_MIN_CHUNK, _CACHE_BYTES // per_row)
+        return chunk
+
+    def _row_flops(self, comp: Compiled) -> int:
+        """Multiply-adds per evidence row of a compiled plan (kept with it)."""
+        hit = comp.extra.get("row_flops")
+        if hit is None:
+            hit = comp.extra["row_flops"] = comp.plan.row_flops(self._planner.sizes(1))
+        return hit
 
     @staticmethod
     def _needs_graph(tables: list[Tensor]) -> bool:
