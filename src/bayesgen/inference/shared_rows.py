@@ -14,7 +14,9 @@ A product of two such tensors needs only the distinct pairs of their maps,
     C̃ = Σ Ã[ũ // U_b] · B̃[ũ mod U_b],
 
 which is the plain product when every row is distinct and a fraction of it when subtrees see few
-distinct evidence patterns. Gradients flow through the gathers, so results stay differentiable.
+distinct evidence patterns. Once half the rows are distinct a tensor is stored row by row (its
+map is then arange(R)), so the rest of the run gathers nothing. Gradients flow through the
+gathers, so results stay differentiable.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ def compact_rows(t: Tensor, codes: Sequence[Tensor], cards: Sequence[int]) -> tu
     return flat.index_select(0, uniq), inverse
 
 
-def _pair(a: Tensor, ma: Tensor, ax_a: int, b: Tensor, mb: Tensor, ax_b: int, every: Tensor):
+def _pair(
+    a: Tensor, ma: Tensor, ax_a: int, b: Tensor, mb: Tensor, ax_b: int, every: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
     """Align two row-compacted operands on their distinct pairs of slices: (a, b, map, ia, ib)
     with ``ia``/``ib`` the slices of the old operands each new slice came from (None: all, in
     order). ``every`` is the identity map arange(R): a tensor holding every row in order."""
