@@ -81,6 +81,11 @@ _SHARE_FLOPS = 20_000
 _ROW_TOLERANCE = ROW_TOLERANCE
 
 
+def _smaller(a: int | None, b: int | None) -> int | None:
+    """The smaller of two chunk sizes, None meaning no chunking."""
+    return b if a is None else a if b is None else min(a, b)
+
+
 class ExactInference:
     """Exact queries on a discrete Bayesian network given as tables.
 
@@ -380,7 +385,7 @@ class ExactInference:
         tabs = self._current(tables)
         keep_all = self._needs_graph(tabs)
         chunk = self._budget(comp, ev, keep_all, f"P({', '.join(names)} | ...)")
-        chunk = chunk or self._cache_chunk(comp, ev, tabs)
+        chunk = _smaller(chunk, self._cache_chunk(comp, ev, tabs))
         parts = []
         for sub in split_rows(ev, chunk):
             t, _ = self._sum_product(comp, sub, tabs)
@@ -407,7 +412,7 @@ class ExactInference:
         tabs = self._current(tables)
         keep_all = self._needs_graph(tabs)
         chunk = self._budget(comp, ev, keep_all, "log P(evidence)")
-        chunk = chunk or self._cache_chunk(comp, ev, tabs)
+        chunk = _smaller(chunk, self._cache_chunk(comp, ev, tabs))
         parts = []
         for sub in split_rows(ev, chunk):
             t, ls = self._sum_product(comp, sub, tabs)
