@@ -324,9 +324,9 @@ def test_batched_all_observed_leaves_matches_pgmpy(bnlearn):
 
 
 def test_small_network_marginals_from_the_joint_equal_the_contraction():
-    """asia's joint has 256 entries: one evidence row is answered from it (kept while the tables
-    are unchanged); a batch of one row takes the contraction path. Both, for every single
-    observation, and again after a table changes in place."""
+    """asia's joint has 256 entries: one evidence row is answered from it (marginals and MPE,
+    kept while the tables are unchanged); a batch of one row takes the contraction path. Both,
+    for every single observation, and again after a table changes in place."""
     net = read_bif(bnlearn_path("asia"))
     eng = ExactInference.from_network(net)
     for _ in range(2):
@@ -337,11 +337,15 @@ def test_small_network_marginals_from_the_joint_equal_the_contraction():
                 assert set(joint) == set(batched) == set(net.factors) - {v}
                 for n, m in joint.items():
                     torch.testing.assert_close(m, batched[n][0], rtol=0, atol=1e-14)
+                best, best_batched = eng.mpe({v: k}), eng.mpe({v: torch.tensor([k])})
+                assert float(best.log_prob) == pytest.approx(float(best_batched.log_prob[0]))
+                assert dict(best) == {n: int(c[0]) for n, c in best_batched.items()}
         with torch.no_grad():  # a refit in place: the kept joint must not be reused
             net.factors["smoke"].probs.copy_(torch.tensor([0.9, 0.1], dtype=torch.float64))
     assert float(eng.marginals({})["smoke"][1]) == pytest.approx(0.1, abs=1e-12)
-    with pytest.raises(ValueError, match="probability zero"):
-        eng.marginals({"either": "no", "tub": "yes"})
+    for call in (eng.marginals, eng.mpe):
+        with pytest.raises(ValueError, match="probability zero"):
+            call({"either": "no", "tub": "yes"})
 
 
 def test_marginals_equal_per_variable_queries(bnlearn):

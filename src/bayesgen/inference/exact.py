@@ -427,12 +427,12 @@ class ExactInference:
         """Posterior of every unobserved variable, name -> (card,) or (R, card), from one forward
         and one backward pass: P(x_v = k | e) = λ_v[k] · ∂ log Z / ∂λ_v[k]. (A network whose
         whole joint has at most 4,096 entries answers one evidence row from its joint, kept
-        while the tables do not change.)"""
+        while the tables do not change; so does :meth:`mpe`.)"""
         ev, inverse = unique_rows(parse_evidence(evidence, self.states), self._cards)
-        if ev.rows is None and self._joint_size <= _JOINT_ENTRIES:
-            tabs = self._current(tables)
-            if not self._needs_graph(tabs):
-                return self._joint_marginals(ev, tabs)
+        small = self._small_joint(ev, tables)
+        if small is not None:
+            self._zero(ev, small[0].sum() > 0)
+            return self._joint_marginals(*small)
         fixed, full, partial = self._planner.pattern(ev)
         comp = self._planner.compile("marginals", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
@@ -453,8 +453,16 @@ class ExactInference:
             out = {n: m[inverse] for n, m in out.items()}
         return out
 
-    def _joint_marginals(self, ev: Evidence, tabs: list[Tensor]) -> dict[str, Tensor]:
-        """P(x_v | e) = Σ_{x \\ v} P(x)[e] / Σ_x P(x)[e] from the full joint P(x)."""
+    def _small_joint(self, ev: Evidence, tables) -> tuple[Tensor, list[str]] | None:
+        """For one evidence row of a network whose whole joint has at most
+        :data:`_JOINT_ENTRIES` entries and tables that need no gradient: P(x)[e], the joint
+        sliced at the evidence (axes: the free variables, in order), and their names; the joint
+        is kept while the tables are unchanged. None otherwise."""
+        if ev.rows is not None or self._joint_size > _JOINT_ENTRIES:
+            return None
+        tabs = self._current(tables)
+        if self._needs_graph(tabs):
+            return None
         key = tuple((id(t), t._version) for t in tabs)
         if self._joint is None or self._joint[0] != key:
             plan = self._joint_plan
@@ -470,9 +478,12 @@ class ExactInference:
         joint = self._joint[1]  # (*cards), axes in self.names order
         codes = {self._id[n]: c for n, c in ev.fixed.items()}
         sliced = joint[tuple(codes.get(k, slice(None)) for k in range(len(self.names)))]
+        return sliced, [n for n in self.names if self._id[n] not in codes]
+
+    @staticmethod
+    def _joint_marginals(sliced: Tensor, free: list[str]) -> dict[str, Tensor]:
+        """P(x_v | e) = Σ_{x \\ v} P(x)[e] / Σ_x P(x)[e] from the sliced joint."""
         z = sliced.sum()
-        self._zero(ev, z > 0)
-        free = [n for n in self.names if self._id[n] not in codes]
         out = {}
         for k, n in enumerate(free):
             others = tuple(a for a in range(len(free)) if a != k)
@@ -536,6 +547,16 @@ class ExactInference:
         (max-product); the explanation also lists the observed values, and ``log_prob`` is
         log P(x*, e)."""
         ev, inverse = unique_rows(parse_evidence(evidence, self.states), self._cards)
+        small = self._small_joint(ev, tables)
+        if small is not None:  # argmax over the sliced joint
+            sliced, free = small
+            best = sliced.reshape(-1).argmax()
+            self._zero(ev, sliced.reshape(-1)[best] > 0)
+            codes = dict(ev.fixed)
+            for n, c in zip(free, torch.unravel_index(best, sliced.shape), strict=True):
+                codes[n] = int(c)
+            labels = {n: codes[n] for n in self.names}
+            return Explanation(labels, sliced.reshape(-1)[best].log(), self.states)
         fixed, full, partial = self._planner.pattern(ev)
         comp = self._planner.compile("mpe", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
