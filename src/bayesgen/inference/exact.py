@@ -550,13 +550,13 @@ class ExactInference:
         small = self._small_joint(ev, tables)
         if small is not None:  # argmax over the sliced joint
             sliced, free = small
-            best = sliced.reshape(-1).argmax()
-            self._zero(ev, sliced.reshape(-1)[best] > 0)
+            flat = sliced.reshape(-1)
+            best = int(flat.argmax())
+            self._zero(ev, flat[best] > 0)
             codes = dict(ev.fixed)
-            for n, c in zip(free, torch.unravel_index(best, sliced.shape), strict=True):
-                codes[n] = int(c)
-            labels = {n: codes[n] for n in self.names}
-            return Explanation(labels, sliced.reshape(-1)[best].log(), self.states)
+            for n, size in zip(reversed(free), reversed(sliced.shape), strict=True):
+                best, codes[n] = divmod(best, size)  # the flat index, last axis fastest
+            return Explanation({n: codes[n] for n in self.names}, flat.max().log(), self.states)
         fixed, full, partial = self._planner.pattern(ev)
         comp = self._planner.compile("mpe", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
