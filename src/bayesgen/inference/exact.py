@@ -43,7 +43,7 @@ from torch import Tensor
 from .. import _budget
 from .._constants import ROW_TOLERANCE, UNDERFLOW
 from ..graph import DAG
-from .contraction import ROW, MemoryBudgetError, Plan, plan_contraction
+from .contraction import ROW, MemoryBudgetError, Plan
 from .evidence import (
     Evidence,
     check_targets_free,
@@ -59,6 +59,7 @@ from .executors import backward, contract, max_contract, run_steps, traceback
 from .planner import Compiled, Planner
 from .result import Explanation, Posterior
 from .shared_rows import run_shared, shared_fraction
+from .small_joint import MAX_ENTRIES, KeptJoint
 
 __all__ = ["ExactInference", "MemoryBudgetError"]
 
@@ -66,8 +67,6 @@ TableSpec = tuple[str, Sequence[str], Tensor]
 
 #: a plain (unscaled) contraction whose result falls below this is redone with rescaling
 _UNDERFLOW = UNDERFLOW
-#: networks whose full joint has at most this many entries answer single-row marginals from it
-_JOINT_ENTRIES = 4096
 #: batched rows that share little sub-evidence run in chunks whose largest intermediate takes
 #: about this many bytes (so they stay in cache), of at least _MIN_CHUNK rows
 _CACHE_BYTES = 8 << 20
@@ -169,9 +168,9 @@ class ExactInference:
             for n, t in zip(names, self._tables, strict=True):
                 self._validate(n, t)
         self._source: Callable[[], list[Tensor]] | None = None
-        self._joint_size = math.prod(self.cards)
-        self._joint: tuple[tuple, Tensor] | None = None  # (the tables' identities, P(x))
-        self._joint_plan: Plan | None = None
+        small = math.prod(self.cards) <= MAX_ENTRIES
+        families = [tuple(self._id[p] for p in parents[n]) + (self._id[n],) for n in names]
+        self._joint = KeptJoint(self.names, families, self.cards) if small else None
 
     @property
     def memory_budget(self) -> int:
@@ -432,7 +431,7 @@ class ExactInference:
         small = self._small_joint(ev, tables)
         if small is not None:
             self._zero(ev, small[0].sum() > 0)
-            return self._joint_marginals(*small)
+            return KeptJoint.marginals(*small)
         fixed, full, partial = self._planner.pattern(ev)
         comp = self._planner.compile("marginals", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
@@ -454,41 +453,14 @@ class ExactInference:
         return out
 
     def _small_joint(self, ev: Evidence, tables) -> tuple[Tensor, list[str]] | None:
-        """For one evidence row of a network whose whole joint has at most
-        :data:`_JOINT_ENTRIES` entries and tables that need no gradient: P(x)[e], the joint
-        sliced at the evidence (axes: the free variables, in order), and their names; the joint
-        is kept while the tables are unchanged. None otherwise."""
-        if ev.rows is not None or self._joint_size > _JOINT_ENTRIES:
+        """P(x)[e] and the free variables for one evidence row of a small network whose tables
+        need no gradient (:mod:`.small_joint`); None otherwise."""
+        if ev.rows is not None or self._joint is None:
             return None
         tabs = self._current(tables)
         if self._needs_graph(tabs):
             return None
-        key = tuple((id(t), t._version) for t in tabs)
-        if self._joint is None or self._joint[0] != key:
-            plan = self._joint_plan
-            if plan is None:
-                inputs = [tuple(self._id[p] for p in self.parents[n]) + (k,)
-                          for k, n in enumerate(self.names)]  # fmt: skip
-                plan = self._joint_plan = plan_contraction(
-                    inputs, tuple(range(len(self.names))), self._planner.sizes(None)
-                )
-            joint, _ = contract(plan, tabs)
-            self._joint = (key, joint.permute(
-                [plan.final_indices.index(k) for k in range(len(self.names))]))  # fmt: skip
-        joint = self._joint[1]  # (*cards), axes in self.names order
-        codes = {self._id[n]: c for n, c in ev.fixed.items()}
-        sliced = joint[tuple(codes.get(k, slice(None)) for k in range(len(self.names)))]
-        return sliced, [n for n in self.names if self._id[n] not in codes]
-
-    @staticmethod
-    def _joint_marginals(sliced: Tensor, free: list[str]) -> dict[str, Tensor]:
-        """P(x_v | e) = Σ_{x \\ v} P(x)[e] / Σ_x P(x)[e] from the sliced joint."""
-        z = sliced.sum()
-        out = {}
-        for k, n in enumerate(free):
-            others = tuple(a for a in range(len(free)) if a != k)
-            out[n] = (sliced.sum(others) if others else sliced) / z
-        return out
+        return self._joint.sliced(tabs, {self._id[n]: c for n, c in ev.fixed.items()})
 
     def _marginals(self, comp: Compiled, tabs: list[Tensor], ev: Evidence, graph: bool):
         wrt: dict[int, int] = {}  # variable -> operand position holding its λ (or its table)
@@ -549,14 +521,10 @@ class ExactInference:
         ev, inverse = unique_rows(parse_evidence(evidence, self.states), self._cards)
         small = self._small_joint(ev, tables)
         if small is not None:  # argmax over the sliced joint
-            sliced, free = small
-            flat = sliced.reshape(-1)
-            best = int(flat.argmax())
-            self._zero(ev, flat[best] > 0)
-            codes = dict(ev.fixed)
-            for n, size in zip(reversed(free), reversed(sliced.shape), strict=True):
-                best, codes[n] = divmod(best, size)  # the flat index, last axis fastest
-            return Explanation({n: codes[n] for n in self.names}, flat.max().log(), self.states)
+            codes, log_p = KeptJoint.argmax(*small)
+            self._zero(ev, log_p > float("-inf"))
+            codes.update(ev.fixed)
+            return Explanation({n: codes[n] for n in self.names}, log_p, self.states)
         fixed, full, partial = self._planner.pattern(ev)
         comp = self._planner.compile("mpe", (), fixed, full, partial, ev.rows)
         tabs = self._current(tables)
