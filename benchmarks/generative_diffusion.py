@@ -124,13 +124,16 @@ def fit_peer(net: Denoiser, scheduler, x, cfg: dict, seed: int) -> float:
 
 
 @torch.no_grad()
-def sample_peer(net: Denoiser, scheduler, n: int, steps: int, seed: int) -> torch.Tensor:
+def sample_peer(
+    net: Denoiser, scheduler, n: int, steps: int, seed: int, **step_kwargs
+) -> torch.Tensor:
+    """Sample through ``scheduler.step`` (``step_kwargs`` passed on) in a plain loop."""
     g = torch.Generator().manual_seed(seed)
     scheduler.set_timesteps(steps)
     z = torch.randn(n, 2, generator=g)
     for t in scheduler.timesteps:  # time steps, not rows
         out = net(z, t.float().expand(n))
-        z = scheduler.step(out, t, z, generator=g).prev_sample
+        z = scheduler.step(out, t, z, generator=g, **step_kwargs).prev_sample
     return z
 
 
@@ -162,27 +165,31 @@ def run_one(name: str, cfg: dict) -> list[dict]:
     nll = -float(model.log_prob(te[: cfg["nll_rows"]].float()).mean()) + log_det
     nll_s = time.perf_counter() - t0
     gap = None if entropy is None else nll - float(entropy)
+    # --clip: x̂_0 clamped to the standardized training rows' range, in both chains
+    clip = float(tr.abs().max()) if cfg["clip"] else None
     for sampler, steps in (("ancestral", 1000), ("ddim", 50)):
         t0 = time.perf_counter()
         s = model.sample(n_s, generator=torch.Generator().manual_seed(1), sampler=sampler,
-                         steps=steps)  # fmt: skip
+                         steps=steps, clip=clip)  # fmt: skip
         secs = time.perf_counter() - t0
         extra = dict(nll=nll, entropy=entropy, nll_gap=gap, train_s=train_s, nll_s=nll_s)
         rows.append(scored("bayesgen", sampler, steps, s, secs, **extra))
 
     # the same denoiser through diffusers' schedulers
-    kw = dict(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=False)
+    kw = dict(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2",
+              clip_sample=clip is not None, clip_sample_range=clip or 1.0)  # fmt: skip
     kw["prediction_type"] = "epsilon" if cfg["prediction"] == "epsilon" else "v_prediction"
     ddpm = diffusers.DDPMScheduler(**kw)
     torch.manual_seed(0)
     net = Denoiser(2, cfg["hidden"], embedding=32)
     peer_s = fit_peer(net, ddpm, tr, cfg, seed=0)
-    for sampler, sched, steps in (
-        ("ancestral", ddpm, 1000),
-        ("ddim", diffusers.DDIMScheduler(**kw), 50),
+    # DDIM re-derives ε̂ from a clipped x̂_0, as our chain does (no effect without clipping)
+    for sampler, sched, steps, step_kw in (
+        ("ancestral", ddpm, 1000, {}),
+        ("ddim", diffusers.DDIMScheduler(**kw), 50, {"use_clipped_model_output": True}),
     ):
         t0 = time.perf_counter()
-        s = sample_peer(net, sched, n_s, steps, seed=1)
+        s = sample_peer(net, sched, n_s, steps, seed=1, **step_kw)
         secs = time.perf_counter() - t0
         rows.append(scored("diffusers", sampler, steps, s, secs, train_s=peer_s))
 
@@ -202,12 +209,12 @@ def run(quick: bool = False, data: list[str] | None = None, **overrides) -> list
     if quick:
         cfg = dict(train=5000, samples=2000, steps=1500, batch=256, lr=2e-3,
                    hidden=(128, 128, 128), nll_rows=200, ema=None,
-                   prediction="epsilon")  # fmt: skip
+                   prediction="epsilon", clip=False)  # fmt: skip
         names = QUICK
     else:
         cfg = dict(train=50000, samples=10000, steps=20000, batch=512, lr=1e-3,
                    hidden=(256, 256, 256), nll_rows=2000, ema=0.999,
-                   prediction="epsilon")  # fmt: skip
+                   prediction="epsilon", clip=False)  # fmt: skip
         names = FULL
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     if data:
@@ -240,6 +247,7 @@ def run(quick: bool = False, data: list[str] | None = None, **overrides) -> list
                   f"(2 sd noise {2 * noise:.2f}): {verdict}")  # fmt: skip
     suffix = "_quick" if quick else "".join(f"_{n}" for n in data or ())
     suffix += "" if cfg["prediction"] == "epsilon" else f"_{cfg['prediction']}"
+    suffix += "_clip" if cfg["clip"] else ""
     out = write_json("generative_diffusion" + suffix,
                      {"config": {k: list(v) if isinstance(v, tuple) else v
                                  for k, v in cfg.items()}, "rows": rows})  # fmt: skip
@@ -254,6 +262,8 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, help="training steps (default 20,000)")
     parser.add_argument("--prediction", choices=["epsilon", "v"], help="default epsilon")
     parser.add_argument("--ema", type=float, help="decay of the weights' average (0.999)")
+    parser.add_argument("--clip", action="store_true", default=None,
+                        help="clamp x̂_0 to the training rows' range in both chains")  # fmt: skip
     args = parser.parse_args()
     run(quick=args.quick, data=args.data, steps=args.steps, prediction=args.prediction,
-        ema=args.ema)  # fmt: skip
+        ema=args.ema, clip=args.clip)  # fmt: skip

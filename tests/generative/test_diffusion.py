@@ -128,6 +128,57 @@ def test_ddim_steps_match_diffusers(kind, prediction):
         )
 
 
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_clipped_steps_match_diffusers_clip_sample(kind):
+    """x̂_0 clamped to [−c, c]: the ancestral step equals DDPM's ``clip_sample``, the DDIM step
+    DDIM's ``clip_sample`` with ``use_clipped_model_output`` (ε̂ re-derived from the clamped
+    x̂_0), at steps where the clamp is active for most rows."""
+    T, S, c = 1000, 50, 0.5
+    model = model_for(T, kind)
+    schedule = {"linear": "linear", "cosine": "squaredcos_cap_v2"}[kind]
+    kwargs = dict(
+        num_train_timesteps=T, clip_sample=True, clip_sample_range=c, beta_schedule=schedule
+    )
+    ddpm = diffusers.DDPMScheduler(**kwargs, variance_type="fixed_small")
+    ddpm = in_float64(ddpm, model.betas[1:])
+    ddim = in_float64(diffusers.DDIMScheduler(**kwargs, set_alpha_to_one=True), model.betas[1:])
+    ddim.set_timesteps(S)
+    taus = model.ddim_timesteps(S)
+    g = torch.Generator().manual_seed(4)
+    z, out = (torch.randn(32, 3, generator=g, dtype=torch.float64) for _ in range(2))
+    for step in (999, 500, 20):
+        noise = torch.randn(32, 3, generator=torch.Generator().manual_seed(step), dtype=z.dtype)
+        ref = ddpm.step(out, step, z, generator=torch.Generator().manual_seed(step)).prev_sample
+        ours = model.ancestral_step(out, z, step + 1, noise, clip=c)
+        torch.testing.assert_close(ours, ref, rtol=1e-6, atol=1e-6)
+        assert not torch.allclose(ours, model.ancestral_step(out, z, step + 1, noise))
+    for k in (0, 25, S - 1):
+        t_prev = taus[k + 1] if k + 1 < S else 0
+        step = int(ddim.timesteps[k])
+        ref = ddim.step(out, step, z, eta=0.0, use_clipped_model_output=True).prev_sample
+        ours = model.ddim_step(out, z, taus[k], t_prev, clip=c)
+        torch.testing.assert_close(ours, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_clipping_keeps_a_misjudging_denoiser_bounded():
+    """A denoiser that predicts ε̂ = 0 everywhere: x̂_0 = z_t / √ᾱ_t, which near t = T is
+    ~10⁴ z_t, so the unclipped chains blow up; clamped, the last step returns x̂_0 ∈ [−c, c]
+    (plus σ_1 noise for the ancestral chain)."""
+    model = model_for(1000, "cosine")
+    with torch.no_grad():
+        for p in model.denoiser.parameters():
+            p.zero_()
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    free = model.sample(200, generator=g())
+    assert float(free.abs().max()) > 1e3
+    clipped = model.sample(200, generator=g(), clip=1.5)
+    assert float(clipped.abs().max()) <= 1.5 + 6 * float(model.reverse_std[1])
+    ddim = model.sample(200, generator=g(), sampler="ddim", clip=1.5)
+    assert float(ddim.abs().max()) <= 1.5 + 1e-12
+    with pytest.raises(ValueError, match="clip"):
+        model.sample(2, clip=0.0)
+
+
 @pytest.mark.parametrize("prediction", ["epsilon", "x0", "v"])
 def test_predictions_convert_back_to_x0_and_noise(prediction):
     model = model_for(20, "cosine", prediction)

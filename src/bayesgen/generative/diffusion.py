@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
-from .._checks import check_int
+from .._checks import check_int, check_real
 from ..factors.base import Factor
 from ..factors.latent import StandardNormal
 from ..factors.neural import NeuralNormal
@@ -264,16 +264,29 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         x0, _ = self.to_x0_eps(self.output(z, t, context), z, t)
         return self.q_posterior(x0, z, t)[0]
 
-    def ancestral_step(self, output: Tensor, z: Tensor, t: int, noise: Tensor) -> Tensor:
-        """z_{t−1} = μ̃_t(z_t, x̂_0) + σ_t ε, one step of eq. 17 given the network output."""
+    def ancestral_step(
+        self, output: Tensor, z: Tensor, t: int, noise: Tensor, *, clip: float | None = None
+    ) -> Tensor:
+        """z_{t−1} = μ̃_t(z_t, x̂_0) + σ_t ε, one step of eq. 17 given the network output
+        (x̂_0 clamped to [−clip, clip] when ``clip`` is given)."""
         tt = torch.full((len(z),), t, dtype=torch.long, device=z.device)
         x0, _ = self.to_x0_eps(output, z, tt)
+        if clip is not None:
+            x0 = x0.clamp(-clip, clip)
         return self.q_posterior(x0, z, tt)[0] + self.reverse_std[t] * noise
 
-    def ddim_step(self, output: Tensor, z: Tensor, t: int, t_prev: int) -> Tensor:
-        """Deterministic DDIM (η = 0): z_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε̂, t' < t."""
+    def ddim_step(
+        self, output: Tensor, z: Tensor, t: int, t_prev: int, *, clip: float | None = None
+    ) -> Tensor:
+        """Deterministic DDIM (η = 0): z_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε̂, t' < t; with
+        ``clip``, x̂_0 is clamped and ε̂ re-derived from it (GLIDE's choice, diffusers'
+        ``use_clipped_model_output``)."""
         tt = torch.full((len(z),), t, dtype=torch.long, device=z.device)
         x0, eps = self.to_x0_eps(output, z, tt)
+        if clip is not None:
+            x0 = x0.clamp(-clip, clip)
+            abar_t = self.alphas_cumprod[t]
+            eps = (z - abar_t.sqrt() * x0) / (1 - abar_t).sqrt()
         abar = self.alphas_cumprod[t_prev]
         return abar.sqrt() * x0 + (1 - abar).sqrt() * eps
 
@@ -367,13 +380,18 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         steps: int | None = None,
         sampler: str = "ancestral",
         guidance: float | None = None,
+        clip: float | None = None,
     ) -> Tensor:
         """n draws (n, *event_shape): ``sampler="ancestral"`` through every factor of p (eq. 17),
         or ``"ddim"``, deterministic given z_T, on ``steps`` evenly spaced steps
-        τ_k = k·⌊T/steps⌋ + 1 (default 50). ``guidance``: the classifier-free guidance weight."""
+        τ_k = k·⌊T/steps⌋ + 1 (default 50). ``guidance``: the classifier-free guidance weight.
+        ``clip``: x̂_0 is clamped to [−clip, clip] at every step (diffusers' ``clip_sample``):
+        near t = T a step divides the denoiser's error by √α_t ≪ 1, and a draw the denoiser
+        misjudges there can otherwise grow without bound."""
         _, states = self.trajectory(
-            n, y, generator=generator, steps=steps, sampler=sampler, guidance=guidance, keep=(0,)
-        )
+            n, y, generator=generator, steps=steps, sampler=sampler, guidance=guidance,
+            keep=(0,), clip=clip,
+        )  # fmt: skip
         return states[0]
 
     @torch.no_grad()
@@ -387,10 +405,13 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         sampler: str = "ancestral",
         guidance: float | None = None,
         keep: Sequence[int] = (),
+        clip: float | None = None,
     ) -> tuple[list[int], dict[int, Tensor]]:
         """Run the reverse chain as :meth:`sample` does; returns the steps visited (T first,
         0 last) and the states z_t (n, *event_shape) at the visited steps listed in ``keep``."""
         n = check_int("n", n, low=1)
+        if clip is not None:
+            clip = check_real("clip", clip, low=0.0, open_low=True)
         c = self.context(y, n)
         T, dev, keep = self.timesteps, self.device, set(keep)
         z = torch.randn(n, self.features, generator=generator, dtype=self.dtype).to(dev)
@@ -411,9 +432,9 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
             out = self.output(z, tt, c, guidance)
             if sampler == "ancestral":
                 noise = torch.randn(n, self.features, generator=generator, dtype=z.dtype)
-                z = self.ancestral_step(out, z, t, noise.to(dev))
+                z = self.ancestral_step(out, z, t, noise.to(dev), clip=clip)
             else:
-                z = self.ddim_step(out, z, t, t_prev)
+                z = self.ddim_step(out, z, t, t_prev, clip=clip)
             if t_prev in keep:
                 states[t_prev] = z.reshape(n, *self.event_shape)
         return visited, states
