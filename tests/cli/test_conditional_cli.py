@@ -80,3 +80,24 @@ def test_label_on_an_unconditional_run_is_a_clear_error(tmp_path, capsys):
     out = str(tmp_path / "s.npy")
     assert main(["sample", str(run), "-n", "2", "--label", "1", "--out", out]) == 2
     assert "not conditioned on labels" in capsys.readouterr().err
+
+
+def test_sample_clip_reaches_the_diffusion_chain(tmp_path, capsys):
+    """``sample RUN --clip C`` is the model's ``sample(..., clip=C)``; other models refuse it."""
+    run = tmp_path / "diffusion"
+    _train("diffusion", run)
+    out = tmp_path / "s.npy"
+    argv = ["sample", str(run), "-n", "5", "--label", "1", "--seed", "3", "--clip", "0.5"]
+    assert main([*argv, "--out", str(out)]) == 0
+    model = read_model(run)
+    model.eval()
+    with torch.no_grad():
+        want = model.sample(
+            5, torch.full((5,), 1), generator=torch.Generator().manual_seed(3), clip=0.5
+        )
+    np.testing.assert_allclose(np.load(out), want.numpy(), rtol=1e-5, atol=1e-5)
+    vae = tmp_path / "vae"
+    _train("vae", vae)
+    capsys.readouterr()
+    assert main(["sample", str(vae), "-n", "2", "--label", "1", "--clip", "1"]) == 2
+    assert "takes no clip" in capsys.readouterr().err

@@ -12,7 +12,13 @@ from pathlib import Path
 __all__ = ["sample_run", "write_samples"]
 
 #: sample options of the command line and the keyword each paradigm's ``sample`` takes
-OPTIONS = {"temperature": "temperature", "top_k": "top_k", "steps": "steps", "sampler": "sampler"}
+OPTIONS = {
+    "temperature": "temperature",
+    "top_k": "top_k",
+    "steps": "steps",
+    "sampler": "sampler",
+    "clip": "clip",
+}
 
 
 def _sample_kwargs(model, args) -> dict:

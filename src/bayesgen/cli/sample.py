@@ -41,6 +41,7 @@ def register(sub) -> None:
     g.add_argument("--prompt", help="text a text model continues")
     g.add_argument("--steps", type=int, help="sampler steps (diffusion, Langevin)")
     g.add_argument("--sampler", help="ancestral, ddim, langevin or annealed")
+    g.add_argument("--clip", type=float, help="clamp the denoised x̂₀ to [−CLIP, CLIP] (diffusion)")
     g.add_argument("--device", default="cpu", help="cpu or cuda")
     p.set_defaults(func=run)
 
