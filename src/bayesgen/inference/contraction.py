@@ -90,14 +90,19 @@ class Plan:
     method: str = ""
     extra: dict = field(default_factory=dict)
 
+    def step_row_flops(self, sizes: dict[int, int]) -> list[int]:
+        """Multiply-adds per evidence row of each step: the product of the sizes of its indices
+        other than the row index (0 for a step that does not carry the row index)."""
+        return [
+            _size((i for i in set(st.ia) | set(st.ib) if i != ROW), sizes)
+            if ROW in st.ia or ROW in st.ib
+            else 0
+            for st in self.steps
+        ]
+
     def row_flops(self, sizes: dict[int, int]) -> int:
-        """Multiply-adds per evidence row: Σ over the steps that carry the row index of the
-        product of their other indices' sizes."""
-        total = 0
-        for st in self.steps:
-            if ROW in st.ia or ROW in st.ib:
-                total += _size((i for i in set(st.ia) | set(st.ib) if i != ROW), sizes)
-        return total
+        """Multiply-adds per evidence row, Σ_steps of :meth:`step_row_flops`."""
+        return sum(self.step_row_flops(sizes))
 
     def memory(self, sizes: dict[int, int], *, keep_all: bool = False, broadcast: bool = False):
         """Estimated peak bytes: the largest intermediate (three operands live at a step), every

@@ -23,6 +23,7 @@ __all__ = [
     "Trace",
     "einsum",
     "row_axes",
+    "normalized",
     "run_steps",
     "backward",
     "contract",
@@ -46,6 +47,16 @@ except Exception:  # pragma: no cover - older or newer torch without _VF.einsum
 
 def row_axes(indices: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(k for k, i in enumerate(indices) if i != ROW)
+
+
+def normalized(t: Tensor, indices: tuple[int, ...]) -> tuple[Tensor, Tensor, Tensor]:
+    """``t`` divided by its maximum m over the non-row axes (a detached constant, 1 where the
+    maximum is 0): (t / m, m, log m of shape (R,) or ())."""
+    axes = row_axes(indices)
+    with torch.no_grad():
+        m = t.detach().amax(dim=axes, keepdim=True) if axes else t.detach()
+        m = torch.where(m > 0, m, torch.ones_like(m))
+    return t / m, m, (m.log().reshape(-1) if ROW in indices else m.log().reshape(()))
 
 
 def run_steps(
@@ -95,12 +106,8 @@ def run_steps(
                 tensors[st.b] = None
         if not keep:
             tensors[st.a] = None
-        axes = row_axes(st.out)
-        with torch.no_grad():
-            m = out.detach().amax(dim=axes, keepdim=True) if axes else out.detach()
-            m = torch.where(m > 0, m, torch.ones_like(m))
-        out = out / m
-        ls = ls + (m.log().reshape(-1) if ROW in st.out else m.log().reshape(()))
+        out, m, log_m = normalized(out, st.out)
+        ls = ls + log_m
         tensors.append(out)
         scales.append(ls)
         if keep:

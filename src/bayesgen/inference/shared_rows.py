@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from .contraction import ROW, Plan, check_executable
-from .executors import einsum, row_axes
+from .executors import einsum, normalized
 
 __all__ = ["compact_rows", "run_shared", "shared_fraction"]
 
@@ -43,28 +43,42 @@ def compact_rows(t: Tensor, codes: Sequence[Tensor], cards: Sequence[int]) -> tu
     return flat.index_select(0, uniq), inverse
 
 
+def _pair_maps(
+    ma: Tensor, mb: Tensor, n_b: int, every: Tensor
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """The row map of the product of two row-compacted operands (maps ``ma``, ``mb``; ``n_b``
+    slices in the second) and the slices of each operand its slices come from (None: all, in
+    order). ``every`` is the identity map arange(R): a tensor holding every row in order."""
+    if ma is mb:
+        return ma, None, None
+    if ma is every:
+        return every, None, mb
+    if mb is every:
+        return every, ma, None
+    uniq, inverse = torch.unique(ma * n_b + mb, return_inverse=True)
+    return inverse, torch.div(uniq, n_b, rounding_mode="floor"), uniq % n_b
+
+
 def _pair(
     a: Tensor, ma: Tensor, ax_a: int, b: Tensor, mb: Tensor, ax_b: int, every: Tensor
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
     """Align two row-compacted operands on their distinct pairs of slices: (a, b, map, ia, ib)
-    with ``ia``/``ib`` the slices of the old operands each new slice came from (None: all, in
-    order). ``every`` is the identity map arange(R): a tensor holding every row in order."""
-    if ma is mb:
-        return a, b, ma, None, None
-    if ma is every:
-        return a, b.index_select(ax_b, mb), every, None, mb
-    if mb is every:
-        return a.index_select(ax_a, ma), b, every, ma, None
-    n_b = b.shape[ax_b]
-    uniq, inverse = torch.unique(ma * n_b + mb, return_inverse=True)
-    ia, ib = torch.div(uniq, n_b, rounding_mode="floor"), uniq % n_b
-    return a.index_select(ax_a, ia), b.index_select(ax_b, ib), inverse, ia, ib
+    as :func:`_pair_maps` gives them."""
+    m, ia, ib = _pair_maps(ma, mb, b.shape[ax_b], every)
+    a = a.index_select(ax_a, ia) if ia is not None else a
+    b = b.index_select(ax_b, ib) if ib is not None else b
+    return a, b, m, ia, ib
+
+
+def _shares(distinct: int, rows: int) -> bool:
+    """Whether a tensor of ``distinct`` slices for ``rows`` rows stays compacted: below half
+    the rows distinct; past that, sharing saves little and costs a gather per step."""
+    return 2 * distinct < rows
 
 
 def _spread(t: Tensor, m: Tensor, axis: int, every: Tensor) -> tuple[Tensor, Tensor]:
-    """Past half the rows distinct, sharing saves little and costs a gather per step: store the
-    tensor row by row (map ``every``) instead."""
-    if m is every or 2 * t.shape[axis] < len(m):
+    """The tensor stored row by row (map ``every``) once it no longer :func:`_shares`."""
+    if m is every or _shares(t.shape[axis], len(m)):
         return t, m
     return t.index_select(axis, m), every
 
@@ -81,23 +95,17 @@ def shared_fraction(plan: Plan, maps: Sequence[Tensor | None], sizes: dict[int, 
     rows: list[Tensor | None] = list(maps)
     count: list[int] = [0 if m is None else int(m.max()) + 1 for m in maps]
     done = total = 0.0
-    for st in plan.steps:
+    for st, per_row in zip(plan.steps, plan.step_row_flops(sizes), strict=True):
         ma, mb = rows[st.a], (rows[st.b] if st.b is not None else None)
         if ma is not None and mb is not None:
-            if ma is every or mb is every:
+            m, _, _ = _pair_maps(ma, mb, count[st.b], every)
+            u = R if m is every else int(m.max()) + 1
+            if not _shares(u, R):
                 m, u = every, R
-            else:
-                uniq, m = torch.unique(ma * count[st.b] + mb, return_inverse=True)
-                u = len(uniq)
-                if 2 * u >= R:
-                    m, u = every, R
         else:
             m = ma if ma is not None else mb
             u = count[st.a] if ma is not None else (count[st.b] if mb is not None else 0)
         if m is not None:
-            per_row = 1
-            for i in set(st.ia) | set(st.ib):
-                per_row *= sizes[i] if i != ROW else 1
             done += u * per_row
             total += R * per_row
         rows.append(m)
@@ -149,12 +157,8 @@ def run_shared(
             if rescale and m is not before:
                 ls = _take(ls, before)
         if rescale:
-            axes = row_axes(st.out)
-            with torch.no_grad():
-                top = out.detach().amax(dim=axes, keepdim=True) if axes else out.detach()
-                top = torch.where(top > 0, top, torch.ones_like(top))
-            out = out / top
-            ls = ls + (top.log().reshape(-1) if ROW in st.out else top.log().reshape(()))
+            out, _, log_top = normalized(out, st.out)
+            ls = ls + log_top
         tensors.append(out)
         rows.append(m)
         scales.append(ls)
