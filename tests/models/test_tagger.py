@@ -13,8 +13,9 @@ import torch
 
 from bayesgen.cli import main
 from bayesgen.data.conllu import parse_conllu, read_conllu
-from bayesgen.models.tagger import HMMTagger, tokenize, word_shape
+from bayesgen.models.tagger import HMMTagger, word_shape
 from bayesgen.models.tagger_counts import deleted_interpolation
+from bayesgen.models.tagger_input import tokenize
 
 TINY_TRAIN = """\
 # sent_id = 1

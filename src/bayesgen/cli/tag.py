@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..data.conllu import read_conllu
-    from ..models.tagger import HMMTagger, tokenize
+    from ..models.tagger import HMMTagger
+    from ..models.tagger_input import tokenize
 
     files = list(args.files)
     if args.model:

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Sequence
 from os import PathLike
 from pathlib import Path
@@ -68,9 +67,10 @@ from .tagger_counts import (
     to_sparse,
     trigram_counts,
 )
+from .tagger_input import as_sentences
 from .tagger_network import check_generative, tagger_network, tagger_score, word_log_frequency
 
-__all__ = ["HMMTagger", "tokenize", "word_shape"]
+__all__ = ["HMMTagger", "word_shape"]
 
 FORMAT = "bayesgen.HMMTagger"
 _OPTIONS = (
@@ -109,20 +109,6 @@ _COUNTS = (
 UNKNOWN_MODELS = ("spelling", "suffix")  # p(t | w) of words not seen in training
 VERSION = 2
 
-_TOKEN = re.compile(
-    r"[A-Za-z]+(?=n't\b)|n't\b|'(?:s|re|ll|ve|m|d)\b"  # clitics: do n't, it 's
-    r"|(?:https?://|www\.)\S+?(?=[.,!?;:)\]'\"]*(?:\s|$))"  # URLs, less trailing punctuation
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
-    r"|(?:[A-Za-z]\.){2,}"  # abbreviations: U.S.
-    r"|\d+(?:[.,:/]\d+)*|\w+(?:[-.]\w+)*|[^\w\s]"  # numbers, words, one punctuation mark
-)
-
-
-def tokenize(text: str) -> list[list[str]]:
-    """Split raw text into sentences (one per non-empty line) of tokens: whitespace and
-    punctuation split, with English clitics ("n't", "'s") and URLs kept as tokens."""
-    return [toks for line in text.splitlines() if (toks := _TOKEN.findall(line))]
-
 
 def word_shape(word: str, first: bool = False) -> str:
     """The word-shape class of the unknown-word model: 'd' has a digit, 'p' has no letter or
@@ -137,35 +123,6 @@ def word_shape(word: str, first: bool = False) -> str:
     if word[0].isupper():
         return "S" if first else "C"
     return "l"
-
-
-def _as_sentences(data) -> tuple[list[list[str]], list[list[str]] | None]:
-    """Accept Sentence objects, (words, tags) pairs, or lists of words."""
-    words, tags = [], []
-    for i, s in enumerate(data):
-        if hasattr(s, "words"):
-            w, t = list(s.words), list(getattr(s, "upos", []) or [])
-        elif isinstance(s, tuple) and len(s) == 2 and not isinstance(s[0], str):
-            w, t = list(s[0]), list(s[1])
-        elif isinstance(s, (list, tuple)):
-            w, t = list(s), []
-        else:
-            raise TypeError(
-                f"sentence {i} must be a Sentence, a (words, tags) pair or a list of words, "
-                f"got {type(s).__name__}"
-            )
-        if not w:
-            raise ValueError(f"sentence {i} is empty")
-        if t and len(t) != len(w):
-            raise ValueError(f"sentence {i} has {len(w)} words but {len(t)} tags")
-        if not all(isinstance(x, str) and x for x in w):
-            raise TypeError(f"sentence {i}: words must be non-empty strings")
-        words.append(w)
-        tags.append(t)
-    if not words:
-        raise ValueError("no sentences given")
-    has = [bool(t) for t in tags]
-    return words, (tags if all(has) else None)
 
 
 class HMMTagger(Fitted):
@@ -220,7 +177,7 @@ class HMMTagger(Fitted):
     # ------------------------------------------------------------------ counting
     def fit(self, sentences: Iterable) -> HMMTagger:
         """Count tag n-grams, word/tag pairs and suffixes of rare words in tagged sentences."""
-        words, tags = _as_sentences(sentences)
+        words, tags = as_sentences(sentences)
         if tags is None:
             raise ValueError("fit needs tagged sentences (every word with a tag)")
         flat_w = [w for s in words for w in s]
@@ -300,7 +257,7 @@ class HMMTagger(Fitted):
         Σ_i log p(t_i | t_{i-2}, t_{i-1}) + Σ_i [log p(w_i | t_i) − log p̂(w_i)]
         [+ log p(</s> | t_n)] [+ the lexical log-ratios]; :meth:`predict` is its argmax."""
         self._check_fitted()
-        words, tags = _as_sentences(sentences)
+        words, tags = as_sentences(sentences)
         if tags is None:
             raise ValueError("viterbi_score needs tagged sentences (every word with a tag)")
         return tagger_score(self, words, tags)
@@ -311,7 +268,7 @@ class HMMTagger(Fitted):
         ``smoothing=0`` and ``lexical_weight=0``."""
         self._check_fitted()
         check_generative(self)
-        words, _ = _as_sentences(sentences)
+        words, _ = as_sentences(sentences)
         flat = [w for s in words for w in s]
         seq = torch.arange(len(words)).repeat_interleave(torch.tensor([len(s) for s in words]))
         logf = word_log_frequency(self, flat)  # (N,)
@@ -496,7 +453,7 @@ class HMMTagger(Fitted):
     def predict(self, sentences: Iterable) -> list[list[str]]:
         """Tag sentences (lists of words, or Sentence objects): one list of tags per sentence."""
         self._check_fitted()
-        words, _ = _as_sentences(sentences)
+        words, _ = as_sentences(sentences)
         states, _, _ = self._decode(words)
         names = np.array(self.tags_, dtype=object)[states.numpy()]
         return [list(x) for x in np.split(names, np.cumsum([len(s) for s in words])[:-1])]
@@ -504,7 +461,7 @@ class HMMTagger(Fitted):
     def evaluate(self, sentences: Iterable) -> dict:
         """Accuracy on tagged sentences, overall and on known / unknown words."""
         self._check_fitted()
-        words, tags = _as_sentences(sentences)
+        words, tags = as_sentences(sentences)
         if tags is None:
             raise ValueError("evaluate needs tagged sentences (every word with a tag)")
         states, known, _ = self._decode(words)
