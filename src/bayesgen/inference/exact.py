@@ -20,7 +20,8 @@ which variables are observed) and cached.
   (autograd only when the tables require grad). When the whole moral graph is much wider than
   the ancestral sub-networks An({v} ∪ e) (munin), a few such sub-networks cover every variable
   instead, each with its own forward and backward pass.
-- ``mpe``: argmax_x P(x, e) by max-product on log tables with an argmax traceback.
+- ``mpe``: argmax_x P(x, e) by max-product on log tables with an argmax traceback (these two
+  in :mod:`.explain`).
 - ``map``: argmax_q Σ_{others} P(q, others, e): sum out the others first (min-fill order), then
   max-product over what is left.
 
@@ -43,7 +44,7 @@ from torch import Tensor
 from .. import _budget
 from .._constants import ROW_TOLERANCE, UNDERFLOW
 from ..graph import DAG
-from .contraction import ROW, MemoryBudgetError, Plan
+from .contraction import ROW, MemoryBudgetError
 from .evidence import (
     Evidence,
     check_targets_free,
@@ -55,9 +56,10 @@ from .evidence import (
     unique_rows,
     with_query_evidence,
 )
-from .executors import backward, contract, max_contract, run_steps, traceback
+from .executors import backward, contract, run_steps
+from .explain import MaxProduct
 from .planner import Compiled, Planner
-from .result import Explanation, Posterior
+from .result import Posterior
 from .shared_rows import run_shared, shared_fraction
 from .small_joint import MAX_ENTRIES, KeptJoint
 
@@ -85,7 +87,7 @@ def _smaller(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-class ExactInference:
+class ExactInference(MaxProduct):
     """Exact queries on a discrete Bayesian network given as tables.
 
     ``tables``: a sequence of ``(child, parents, probs)`` with ``probs`` of shape
@@ -513,101 +515,6 @@ class ExactInference:
             tensors, _ = run_steps(plan, ops, rescale=True, norms=norms)
             t = tensors[plan.final]
         return tensors, norms, t
-
-    def mpe(self, evidence: Mapping[str, object] | None = None, *, tables=None) -> Explanation:
-        """Most probable explanation argmax_x P(x, e) over every unobserved variable
-        (max-product); the explanation also lists the observed values, and ``log_prob`` is
-        log P(x*, e)."""
-        ev, inverse = unique_rows(parse_evidence(evidence, self.states), self._cards)
-        small = self._small_joint(ev, tables)
-        if small is not None:  # argmax over the sliced joint
-            codes, log_p = KeptJoint.argmax(*small)
-            self._zero(ev, log_p > float("-inf"))
-            codes.update(ev.fixed)
-            return Explanation({n: codes[n] for n in self.names}, log_p, self.states)
-        fixed, full, partial = self._planner.pattern(ev)
-        comp = self._planner.compile("mpe", (), fixed, full, partial, ev.rows)
-        tabs = self._current(tables)
-        chunk = self._budget(comp, ev, True, "the most probable explanation")
-        parts = [self._max(comp, comp.plan, tabs, sub, None) for sub in split_rows(ev, chunk)]
-        return self._explanation(parts, ev, list(self.names), inverse)
-
-    def map(
-        self, targets, evidence: Mapping[str, object] | None = None, *, tables=None
-    ) -> Explanation:
-        """Marginal MAP argmax_q P(q, e) = argmax_q Σ_{others} P(q, others, e): the others are
-        summed out first, then max-product over ``targets``; ``log_prob`` is log P(q*, e)."""
-        names, extra = parse_targets(targets, self.states)
-        ev = with_query_evidence(evidence, extra, self.states)
-        check_targets_free(names, ev)
-        fixed, full, partial = self._planner.pattern(ev)
-        tids = tuple(self._id[t] for t in names)
-        ev, inverse = unique_rows(ev, self._cards)
-        comp = self._planner.compile("map", tids, fixed, full, partial, ev.rows)
-        tabs = self._current(tables)
-        chunk = self._budget(comp, ev, True, f"MAP over {names}")
-        parts = []
-        for sub in split_rows(ev, chunk):
-            ops = self._planner.operands(comp, tabs, sub)
-            tensors, scales = run_steps(comp.plan, ops, rescale=True) if ops else ([], [])
-            logs = []
-            for k in comp.extra["live_ids"]:
-                t, ls = tensors[k], scales[k]
-                lt = t.log()
-                indices = comp.plan.extra["live"][k]
-                if ls.dim() == 1:
-                    lt = lt + ls.reshape([-1 if i == ROW else 1 for i in indices])
-                else:
-                    lt = lt + ls
-                logs.append(lt)
-            parts.append(self._max(comp, comp.extra["max_plan"], tabs, sub, logs))
-        return self._explanation(parts, ev, names, inverse)
-
-    def _max(self, comp: Compiled, plan: Plan, tabs, ev: Evidence, logs):
-        if logs is None:
-            logs = self._planner.operands(comp, tabs, ev, log=True)
-        sizes = self._planner.sizes(ev.rows)
-        if logs:
-            val, trace = max_contract(plan, logs, sizes)
-            if ev.rows is not None and val.dim() == 0:  # nothing depended on the rows
-                val = val.expand(ev.rows)
-        else:
-            val = torch.zeros((ev.rows,) if ev.rows is not None else (), dtype=torch.float64)
-            trace = None
-        self._zero(ev, val.detach() > float("-inf"))
-        known = {}
-        if ev.rows is not None:
-            known[ROW] = torch.arange(ev.rows, device=val.device)
-        assign = traceback(trace, known) if trace is not None else known
-        return val, assign, ev
-
-    def _explanation(self, parts, ev: Evidence, names: Sequence[str], inverse=None) -> Explanation:
-        out: dict[str, int | Tensor] = {}
-        vals = [p[0] for p in parts]
-        val = vals[0] if len(vals) == 1 else torch.cat(vals, 0)
-        for n in names:
-            v = self._id[n]
-            if n in ev.fixed:
-                out[n] = ev.fixed[n] if ev.rows is None else torch.full((ev.rows,), ev.fixed[n])
-                continue
-            pieces = []
-            for _, assign, sub in parts:
-                if v in assign:
-                    code = assign[v]
-                    if sub.rows is not None:
-                        code = code.expand(sub.rows)
-                        if n in sub.batched:  # observed in some rows
-                            obs = sub.batched[n].to(code.device)
-                            code = torch.where(obs >= 0, obs, code)
-                    pieces.append(code.cpu())
-                else:
-                    pieces.append(sub.batched[n])  # observed in every row (gathered)
-            code = pieces[0] if len(pieces) == 1 else torch.cat(pieces, 0)
-            out[n] = int(code) if ev.rows is None else code.long().cpu()
-        if inverse is not None:
-            out = {n: c[inverse] for n, c in out.items()}
-            val = val[inverse.to(val.device)]
-        return Explanation(out, val, self.states)
 
     # ------------------------------------------------------------------ introspection
     def estimate(
