@@ -20,10 +20,9 @@ which variables are observed) and cached.
   (autograd only when the tables require grad). When the whole moral graph is much wider than
   the ancestral sub-networks An({v} ∪ e) (munin), a few such sub-networks cover every variable
   instead, each with its own forward and backward pass.
-- ``mpe``: argmax_x P(x, e) by max-product on log tables with an argmax traceback (these two
-  in :mod:`.explain`).
+- ``mpe``: argmax_x P(x, e) by max-product on log tables with an argmax traceback.
 - ``map``: argmax_q Σ_{others} P(q, others, e): sum out the others first (min-fill order), then
-  max-product over what is left.
+  max-product over what is left. (These two are in :mod:`.explain`.)
 
 Every result is differentiable with respect to the tables. Intermediates are rescaled by their
 maximum when the plain product would underflow, so networks with hundreds of nodes and many
