@@ -40,7 +40,7 @@ def test_network_is_the_chain_then_the_decoder():
 def test_sample_is_the_latent_sample_decoded():
     model = tiny(num_classes=3, label_dropout=0.1)
     y = torch.tensor([0, 1, 2, 2])
-    for kw in ({}, {"sampler": "ddim", "steps": 3, "guidance": 2.0}):
+    for kw in ({}, {"sampler": "ddim", "steps": 3, "guidance": 2.0}, {"clip": 0.5}):
         got = model.sample(4, y, generator=torch.Generator().manual_seed(3), mean=True, **kw)
         z0 = model.diffusion.sample(4, y, generator=torch.Generator().manual_seed(3), **kw)
         torch.testing.assert_close(got, model.autoencoder.decode(z0))

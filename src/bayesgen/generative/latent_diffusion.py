@@ -186,13 +186,14 @@ class LatentDiffusion(GenerativeModel, paradigm="latent-diffusion"):
         steps: int | None = None,
         sampler: str = "ancestral",
         guidance: float | None = None,
+        clip: float | None = None,
         mean: bool = False,
     ) -> Tensor:
-        """z_T → … → z_0 by the diffusion (``sampler``, ``steps``, ``guidance`` as
+        """z_T → … → z_0 by the diffusion (``sampler``, ``steps``, ``guidance``, ``clip`` as
         :meth:`Diffusion.sample`), then x ~ p(x | z_0), or E[x | z_0] with ``mean=True``;
         (n, *event_shape)."""
         z0 = self.diffusion.sample(
-            n, y, generator=generator, steps=steps, sampler=sampler, guidance=guidance
+            n, y, generator=generator, steps=steps, sampler=sampler, guidance=guidance, clip=clip
         )  # (n, L)
         return self.autoencoder.decode(z0, mean=mean, generator=generator)
 
