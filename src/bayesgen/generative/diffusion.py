@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from .._checks import check_int, check_real
+from .._constants import TINY
 from ..factors.base import Factor
 from ..factors.latent import StandardNormal
 from ..factors.neural import NeuralNormal
@@ -191,15 +192,15 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         log_abar = torch.cumsum(torch.log1p(-betas), 0)  # (T + 1,)
         abar = log_abar.exp()
         abar_prev = torch.cat([abar[:1], abar[:-1]])
-        post_var = betas * (1 - abar_prev) / (1 - abar).clamp(min=1e-300)  # β̃_t
+        post_var = betas * (1 - abar_prev) / (1 - abar).clamp(min=TINY)  # β̃_t
         dtype = torch.get_default_dtype()
         for name, value in {
             "betas": betas,
             "alphas_cumprod": abar,
             "log_alphas_cumprod": log_abar,
             # posterior mean coefficients of x̂_0 and z_t
-            "post_coef_x0": abar_prev.sqrt() * betas / (1 - abar).clamp(min=1e-300),
-            "post_coef_zt": (1 - betas).sqrt() * (1 - abar_prev) / (1 - abar).clamp(min=1e-300),
+            "post_coef_x0": abar_prev.sqrt() * betas / (1 - abar).clamp(min=TINY),
+            "post_coef_zt": (1 - betas).sqrt() * (1 - abar_prev) / (1 - abar).clamp(min=TINY),
             "post_var": post_var,
             # the reverse factors' standard deviations: σ_1 = √β_1 (decoder), σ_t = √β̃_t
             "reverse_std": torch.cat([betas[:2], post_var[2:]]).sqrt(),

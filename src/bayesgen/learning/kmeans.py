@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._constants import TINY
+
 __all__ = ["kmeans", "kmeans_plusplus"]
 
 
@@ -58,7 +60,7 @@ def kmeans(
     for _ in range(max_iter):
         onehot = F.one_hot(labels, k).to(X.dtype) * w[:, None]  # (N, k)
         mass = onehot.sum(0)  # (k,)
-        new = (onehot.T @ X) / mass.clamp_min(1e-300)[:, None]  # (k, D)
+        new = (onehot.T @ X) / mass.clamp_min(TINY)[:, None]  # (k, D)
         new = torch.where(mass[:, None] > 0, new, centers)  # empty cluster keeps its centre
         shift = float((new - centers).square().sum())
         centers = new

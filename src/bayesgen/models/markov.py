@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.distributions import Categorical
 
 from .._checks import check_int, check_real
+from .._constants import TINY
 from ..factors import Table
 from ..graph import time_layout
 from ..network import BayesNet
@@ -144,7 +145,7 @@ class MarkovChain(Model):
         S, a = self.n_states_, self.alpha
         init_f, trans_f = init.double() + a, trans.double() + a
         rows = trans_f.sum(-1, keepdim=True)
-        P = torch.where(rows > 0, trans_f / rows.clamp(min=1e-300), torch.full_like(trans_f, 1 / S))
+        P = torch.where(rows > 0, trans_f / rows.clamp(min=TINY), torch.full_like(trans_f, 1 / S))
         tot = init_f.sum()
         pi0 = init_f / tot if tot > 0 else torch.full_like(init_f, 1 / init_f.numel())
         for name, t in [
@@ -250,7 +251,7 @@ class MarkovChain(Model):
         for j in range(k):  # p(x_{j+1} | x_1..x_j) from the joint start table
             joint = self.initial_.sum(dim=tuple(range(j + 1, k))) if j + 1 < k else self.initial_
             rows = joint.sum(-1, keepdim=True)
-            cond = torch.where(rows > 0, joint / rows.clamp_min(1e-300), 1.0 / S)
+            cond = torch.where(rows > 0, joint / rows.clamp_min(TINY), 1.0 / S)
             factors.append(Table(x[j], x[:j], probs=cond))
         for t in range(k, T):
             factors.append(Table(x[t], x[t - k : t], probs=self.transition_matrix_))

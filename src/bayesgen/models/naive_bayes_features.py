@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.distributions import Bernoulli, Categorical, Multinomial, Normal
 
 from .._checks import check_int
+from .._constants import TINY
 from .naive_bayes_family import Features
 from .naive_bayes_stats import (
     CHUNK_BYTES,
@@ -113,7 +114,7 @@ class GaussianFeatures(Features):
 
     def from_summaries(self) -> None:
         self.theta_ = self.mean_.clone()
-        var = torch.where(self.count_ > 0, self.m2_ / self.count_.clamp_min(1e-300), 0.0)
+        var = torch.where(self.count_ > 0, self.m2_ / self.count_.clamp_min(TINY), 0.0)
         self.var_ = var + self.epsilon_
 
     def distribution(self) -> Normal:

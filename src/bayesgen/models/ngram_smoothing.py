@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import check_bool, check_real
+from .._constants import TINY
 from ..train.quasi_newton import minimize
 from .ngram_counts import NGramCounts
 
@@ -269,7 +270,7 @@ class _InterpolatedKN(Smoothing):
                 d = torch.zeros_like(d)
             num = (cp - d[b]).clamp(min=0)
             gamma = nj @ d
-            p = torch.where(den > 0, (num + gamma * p) / den.clamp(min=1e-300), p)
+            p = torch.where(den > 0, (num + gamma * p) / den.clamp(min=TINY), p)
         return p
 
     def prob(self, ctx, grams, words):
@@ -291,7 +292,7 @@ class _InterpolatedKN(Smoothing):
 
         def loss():
             p = self._prob_from(stats, words, self._discounts_from(theta))
-            return -torch.log(p.clamp(min=1e-300)).mean()
+            return -torch.log(p.clamp(min=TINY)).mean()
 
         _minimize(loss, [theta], max_iter)
         self.D = self._discounts_from(theta).detach().clone()

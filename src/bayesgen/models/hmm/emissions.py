@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Categorical, Dirichlet, Distribution, Independent, Normal
 
+from ..._constants import TINY
 from ..._options import Option, make_option
 from ...factors import Gaussian, Table
 from ...learning.kmeans import kmeans
@@ -279,7 +280,7 @@ class GaussianEmission(Emission):
         its old values."""
         post, obs, obs2 = stats["post"], stats["obs"], stats["obs**2"]
         old_mu = model._buffers.get("means_")
-        mu = obs / post.clamp_min(1e-300)
+        mu = obs / post.clamp_min(TINY)
         if old_mu is not None:
             mu = torch.where(post > 0, mu, old_mu)
         c_n = obs2 - 2 * mu * obs + mu * mu * post

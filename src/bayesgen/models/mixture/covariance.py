@@ -32,6 +32,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from ..._constants import JITTER, TINY
 from ..._options import Option, make_option
 from ._budget import row_blocks
 from .errors import DegenerateCovarianceWarning
@@ -181,9 +182,7 @@ class CovarianceType(Option, ABC):
         singular = _numerically_singular(cov, L, info)
         if bool(singular.any()):
             d = cov.shape[-1]
-            scale = max(
-                reg_covar, 1e-12 * float(cov.diagonal(dim1=-2, dim2=-1).abs().max()), 1e-300
-            )
+            scale = max(reg_covar, JITTER * float(cov.diagonal(dim1=-2, dim2=-1).abs().max()), TINY)
             comps = torch.nonzero(singular.reshape(-1)).flatten().tolist()
             for power in range(1, 13):
                 jitter = scale * 10.0**power
