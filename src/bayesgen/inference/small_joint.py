@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import torch
 from torch import Tensor
 
 from .contraction import plan_contraction
@@ -64,8 +65,5 @@ class KeptJoint:
     def argmax(sliced: Tensor, free: Sequence[str]) -> tuple[dict[str, int], Tensor]:
         """x* = argmax P(x)[e] over the free variables (codes) and log P(x*, e)."""
         flat = sliced.reshape(-1)
-        best = int(flat.argmax())
-        codes: dict[str, int] = {}
-        for n, size in zip(reversed(free), reversed(sliced.shape), strict=True):
-            best, codes[n] = divmod(best, size)  # the flat index, last axis fastest
-        return codes, flat.max().log()
+        best = torch.unravel_index(flat.argmax(), sliced.shape)
+        return {n: int(c) for n, c in zip(free, best, strict=True)}, flat.max().log()
