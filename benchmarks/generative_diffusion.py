@@ -1,19 +1,22 @@
 """Diffusion and energy models on the 2-D toys: bayesgen against the same denoiser run through
 diffusers' schedulers in a plain loop, on the same data in one process.
 
-For each data set: our Diffusion (T = 1000, cosine schedule, ε-prediction) is trained with
-``bayesgen.train``; its held-out NLL by the probability-flow ODE is compared with the data's
-entropy (the floor); 10,000 samples by ancestral sampling (1,000 steps) and by DDIM (50 steps)
-are scored by the energy distance to held-out data, as a ratio to the energy distance between
-two held-out halves of the same size (1 is the noise floor; ``ed_noise`` is the ratio's sd,
-from the spread of the energy distance over disjoint quarters of the samples). The peer trains
-the same Denoiser architecture with diffusers' DDPMScheduler.add_noise and samples it with
-DDPMScheduler.step (1,000 steps) and DDIMScheduler.step (50 steps). An EnergyModel
-(noise-conditional score, DSM, annealed Langevin) is scored the same way.
+For each data set: our Diffusion (T = 1000, cosine schedule, ε-prediction, the time modulating
+every hidden layer by FiLM, half of each batch's steps t drawn with the ELBO's weighting) is
+trained with ``bayesgen.train``; its held-out NLL by the probability-flow ODE is compared with
+the data's entropy (the floor); 10,000 samples by ancestral sampling (1,000 steps) and by DDIM
+(50 steps) are scored by the energy distance to held-out data, as a ratio to the energy distance
+between two held-out halves of the same size (1 is the noise floor; ``ed_noise`` is the ratio's
+sd, from the spread of the energy distance over disjoint quarters of the samples). The peer
+trains the same Denoiser on the same distribution of t with diffusers'
+DDPMScheduler.add_noise and samples it with DDPMScheduler.step (1,000 steps) and
+DDIMScheduler.step (50 steps). An EnergyModel (noise-conditional score, DSM, annealed Langevin)
+is scored the same way.
 
     python benchmarks/generative_diffusion.py            # every toy, the issue's configuration
     python benchmarks/generative_diffusion.py --quick    # moons and the swiss roll, small
     python benchmarks/generative_diffusion.py --data moons 8gaussians   # some toys only
+    python benchmarks/generative_diffusion.py --time concat --elbo-fraction 0   # Ho et al.
 """
 
 from __future__ import annotations
@@ -91,9 +94,11 @@ def fit(model, x: torch.Tensor, cfg: dict, seed: int) -> float:
     return time.perf_counter() - t0
 
 
-def fit_peer(net: Denoiser, scheduler, x, cfg: dict, seed: int) -> float:
-    """The same denoiser trained the diffusers way: add_noise at t ~ U{0..T−1}, MSE to ε (or to
-    ``get_velocity`` for v-prediction), the same moving average of the weights; seconds."""
+def fit_peer(net: Denoiser, scheduler, x, cfg: dict, seed: int, proposal=None) -> float:
+    """The same denoiser trained the diffusers way: add_noise at t ~ U{0..T−1} (or at t drawn
+    from ``proposal``, our model's distribution of t shifted to diffusers' 0-based steps), MSE to
+    ε (or to ``get_velocity`` for v-prediction), the same moving average of the weights;
+    seconds."""
     t0 = time.perf_counter()
     steps, batch = cfg["steps"], cfg["batch"]
     g = torch.Generator().manual_seed(seed)
@@ -105,7 +110,10 @@ def fit_peer(net: Denoiser, scheduler, x, cfg: dict, seed: int) -> float:
     for _ in range(steps):  # optimizer steps, not rows
         x0 = x[torch.randint(0, len(x), (batch,), generator=g)]
         noise = torch.randn(x0.shape, generator=g)
-        t = torch.randint(0, T, (batch,), generator=g)
+        if proposal is None:
+            t = torch.randint(0, T, (batch,), generator=g)
+        else:
+            t = torch.multinomial(proposal, batch, replacement=True, generator=g)
         target = noise if cfg["prediction"] == "epsilon" else scheduler.get_velocity(x0, noise, t)
         loss = (net(scheduler.add_noise(x0, noise, t), t.float()) - target).pow(2).mean()
         opt.zero_grad()
@@ -159,7 +167,8 @@ def run_one(name: str, cfg: dict) -> list[dict]:
     # ours
     torch.manual_seed(0)
     model = Diffusion(2, timesteps=1000, hidden=cfg["hidden"], embedding=32,
-                      prediction=cfg["prediction"])  # fmt: skip
+                      prediction=cfg["prediction"], time_conditioning=cfg["time"],
+                      elbo_fraction=cfg["elbo_fraction"])  # fmt: skip
     train_s = fit(model, tr, cfg, seed=0)
     t0 = time.perf_counter()
     nll = -float(model.log_prob(te[: cfg["nll_rows"]].float()).mean()) + log_det
@@ -181,8 +190,9 @@ def run_one(name: str, cfg: dict) -> list[dict]:
     kw["prediction_type"] = "epsilon" if cfg["prediction"] == "epsilon" else "v_prediction"
     ddpm = diffusers.DDPMScheduler(**kw)
     torch.manual_seed(0)
-    net = Denoiser(2, cfg["hidden"], embedding=32)
-    peer_s = fit_peer(net, ddpm, tr, cfg, seed=0)
+    net = Denoiser(2, cfg["hidden"], embedding=32, time_conditioning=cfg["time"])
+    proposal = model.time_proposal[1:] if cfg["elbo_fraction"] else None
+    peer_s = fit_peer(net, ddpm, tr, cfg, seed=0, proposal=proposal)
     # DDIM re-derives ε̂ from a clipped x̂_0, as our chain does (no effect without clipping)
     for sampler, sched, steps, step_kw in (
         ("ancestral", ddpm, 1000, {}),
@@ -209,12 +219,14 @@ def run(quick: bool = False, data: list[str] | None = None, **overrides) -> list
     if quick:
         cfg = dict(train=5000, samples=2000, steps=1500, batch=256, lr=2e-3,
                    hidden=(128, 128, 128), nll_rows=200, ema=None,
-                   prediction="epsilon", clip=False)  # fmt: skip
+                   prediction="epsilon", clip=False, time="film",
+                   elbo_fraction=0.5)  # fmt: skip
         names = QUICK
     else:
         cfg = dict(train=50000, samples=10000, steps=20000, batch=512, lr=1e-3,
                    hidden=(256, 256, 256), nll_rows=2000, ema=0.999,
-                   prediction="epsilon", clip=False)  # fmt: skip
+                   prediction="epsilon", clip=False, time="film",
+                   elbo_fraction=0.5)  # fmt: skip
         names = FULL
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     if data:
@@ -248,6 +260,8 @@ def run(quick: bool = False, data: list[str] | None = None, **overrides) -> list
     suffix = "_quick" if quick else "".join(f"_{n}" for n in data or ())
     suffix += "" if cfg["prediction"] == "epsilon" else f"_{cfg['prediction']}"
     suffix += "_clip" if cfg["clip"] else ""
+    suffix += "" if cfg["time"] == "film" else f"_time-{cfg['time']}"
+    suffix += "" if cfg["elbo_fraction"] == 0.5 else f"_elbo{cfg['elbo_fraction']:g}"
     out = write_json("generative_diffusion" + suffix,
                      {"config": {k: list(v) if isinstance(v, tuple) else v
                                  for k, v in cfg.items()}, "rows": rows})  # fmt: skip
@@ -264,6 +278,11 @@ if __name__ == "__main__":
     parser.add_argument("--ema", type=float, help="decay of the weights' average (0.999)")
     parser.add_argument("--clip", action="store_true", default=None,
                         help="clamp x̂_0 to the training rows' range in both chains")  # fmt: skip
+    parser.add_argument("--time", choices=["film", "concat"],
+                        help="how the denoiser takes the time (default film)")  # fmt: skip
+    parser.add_argument("--elbo-fraction", type=float,
+                        help="rows whose t follows the ELBO's weighting (0.5)")  # fmt: skip
     args = parser.parse_args()
     run(quick=args.quick, data=args.data, steps=args.steps, prediction=args.prediction,
-        ema=args.ema, clip=args.clip)  # fmt: skip
+        ema=args.ema, clip=args.clip, time=args.time,
+        elbo_fraction=args.elbo_fraction)  # fmt: skip

@@ -108,17 +108,30 @@ def _diffusion() -> Example:
     return model, torch.randn(16, 2), None
 
 
-def _diffusion_conditional() -> Example:
+def _diffusion_conditional(**kw) -> Example:
     from bayesgen.generative import Diffusion
 
     model = Diffusion(
-        2, num_classes=3, timesteps=4, hidden=(32, 32), embedding=8, label_dropout=0.2
+        2, num_classes=3, timesteps=4, hidden=(32, 32), embedding=8, label_dropout=0.2, **kw
     )
     return model, torch.randn(16, 2), torch.arange(16) % 3
 
 
+def _diffusion_film_elbo() -> Example:
+    from bayesgen.generative import Diffusion
+
+    model = Diffusion(
+        2, timesteps=4, hidden=(32, 32), embedding=8, time_conditioning="film", elbo_fraction=0.5
+    )
+    return model, torch.randn(16, 2), None
+
+
 EXAMPLES["diffusion"] = _diffusion
 EXAMPLES["diffusion-conditional"] = _diffusion_conditional
+EXAMPLES["diffusion-film-time-elbo-weighted"] = _diffusion_film_elbo
+EXAMPLES["diffusion-conditional-film-time"] = lambda: _diffusion_conditional(
+    time_conditioning="film", conditioning="film"
+)
 
 
 def _toy(n: int = 16) -> torch.Tensor:

@@ -312,6 +312,72 @@ def test_forward_network_is_the_closed_form_marginal():
     )
 
 
+def test_elbo_fraction_draws_t_uniformly_in_log_snr():
+    """f = 1 puts on each step the mass of its cell of λ = log ᾱ/(1 − ᾱ) (floored at −10);
+    f = 0.5 is the even mixture with U{1..T}; t = 0 (the data) is never drawn."""
+    T = 50
+    uniform = Diffusion(2, timesteps=T, hidden=(8,))
+    model = Diffusion(2, timesteps=T, hidden=(8,), elbo_fraction=1.0)
+    abar = model.alphas_cumprod.double()[1:]
+    lam = (abar / (1 - abar)).log().clamp(min=-10.0)  # (T,)
+    p = model.time_proposal.double()
+    assert p[0] == 0 and float(p.sum()) == pytest.approx(1.0, abs=1e-6)
+    # steps 2..T: mass ∝ the λ-interval each covers, so the mass per unit of λ is constant
+    density = p[2:] / (lam[:-1] - lam[1:]).clamp(min=1e-12)
+    live = lam[1:] > -10.0
+    # (the buffer is float32: relative rounding of ~1e-5 on the λ differences)
+    torch.testing.assert_close(
+        density[live], density[live][:1].expand(int(live.sum())), rtol=1e-4, atol=0
+    )
+    torch.testing.assert_close(
+        Diffusion(2, timesteps=T, hidden=(8,), elbo_fraction=0.5).time_proposal.double(),
+        0.5 * p + 0.5 * uniform.time_proposal.double(),
+        atol=1e-7,
+        rtol=0,
+    )
+    # the loss draws t from it: the empirical distribution of t within its sampling error
+    seen = []
+    model.denoiser = _RecordTime(seen)
+    torch.manual_seed(0)
+    model.loss(torch.zeros(40000, 2))
+    counts = torch.bincount(torch.cat(seen).long(), minlength=T + 1).double() / 40000
+    sd = (p * (1 - p) / 40000).sqrt()
+    assert counts[0] == 0 and bool(((counts - p).abs() <= 5 * sd + 1e-9).all())
+
+
+class _RecordTime(nn.Module):
+    def __init__(self, seen: list):
+        super().__init__()
+        self.seen = seen
+
+    def forward(self, z, t, context=None):
+        self.seen.append(t)
+        return torch.zeros_like(z)
+
+
+def test_film_time_conditioning_modulates_every_hidden_layer():
+    """With 'film' the time enters every hidden layer (changing t changes the output through
+    each modulation) and not the input; a context combines by concatenation or FiLM only."""
+    torch.manual_seed(0)
+    model = Diffusion(3, timesteps=10, hidden=(16, 16), embedding=8, time_conditioning="film")
+    net = model.denoiser.net
+    assert net.linears[0].in_features == 3 and len(net.blocks) == 2
+    for block in net.blocks:  # FiLM starts as the identity: give it something to say
+        nn.init.normal_(block.proj.weight)
+    z = torch.randn(5, 3)
+    a, b = (model.output(z, torch.full((5,), t), None) for t in (1, 9))
+    assert not torch.allclose(a, b)
+    cond = Diffusion(3, num_classes=4, timesteps=10, hidden=(16,), time_conditioning="film")
+    assert cond.denoiser.net.linears[0].in_features == 3 + 4  # y at the input, t modulates
+    with pytest.raises(ValueError, match="time_conditioning='film' combines with"):
+        Diffusion(3, num_classes=4, hidden=(16,), time_conditioning="film",
+                  conditioning="attention")  # fmt: skip
+    with pytest.raises(ValueError, match="time_conditioning must be"):
+        Diffusion(3, time_conditioning="add")
+    with pytest.raises(ValueError, match="elbo_fraction"):
+        Diffusion(3, elbo_fraction=1.5)
+
+
 def test_options_are_checked_and_saved(tmp_path):
     with pytest.raises(ValueError, match="prediction must be"):
         Diffusion(2, prediction="score")

@@ -49,11 +49,18 @@ from .schedules import CosineSchedule, LinearSchedule, Schedule, as_schedule
 __all__ = ["Diffusion", "Denoiser", "LinearSchedule", "CosineSchedule"]
 
 _PREDICTIONS = ("epsilon", "x0", "v")
+#: the log-SNR below which the ELBO's weighting of t gives no more mass (ᾱ ≈ 4.5e-5)
+_LOG_SNR_FLOOR = -10.0
 
 
 class Denoiser(nn.Module):
-    """f_θ(z_t, t, c): z (B, D), t (B,) real, context c (B, C) or None → (B, D). The time
-    enters as a sinusoidal embedding concatenated to z; c as ``conditioning`` says."""
+    """f_θ(z_t, t, c): z (B, D), t (B,) real, context c (B, C) or None → (B, D).
+
+    The time enters as a sinusoidal embedding e(t), by ``time_conditioning``: ``"concat"``
+    appends e(t) to z at the input; ``"film"`` modulates every hidden layer,
+    h ← (1 + γ(e)) ⊙ h + β(e) (Perez et al., 2018), as the time embedding of a U-Net does. The
+    context c enters as ``conditioning`` says; with FiLM time it is appended to z ('concat') or
+    joins e(t) in the modulation ('film')."""
 
     def __init__(
         self,
@@ -63,21 +70,43 @@ class Denoiser(nn.Module):
         embedding: int = 32,
         context_size: int = 0,
         conditioning: str = "concat",
+        time_conditioning: str = "concat",
     ):
         super().__init__()
         self.embed = SinusoidalEmbedding(embedding)
+        self.time_conditioning, self.context_size = time_conditioning, context_size
+        if time_conditioning == "concat":
+            n_in, n_film, kind = features + embedding, context_size, conditioning
+        elif time_conditioning == "film":
+            if conditioning not in ("concat", "film"):
+                raise ValueError(
+                    "time_conditioning='film' combines with conditioning 'concat' or 'film', "
+                    f"got {conditioning!r}"
+                )
+            self.context_first = conditioning == "concat"  # c at the input, e(t) modulates
+            n_in = features + (context_size if self.context_first else 0)
+            n_film = embedding + (0 if self.context_first else context_size)
+            kind = "film"
+        else:
+            raise ValueError(
+                f"time_conditioning must be 'concat' or 'film', got {time_conditioning!r}"
+            )
         self.net = MLP(
-            features + embedding,
-            features,
-            hidden,
-            activation=nn.SiLU,
-            context_size=context_size,
-            conditioning=conditioning,
+            n_in, features, hidden, activation=nn.SiLU, context_size=n_film, conditioning=kind
         )
 
     def forward(self, z: Tensor, t: Tensor, context: Tensor | None = None) -> Tensor:
-        h = torch.cat([z, self.embed(t).to(z.dtype)], dim=-1)  # (B, D + E)
-        return self.net(h, context)  # (B, D)
+        e = self.embed(t).to(z.dtype)  # (B, E)
+        if self.time_conditioning == "concat":
+            return self.net(torch.cat([z, e], dim=-1), context)  # input (B, D + E)
+        if not self.context_size:
+            return self.net(z, e)
+        if context is None:
+            raise ValueError(f"this denoiser needs a context of size {self.context_size}")
+        context = context.to(z.dtype)
+        if self.context_first:
+            return self.net(torch.cat([z, context], dim=-1), e)  # input (B, D + C)
+        return self.net(z, torch.cat([e, context], dim=-1))  # modulation by (B, E + C)
 
 
 # ---------------------------------------------------------------------------- factors
@@ -134,6 +163,14 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
     schedule: ``LinearSchedule(beta_start, beta_end)``, ``CosineSchedule(s)`` or their names.
     prediction: what the network predicts, ``"epsilon"``, ``"x0"`` or ``"v"``.
     hidden, embedding: the denoiser MLP's hidden sizes and the time embedding's width.
+    time_conditioning: how the time embedding enters the denoiser, 'concat' (at the input)
+        or 'film' (modulating every hidden layer); see :class:`Denoiser`.
+    elbo_fraction: the share f of training rows whose step t is drawn with the ELBO's
+        weighting of the ε-loss instead of uniformly: t ~ (1 − f) U{1..T} + f p_λ, with p_λ
+        uniform in the log-SNR λ_t = log ᾱ_t/(1 − ᾱ_t) (the continuous ELBO is
+        ½ E_{t,ε} [−dλ/dt ||ε − ε̂||²], Kingma et al., 2021), λ floored at −10 so that a capped
+        schedule's last step does not take the mass. It weights the small noise levels that
+        the likelihood depends on (Song et al., 2021); 0 is Ho et al.'s simple loss.
     conditioning: how y enters the denoiser ('concat', 'film', 'attention').
     label_dropout: probability of dropping y in training (classifier-free guidance; the
         null condition is the all-zero context).
@@ -160,11 +197,14 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         prediction: str = "epsilon",
         hidden: Sequence[int] = (128, 128, 128),
         embedding: int = 32,
+        time_conditioning: str = "concat",
+        elbo_fraction: float = 0.0,
         conditioning: str = "concat",
         label_dropout: float = 0.0,
     ):
         super().__init__(event_shape, num_classes=num_classes, context_size=context_size)
         timesteps = check_int("timesteps", timesteps, low=2)
+        elbo_fraction = check_real("elbo_fraction", elbo_fraction, 0.0, 1.0)
         if prediction not in _PREDICTIONS:
             raise ValueError(f"prediction must be 'epsilon', 'x0' or 'v', got {prediction!r}")
         if conditioning not in ("concat", "film", "attention"):
@@ -178,6 +218,7 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         sched = as_schedule(schedule)
         self.timesteps, self.schedule, self.prediction = timesteps, sched.config, prediction
         self.hidden, self.embedding = tuple(hidden), embedding
+        self.time_conditioning, self.elbo_fraction = time_conditioning, elbo_fraction
         self.conditioning, self.label_dropout = conditioning, float(label_dropout)
         self.features = prod(self.event_shape)
         self.denoiser = Denoiser(
@@ -186,6 +227,7 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
             embedding=embedding,
             context_size=self.context_features,
             conditioning=conditioning,
+            time_conditioning=time_conditioning,
         )
         # the schedule, index t = 0..T (t = 0 is the data: ᾱ_0 = 1), computed in float64
         betas = torch.cat([torch.zeros(1, dtype=torch.float64), sched.betas(timesteps)])
@@ -206,6 +248,15 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
             "reverse_std": torch.cat([betas[:2], post_var[2:]]).sqrt(),
         }.items():
             self.register_buffer(name, value.to(dtype))
+        # the training distribution of t: (1 − f) U{1..T} + f p_λ, (T + 1,) with t = 0 never
+        log_snr = (log_abar[1:] - torch.log(-torch.expm1(log_abar[1:]))).clamp(min=_LOG_SNR_FLOOR)
+        widths = log_snr[:-1] - log_snr[1:]  # (T − 1,) the λ-cell of steps 2..T
+        widths = torch.cat([widths[:1], widths])  # step 1 gets the width of step 2
+        if not widths.sum() > 0:  # every step below the floor: no λ to spread over
+            widths = torch.ones_like(widths)
+        proposal = (1 - elbo_fraction) / timesteps + elbo_fraction * widths / widths.sum()
+        proposal = torch.cat([torch.zeros(1, dtype=torch.float64), proposal])
+        self.register_buffer("time_proposal", proposal.to(dtype), persistent=False)
 
     # ------------------------------------------------------------------ the forward chain q
     def _col(self, buffer: Tensor, t: Tensor) -> Tensor:
@@ -296,15 +347,19 @@ class Diffusion(GenerativeModel, paradigm="diffusion"):
         return x.reshape(len(x), self.features)  # (B, D)
 
     def loss(self, x: Tensor, y: Tensor | None = None, *, group: str | None = None) -> Tensor:
-        """E_{t ~ U{1..T}, ε} ||target − f_θ(z_t, t, y)||² (target ε, x_0 or v), with y dropped
-        with probability ``label_dropout`` (classifier-free guidance)."""
+        """E_{t, ε} ||target − f_θ(z_t, t, y)||² (target ε, x_0 or v), t ~ U{1..T} or the
+        mixture that ``elbo_fraction`` sets, with y dropped with probability ``label_dropout``
+        (classifier-free guidance)."""
         x = self._flat(self.check_x(x))
         B = len(x)
         c = self.context(y, B)
         if c is not None and self.label_dropout > 0:
             keep = torch.rand(B, 1, device=x.device) >= self.label_dropout
             c = c * keep.to(c.dtype)  # (B, C); dropped rows are the null condition
-        t = torch.randint(1, self.timesteps + 1, (B,), device=x.device)
+        if self.elbo_fraction > 0:
+            t = torch.multinomial(self.time_proposal, B, replacement=True)  # (B,) in 1..T
+        else:
+            t = torch.randint(1, self.timesteps + 1, (B,), device=x.device)
         eps = torch.randn_like(x)
         z = self.add_noise(x, eps, t)  # (B, D)
         out = self.denoiser(z, t.to(z.dtype), c)
