@@ -36,7 +36,7 @@ from _common import print_table, write_json  # noqa: E402
 from bayesgen.data import TensorData, load_dataset  # noqa: E402
 from bayesgen.eval import energy_distance as eval_energy_distance  # noqa: E402
 from bayesgen.generative import Diffusion, EnergyModel  # noqa: E402
-from bayesgen.generative.diffusion import Denoiser  # noqa: E402
+from bayesgen.generative.denoiser import Denoiser  # noqa: E402
 from bayesgen.train import TrainConfig, train  # noqa: E402
 
 __all__ = ["run"]

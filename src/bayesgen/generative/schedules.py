@@ -21,7 +21,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["Schedule", "LinearSchedule", "CosineSchedule", "as_schedule"]
+__all__ = ["Schedule", "LinearSchedule", "CosineSchedule", "as_schedule", "training_times"]
+
+#: the log-SNR below which the ELBO's weighting of t gives no more mass (ᾱ ≈ 4.5e-5)
+LOG_SNR_FLOOR = -10.0
 
 
 class Schedule:
@@ -97,3 +100,20 @@ def as_schedule(value: Schedule | str | dict[str, Any]) -> Schedule:
         return CosineSchedule(**args)
     else:
         raise ValueError(f"schedule must be 'linear' or 'cosine', got {name!r}")
+
+
+def training_times(log_abar: Tensor, elbo_fraction: float) -> Tensor:
+    """The training distribution of the step t, (T + 1,) over t = 0..T (t = 0, the data, gets
+    0), from log ᾱ_0..log ᾱ_T: (1 − f) U{1..T} + f p_λ with f = ``elbo_fraction`` and p_λ
+    uniform in the log-SNR λ_t = log ᾱ_t/(1 − ᾱ_t) — each step gets the width of its λ-cell
+    [λ_t, λ_{t−1}] (step 1 that of step 2), λ floored at ``LOG_SNR_FLOOR`` so that a capped
+    schedule's last step does not take the mass."""
+    T = len(log_abar) - 1
+    log_abar = log_abar[1:].double()
+    log_snr = (log_abar - torch.log(-torch.expm1(log_abar))).clamp(min=LOG_SNR_FLOOR)  # (T,)
+    widths = log_snr[:-1] - log_snr[1:]  # (T − 1,) the λ-cells of steps 2..T
+    widths = torch.cat([widths[:1], widths])  # (T,)
+    if not widths.sum() > 0:  # every step below the floor: no λ to spread over
+        widths = torch.ones_like(widths)
+    proposal = (1 - elbo_fraction) / T + elbo_fraction * widths / widths.sum()
+    return torch.cat([proposal.new_zeros(1), proposal])
