@@ -118,3 +118,15 @@ def test_train_under_torchrun(tmp_path):
     assert model.paradigm == "vae"
     records = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     assert records[-1]["step"] == 20
+
+
+def test_train_for_minutes_ends_on_its_clock(tmp_path):
+    run = tmp_path / "timed"
+    args = ["train", "vae", "--data", "moons", "--minutes", "0.01", "--set", "hidden=[8]"]
+    assert main([*args, "--out", str(run), "--quiet"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["max_seconds"] == pytest.approx(0.6) and config["train"]["steps"] is None
+    records = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert records[-1]["seconds"] >= 0.6 > records[-2]["seconds"]  # the step that spent it
+    lrs = [r["lr"] for r in records]
+    assert lrs[0] == pytest.approx(1e-3) and lrs == sorted(lrs, reverse=True)  # cosine over time

@@ -1,7 +1,7 @@
-"""``bayesgen train MODEL --data DATA [--steps N | --epochs E] ... --out RUN`` trains a generative
-paradigm on a built-in data set or a file of rows; ``bayesgen train --resume RUN [--steps N]``
-continues a run from its last checkpoint. Under ``torchrun --nproc_per_node=K`` the same
-command trains data-parallel.
+"""``bayesgen train MODEL --data DATA [--steps N | --epochs E] [--minutes M] ... --out RUN``
+trains a generative paradigm on a built-in data set or a file of rows, for a number of steps or
+epochs and/or minutes; ``bayesgen train --resume RUN [--steps N]`` continues a run from its
+last checkpoint. Under ``torchrun --nproc_per_node=K`` the same command trains data-parallel.
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ def register(sub) -> None:
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="optimizer steps (default 2000)")
     length.add_argument("--epochs", type=int, help="passes over the training rows")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        help="a wall-clock budget: training ends when it is spent (or after --steps/--epochs, "
+        "whichever comes first) and the learning rate's cosine decay spans it",
+    )
     p.add_argument("--batch-size", type=int, default=128, help="rows per step (default 128)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, weights and batches")
@@ -63,6 +69,8 @@ def run(args) -> int:
         model, config = load_run(run_dir)
         if args.steps is not None:
             config = dataclasses.replace(config, steps=args.steps, epochs=None)
+        if args.minutes is not None:
+            config = dataclasses.replace(config, max_seconds=60 * args.minutes)
         config = dataclasses.replace(config, quiet=args.quiet, out=str(run_dir))
         data = load_data(spec["data"], seed=spec.get("seed", 0), root=spec.get("root"))
         resume = run_dir
@@ -77,10 +85,12 @@ def run(args) -> int:
         model = build(args.model, **cfg)
         stem = Path(args.data).stem if Path(args.data).suffix else args.data
         run_dir = Path(args.out or f"runs/{args.model}-{stem}")
-        steps = args.steps if args.steps is not None or args.epochs is not None else 2000
+        given = args.steps is not None or args.epochs is not None or args.minutes is not None
+        steps = args.steps if given else 2000
         config = TrainConfig(
             steps=steps,
             epochs=args.epochs,
+            max_seconds=60 * args.minutes if args.minutes is not None else None,
             batch_size=args.batch_size,
             lr=args.lr,
             seed=args.seed,

@@ -40,7 +40,10 @@ TENSORS, META = "checkpoint.safetensors", "checkpoint.json"
 #: TrainConfig fields that may change when a run is resumed
 #: config fields a resumed run may change: bookkeeping, and the run's length (a longer run
 #: continues its schedule over the new number of steps)
-RESUMABLE = {"quiet", "device", "out", "checkpoint_every", "desc", "steps", "epochs", "eval_every"}
+RESUMABLE = {
+    "quiet", "device", "out", "checkpoint_every", "desc", "steps", "epochs", "max_seconds",
+    "eval_every",
+}  # fmt: skip
 
 
 def save_checkpoint(run: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
@@ -259,6 +262,8 @@ def _restore(state, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
         # grown) and set the rate it gives at the restored step
         schedules = [copy.copy(f) for f in sched.lr_lambdas]
         sched.load_state_dict(meta["schedulers"][g])
+        for f, saved in zip(schedules, sched.lr_lambdas, strict=True):
+            f.elapsed, f.warm_elapsed = saved.elapsed, saved.warm_elapsed  # the clock goes on
         sched.lr_lambdas = schedules
         for group, base, f in zip(o.param_groups, sched.base_lrs, schedules, strict=True):
             group["lr"] = base * f(sched.last_epoch)

@@ -4,10 +4,13 @@ The schedule multiplies each group's base rate η by a factor of the step s (0-b
 of completed steps), with W warm-up steps, T steps in all and floor m = ``min_lr``:
 
     warm-up    f(s) = (s + 1) / W                                        s < W
-    cosine     f(s) = m + (1 − m) · ½ (1 + cos(π (s − W) / (T − W)))     W ≤ s < T
+    cosine     f(s) = m + (1 − m) · ½ (1 + cos(π u)),  u = (s − W) / (T − W)   W ≤ s < T
     constant   f(s) = 1                                                  W ≤ s
 
 so the first update after warm-up uses η and the rate decays towards m·η (reached at s = T).
+Under a time budget S (``max_seconds``) the cosine runs on the elapsed time t instead, from the
+end of warm-up t_W: u = (t − t_W) / (S − t_W), or the larger of the two fractions when a step
+count bounds the run too, so the rate reaches its floor at whichever end comes first.
 """
 
 from __future__ import annotations
@@ -147,8 +150,11 @@ class Schedule:
 
     kind: str
     warmup: int
-    total: int
+    total: int | None  # T (None: the time budget alone ends the run)
     min_lr: float = 0.0
+    seconds: float | None = None  # the time budget S, or None
+    elapsed: float = 0.0  # t, set by the training loop before each step of the scheduler
+    warm_elapsed: float | None = None  # t_W, taken at the first call after warm-up
 
     def __call__(self, s: int) -> float:
         if s < self.warmup:
@@ -156,10 +162,23 @@ class Schedule:
         if self.kind == "constant":
             return 1.0
         if self.kind == "cosine":
-            span = max(self.total - self.warmup, 1)
-            t = min(s - self.warmup, span) / span
-            return self.min_lr + (1 - self.min_lr) * 0.5 * (1 + math.cos(math.pi * t))
+            u = self.progress(s)
+            return self.min_lr + (1 - self.min_lr) * 0.5 * (1 + math.cos(math.pi * u))
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.kind!r}")
+
+    def progress(self, s: int) -> float:
+        """u ∈ [0, 1]: the fraction of the run after warm-up that is done at step s ≥ W."""
+        u = 0.0
+        if self.total is not None:
+            span = max(self.total - self.warmup, 1)
+            u = min(s - self.warmup, span) / span
+        if self.seconds is not None:
+            if self.warm_elapsed is None:
+                self.warm_elapsed = self.elapsed
+            span = self.seconds - self.warm_elapsed
+            done = self.elapsed - self.warm_elapsed
+            u = max(u, min(done / span, 1.0) if span > 0 else 1.0)
+        return u
 
 
 # ---------------------------------------------------------------------- the config
@@ -187,8 +206,11 @@ class TrainConfig:
 
     Length: ``steps`` (steps in all; each draws a fresh minibatch without replacement) or
     ``epochs`` (passes over the data in a fresh random order, the last batch of a pass may be
-    short). A step updates every parameter group in turn, group g ``group_steps[g]`` times
-    (default 1; e.g. ``{"discriminator": 5, "generator": 1}``), each update on its own batch.
+    short), and/or ``max_seconds``, a wall-clock budget: the run ends after the step that
+    reaches it (evaluations and checkpoints count), and the cosine spans the budget (module
+    docstring), so a run of a fixed length in minutes decays fully whatever a step costs.
+    A step updates every parameter group in turn, group g ``group_steps[g]`` times (default 1;
+    e.g. ``{"discriminator": 5, "generator": 1}``), each update on its own batch.
     ``batch_size`` None: the whole data set (full batch). ``shuffle`` False keeps the order.
 
     Optimisation: ``optimizer`` (name, option object or callable), ``lr`` (one rate, or a
@@ -212,6 +234,7 @@ class TrainConfig:
 
     steps: int | None = None
     epochs: int | None = None
+    max_seconds: float | None = None
     batch_size: int | None = 128
     lr: float | Mapping[str, float] = 1e-3
     optimizer: Optimizer = "adam"
@@ -240,13 +263,16 @@ class TrainConfig:
     desc: str = "train"
 
     def __post_init__(self):
-        if (self.steps is None) == (self.epochs is None):
+        if self.steps is not None and self.epochs is not None:
             raise ValueError(
-                f"give exactly one of steps and epochs, got steps={self.steps!r}, "
+                f"give one of steps and epochs, not both; got steps={self.steps!r}, "
                 f"epochs={self.epochs!r}"
             )
+        if self.steps is None and self.epochs is None and self.max_seconds is None:
+            raise ValueError("give the run's length: steps, epochs or max_seconds")
         _positive_int("steps", self.steps)
         _positive_int("epochs", self.epochs)
+        _positive_real("max_seconds", self.max_seconds, optional=True)
         _positive_int("batch_size", self.batch_size)
         if isinstance(self.lr, Mapping):
             for g, v in self.lr.items():

@@ -77,6 +77,14 @@ class World:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
+    def all_max(self, value: float) -> float:
+        """The largest ``value`` over ranks (e.g. one clock for all)."""
+        if not self.distributed:
+            return value
+        t = torch.tensor([float(value)], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return float(t.item())
+
     def barrier(self) -> None:
         if self.distributed:
             dist.barrier()

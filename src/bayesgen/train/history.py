@@ -29,7 +29,8 @@ class History:
     ``seconds``, and after an evaluation the held-out metrics ``val_<name>``.
 
     ``best`` is the evaluated record whose monitored value was lowest (None before any);
-    ``stopped_early`` says whether patience ran out (or ``on_eval`` asked to stop);
+    ``stopped_early`` says whether patience ran out (or ``on_eval`` asked to stop),
+    ``out_of_time`` whether the time budget (``max_seconds``) ended the run;
     ``final_weights`` which weights the model ends with: "raw", "ema" or "best".
     """
 
@@ -38,6 +39,7 @@ class History:
         self.monitor = monitor
         self.best: dict[str, Any] | None = None
         self.stopped_early = False
+        self.out_of_time = False
         self.final_weights = "raw"
 
     def __len__(self) -> int:

@@ -102,14 +102,19 @@ class _Run:
             self.n, self.batch, config.epochs is not None, config.shuffle, self.gen
         )
         updates = sum(self.group_steps.values())
-        self.total = config.steps or math.ceil(config.epochs * self.stream.per_epoch / updates)
+        self.total: int | None = config.steps  # None: the time budget alone ends the run
+        if config.epochs is not None:
+            self.total = math.ceil(config.epochs * self.stream.per_epoch / updates)
         self.opts = {
             g: make_optimizer(config.optimizer, ps, config.group_lr(g), config.weight_decay)
             for g, ps in self.groups.items()
         }
         self.scheds = {
             g: torch.optim.lr_scheduler.LambdaLR(
-                o, Schedule(config.schedule, config.warmup, self.total, config.min_lr)
+                o,
+                Schedule(
+                    config.schedule, config.warmup, self.total, config.min_lr, config.max_seconds
+                ),
             )
             for g, o in self.opts.items()
         }
@@ -275,7 +280,7 @@ class _Run:
         start = time.perf_counter() - self.seconds
         log, since_eval = self.acc["log"], self.acc["eval"]  # group -> [Σ loss, updates]
         update_no = self.stream.pos
-        while self.step < self.total and not self.history.stopped_early:
+        while not (self.done() or self.history.stopped_early):
             lrs = {g: self.lr(g) for g in self.groups}
             for g, k in self.group_steps.items():
                 for _ in range(k):
@@ -284,11 +289,16 @@ class _Run:
                     for acc in (log[g], since_eval[g]):
                         acc[0] += v
                         acc[1] += 1
-            for s in self.scheds.values():
-                s.step()
             self.step += 1
             self.seconds = time.perf_counter() - start
-            last = self.step == self.total
+            if cfg.max_seconds is not None:  # every rank ends at the same step, on one clock
+                self.seconds = self.world.all_max(self.seconds)
+            for s in self.scheds.values():
+                for f in s.lr_lambdas:
+                    f.elapsed = self.seconds
+                s.step()
+            last = self.done()
+            self.history.out_of_time = last and (self.total is None or self.step < self.total)
             halt = False
             evaluate = (cfg.eval_every is not None and self.step % cfg.eval_every == 0) or (
                 last and (self.val is not None or cfg.eval_every is not None)
@@ -329,6 +339,13 @@ class _Run:
             bar.update(1)
             if cfg.checkpoint_every is not None and self.step % cfg.checkpoint_every == 0:
                 self.save()
+
+    def done(self) -> bool:
+        """Whether the run has its length: ``total`` steps, or ``max_seconds`` spent."""
+        budget = self.cfg.max_seconds
+        if self.total is not None and self.step >= self.total:
+            return True
+        return budget is not None and self.seconds >= budget
 
     def stop(self, record: dict[str, Any]) -> bool:
         """Track the best monitored value (and its weights); True when patience ran out."""
