@@ -23,6 +23,7 @@ from bayesgen.factors.neural import NeuralNormal
 from bayesgen.generative.base import GenerativeModel
 from bayesgen.network import BayesNet
 from bayesgen.train import TrainConfig, train
+from bayesgen.train.distributed import shutdown
 from bayesgen.variables import Continuous
 
 __all__ = ["RegressionDensity", "regression_data", "model", "config"]
@@ -125,6 +126,7 @@ def main(argv: list[str]) -> None:
     if int(os.environ.get("RANK", "0")) == 0:
         state = {k: v.contiguous() for k, v in m.state_dict().items()}
         save_file(state, str(run / "final.safetensors"))
+    shutdown()
 
 
 if __name__ == "__main__":

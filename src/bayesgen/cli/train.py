@@ -59,6 +59,7 @@ def run(args) -> int:
     from ..generative import build
     from ..train import TrainConfig, train
     from ..train.checkpoint import load_run
+    from ..train.distributed import shutdown
     from .runs import default_config, load_data, parse_settings, read_data_spec, write_data_spec
 
     if args.resume:
@@ -113,6 +114,7 @@ def run(args) -> int:
     if not model.conditional:  # an unconditional model of labelled rows: p(x), labels unused
         train_rows, held_out = _unlabelled(train_rows), _unlabelled(held_out)
     history = train(model, train_rows, held_out, config=config, resume=resume)
+    shutdown()  # under torchrun: every rank done, the process group down
     last = history.last or {}
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if isinstance(v, float))
     print(

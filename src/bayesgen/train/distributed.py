@@ -4,7 +4,9 @@ of the global batch), so each update equals the one-process update on the whole 
 loss that is a mean over rows.
 
 Backends: gloo on CPU, NCCL on CUDA. The process group is created from the environment that
-``torchrun`` sets (``WORLD_SIZE``, ``RANK``, ``MASTER_ADDR``...) when it is not already up.
+``torchrun`` sets (``WORLD_SIZE``, ``RANK``, ``MASTER_ADDR``...) when it is not already up,
+and :func:`shutdown` ends a script that trained under it (left to the interpreter's teardown,
+gloo's threads may abort a process whose work is done).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ["World", "world"]
+__all__ = ["World", "world", "shutdown"]
 
 
 class World:
@@ -102,3 +104,12 @@ def world(device: torch.device) -> World:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     return World(dist.get_rank(), dist.get_world_size(), device)
+
+
+def shutdown() -> None:
+    """The end of a script run under torchrun: wait until every rank is done with the process
+    group, then take it down (nothing happens in a single process). Call it after success
+    only: a rank that failed just exits, and torchrun stops the others."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
