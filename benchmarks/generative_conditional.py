@@ -36,7 +36,7 @@ from sklearn.neural_network import MLPClassifier
 from bayesgen.data import load_dataset
 from bayesgen.data.source import TensorData
 from bayesgen.generative import GAN, VAE, Diffusion, Flow, LatentDiffusion
-from bayesgen.generative.arm import ARM, MADE
+from bayesgen.generative.arm import ARM, MADE, PixelCNN
 from bayesgen.generative.classifier import GenerativeClassifier
 from bayesgen.train import TrainConfig, train
 
@@ -44,16 +44,20 @@ from bayesgen.train import TrainConfig, train
 SETTINGS = {
     "quick": dict(
         data="digits", real="digits-real", vae_hidden=(128,), latent=8, steps=500, gan_steps=1000,
-        diffusion_hidden=(128, 128), timesteps=100, made=(256,), per_class=30, k_classify=20,
-        k_nll=500, classify_rows=360, flow_layers=3, lr=3e-3,
+        diffusion_hidden=(128, 128), timesteps=100, made=(256,), pixelcnn=(16, 2, 5),
+        per_class=30, k_classify=20, k_nll=500, classify_rows=360, flow_layers=3, lr=3e-3,
     ),
     "full": dict(
         data="mnist", real=None, vae_hidden=(500, 500), latent=50, steps=30000,
         gan_steps=30000, diffusion_hidden=(512, 512, 512), timesteps=1000, made=(1000, 1000),
-        per_class=500, k_classify=100, k_nll=5000, classify_rows=10000, flow_layers=8,
-        lr=1e-3,
+        pixelcnn=(64, 6, 7), per_class=500, k_classify=100, k_nll=5000, classify_rows=10000,
+        flow_layers=8, lr=1e-3,
     ),
 }  # fmt: skip
+
+
+#: the training budget per model in minutes (``--minutes``), or None: ``steps``
+MINUTES: float | None = None
 
 
 def dequantize(levels: int):
@@ -67,9 +71,11 @@ def dequantize(levels: int):
 
 
 def fit(model, data, steps: int, lr: float, batch: int = 128, **kw) -> float:
-    """Train with the shared loop; returns the seconds."""
+    """Train with the shared loop; returns the seconds. ``MINUTES`` (``--minutes``), if set,
+    replaces the steps by a wall-clock budget over which the cosine schedule decays."""
     t0 = time.perf_counter()
-    config = TrainConfig(steps=steps, batch_size=batch, lr=lr, seed=0, **kw)
+    length = {"max_seconds": 60 * MINUTES} if MINUTES else {"steps": steps}
+    config = TrainConfig(batch_size=batch, lr=lr, seed=0, **length, **kw)
     train(model, data, config=config)
     return time.perf_counter() - t0
 
@@ -91,6 +97,15 @@ def models(s: dict, D: int, real_data) -> dict:
         {},
         {},
     )
+    # the label shifts every residual block's features; sampling costs one pass of the whole
+    # network per pixel, so on MNIST it is not judged (None) and classifies fewer test rows
+    side = int(round(D**0.5))
+    channels, blocks, first = s["pixelcnn"]
+    out["ARM (PixelCNN)"] = (
+        ARM((side, side), num_classes=C, backbone=PixelCNN(
+            channels=channels, n_layers=blocks, kernel=3, first_kernel=first)),
+        "image", s["steps"], s["lr"], None if side > 8 else {}, {},
+    )  # fmt: skip
     diffusion = dict(
         num_classes=C, timesteps=s["timesteps"], hidden=s["diffusion_hidden"], label_dropout=0.1
     )
@@ -148,7 +163,12 @@ def main() -> None:
         "--only", nargs="+", metavar="WORD", help="the models whose name holds a word (any case)"
     )
     parser.add_argument("--steps", type=int, help="training steps per model (GAN included)")
+    parser.add_argument(
+        "--minutes", type=float, help="a wall-clock training budget per model instead of steps"
+    )
     args = parser.parse_args()
+    global MINUTES
+    MINUTES = args.minutes
     s = dict(SETTINGS["quick" if args.quick else "full"])
     if args.steps is not None:
         s["steps"] = s["gan_steps"] = args.steps
@@ -176,9 +196,11 @@ def main() -> None:
     # the discriminative and naive-Bayes peers on the same pixels
     rows_clf = [
         {"classifier": "scikit-learn BernoulliNB", "accuracy": float(
-            BernoulliNB().fit(xtr_np, ytr.numpy()).score(xte_np, yte.numpy()))},
+            BernoulliNB().fit(xtr_np, ytr.numpy()).score(xte_np, yte.numpy())),
+         "test rows": len(yte)},
         {"classifier": "scikit-learn LogisticRegression", "accuracy": float(
-            LogisticRegression(max_iter=2000).fit(xtr_np, ytr.numpy()).score(xte_np, yte.numpy()))},
+            LogisticRegression(max_iter=2000).fit(xtr_np, ytr.numpy()).score(xte_np, yte.numpy())),
+         "test rows": len(yte)},
     ]  # fmt: skip
 
     rows_gen, results = [], {"judge": type(judge).__name__, "judge_accuracy": judge_acc}
@@ -193,6 +215,8 @@ def main() -> None:
         torch.manual_seed(0)
         if kind == "real":
             data = TensorData(real.train.x, real.train.y, transform=dequantize(16))
+        elif kind == "image":  # the rows as square images, binarized afresh in every batch
+            data = TensorData(xtr.reshape(-1, *model.event_shape), ytr, ds.train.transform)
         else:
             data = ds.train
         if isinstance(model, LatentDiffusion):  # Stable Diffusion's two stages
@@ -202,32 +226,36 @@ def main() -> None:
         else:
             seconds = fit(model, data, steps, lr, **train_kw)
         model.eval()
-        with torch.no_grad():
-            x = draw(model, ask, torch.Generator().manual_seed(1), sample_kw)
-        x = (x.reshape(len(x), -1).clamp(0, 1) > 0.5).double().numpy()  # binarized for the judge
-        recognised = float((judge.predict(x) == ask.numpy()).mean())
-        row = {"model": name, "train s": seconds, "judge recognises": recognised}
+        row = {"model": name, "train s": seconds}
+        if sample_kw is not None:
+            with torch.no_grad():
+                x = draw(model, ask, torch.Generator().manual_seed(1), sample_kw)
+            x = (x.reshape(len(x), -1).clamp(0, 1) > 0.5).double().numpy()  # 0/1 for the judge
+            row["judge recognises"] = float((judge.predict(x) == ask.numpy()).mean())
         score = generative_score(name, model, s["k_classify"])
         if score != "no likelihood":
-            m = s["classify_rows"]
+            m = s["classify_rows"] if sample_kw is not None else s["classify_rows"] // 5
             xt, yt = (real.test.x, real.test.y) if kind == "real" else (xte, yte)
+            xt = xt.reshape(-1, *model.event_shape)
             clf = GenerativeClassifier(model, score=score, batch_size=32)
             torch.manual_seed(0)
             acc = clf.score_accuracy(xt[:m], yt[:m])
             row["classifier acc"] = acc
-            rows_clf.append({"classifier": f"bayesgen {name}", "accuracy": acc})
+            rows_clf.append({"classifier": f"bayesgen {name}", "accuracy": acc, "test rows": m})
         if isinstance(model, VAE):
             m = min(s["classify_rows"], 1000)
             lp = model.log_prob_is(
                 xte[:m], yte[:m], k=s["k_nll"], generator=torch.Generator().manual_seed(0)
             )
             row[f"test NLL (IS k={s['k_nll']})"] = float(-lp.mean())
+            row["± se"] = float(lp.std() / len(lp) ** 0.5)  # over the m test rows
         rows_gen.append(row)
         results[name] = row
         print(row, flush=True)
 
     where = "binarized MNIST" if s["data"] == "mnist" else "the 8×8 digits (binarized)"
-    print_table(rows_gen, title=f"Class-conditional models on {where}: samples judged")
+    columns = list(dict.fromkeys(k for r in rows_gen for k in r))  # every row's keys, in order
+    print_table(rows_gen, columns, title=f"Class-conditional models on {where}: samples judged")
     print_table(rows_clf, title="Generative classifiers (Bayes' rule) and their peers")
     results["classifiers"] = rows_clf
     part = "_" + "_".join(args.only).lower() if args.only else ""
