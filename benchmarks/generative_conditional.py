@@ -48,12 +48,13 @@ SETTINGS = {
         data="digits", real="digits-real", vae_hidden=(128,), latent=8, steps=500, gan_steps=1000,
         diffusion_hidden=(128, 128), timesteps=100, made=(256,), pixelcnn=(16, 2, 5),
         per_class=30, k_classify=20, k_nll=500, classify_rows=360, flow_layers=3, lr=3e-3,
+        ema=None,
     ),
     "full": dict(
         data="mnist", real=None, vae_hidden=(500, 500), latent=50, steps=30000,
         gan_steps=30000, diffusion_hidden=(512, 512, 512), timesteps=1000, made=(1000, 1000),
         pixelcnn=(64, 6, 7), per_class=500, k_classify=100, k_nll=5000, classify_rows=10000,
-        flow_layers=8, lr=1e-3,
+        flow_layers=8, lr=1e-3, ema=0.999,
     ),
 }  # fmt: skip
 
@@ -86,10 +87,10 @@ def models(s: dict, D: int, real_data) -> dict:
     """name -> (model, train-data kind, steps, lr, sample options, train options)."""
     C = 10
     out = {}
-    for cond in ("concat", "film", "attention"):
-        out[f"VAE ({cond})"] = (
+    for cond in ("concat", "film", "attention"):  # the weights' moving average, as for MNIST
+        out[f"VAE ({cond})"] = (  # in benchmarks/generative_vae.py
             VAE(D, s["latent"], s["vae_hidden"], num_classes=C, conditioning=cond),
-            "binary", s["steps"], s["lr"], {"mean": True}, {},
+            "binary", s["steps"], s["lr"], {"mean": True}, {"ema": s["ema"]},
         )  # fmt: skip
     out["ARM (MADE)"] = (
         ARM(D, backbone=MADE(hidden=s["made"]), num_classes=C),
@@ -124,7 +125,7 @@ def models(s: dict, D: int, real_data) -> dict:
         diffusion_hidden=s["diffusion_hidden"], num_classes=C, label_dropout=0.1,
     )  # fmt: skip
     out["latent diffusion (CFG w=2)"] = (ld, "binary", s["steps"], s["lr"], guided, {})
-    out["GAN"] = (
+    out["GAN"] = (  # (on the grey levels, with a 0.999 average of its weights: judged worse)
         GAN(D, latent_dim=32, hidden=(256, 256), disc_hidden=(256, 256), num_classes=C),
         "binary", s["gan_steps"], 2e-4, {}, {"schedule": "constant"},
     )  # fmt: skip
