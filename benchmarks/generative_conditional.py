@@ -59,10 +59,6 @@ SETTINGS = {
 }  # fmt: skip
 
 
-#: the training budget per model in minutes (``--minutes``), or None: ``steps``
-MINUTES: float | None = None
-
-
 def dequantize(levels: int):
     """x + U(0, 1/levels): grey levels made continuous for a density on R^D."""
 
@@ -73,11 +69,13 @@ def dequantize(levels: int):
     return transform
 
 
-def fit(model, data, steps: int, lr: float, batch: int = 128, **kw) -> float:
-    """Train with the shared loop; returns the seconds. ``MINUTES`` (``--minutes``), if set,
-    replaces the steps by a wall-clock budget over which the cosine schedule decays."""
+def fit(
+    model, data, steps: int, lr: float, minutes: float | None = None, batch: int = 128, **kw
+) -> float:
+    """Train with the shared loop; returns the seconds. ``minutes``, if given, replaces the
+    steps by a wall-clock budget over which the cosine schedule decays."""
     t0 = time.perf_counter()
-    length = {"max_seconds": 60 * MINUTES} if MINUTES else {"steps": steps}
+    length = {"max_seconds": 60 * minutes} if minutes else {"steps": steps}
     config = TrainConfig(batch_size=batch, lr=lr, seed=0, **length, **kw)
     train(model, data, config=config)
     return time.perf_counter() - t0
@@ -173,8 +171,6 @@ def main() -> None:
     )
     parser.add_argument("--save", metavar="DIR", help="save each trained model in DIR/NAME")
     args = parser.parse_args()
-    global MINUTES
-    MINUTES = args.minutes
     s = dict(SETTINGS["quick" if args.quick else "full"])
     if args.steps is not None:
         s["steps"] = s["gan_steps"] = args.steps
@@ -228,11 +224,12 @@ def main() -> None:
         else:
             data = ds.train
         if isinstance(model, LatentDiffusion):  # Stable Diffusion's two stages
-            seconds = fit(model.autoencoder, TensorData(xtr, None, ds.train.transform), steps, lr)
+            autoencoder_rows = TensorData(xtr, None, ds.train.transform)
+            seconds = fit(model.autoencoder, autoencoder_rows, steps, lr, args.minutes)
             model.freeze_autoencoder()
-            seconds += fit(model, data, steps, lr)
+            seconds += fit(model, data, steps, lr, args.minutes)
         else:
-            seconds = fit(model, data, steps, lr, **train_kw)
+            seconds = fit(model, data, steps, lr, args.minutes, **train_kw)
         model.eval()
         if args.save:  # the trained model, loadable with bayesgen.generative.load_model
             where = Path(args.save) / re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")

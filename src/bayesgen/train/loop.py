@@ -342,10 +342,9 @@ class _Run:
 
     def done(self) -> bool:
         """Whether the run has its length: ``total`` steps, or ``max_seconds`` spent."""
-        budget = self.cfg.max_seconds
         if self.total is not None and self.step >= self.total:
             return True
-        return budget is not None and self.seconds >= budget
+        return self.cfg.max_seconds is not None and self.seconds >= self.cfg.max_seconds
 
     def stop(self, record: dict[str, Any]) -> bool:
         """Track the best monitored value (and its weights); True when patience ran out."""
