@@ -15,6 +15,7 @@ from bayesgen.nn import (
     CrossAttention,
     FiLM,
     MaskedLinear,
+    Projection,
     SinusoidalEmbedding,
     as_conditioning,
 )
@@ -48,6 +49,18 @@ def test_made_is_autoregressive_in_its_order(order, hidden):
         assert torch.equal(deps, allowed)
 
 
+@pytest.mark.parametrize("context_size", [0, 2])
+def test_a_made_narrower_than_its_input_reaches_every_degree(context_size):
+    """Hidden degrees spread over [1, D − 1]: with 5 units for D = 12 they step by at most
+    ⌈12 / 5⌉ = 3, so the last output sees x_9 (degrees k mod (D − 1) stop at 5, leaving
+    x_6..x_11 to no unit)."""
+    torch.manual_seed(0)
+    made = MADE(12, hidden=(5,), context_size=context_size, activation=torch.nn.Tanh)
+    c = torch.randn(1, context_size) if context_size else None
+    deps = made_dependencies(made, c)
+    assert deps[-1, 8] == 1  # x_9, 0-based
+
+
 def test_made_context_reaches_every_output_and_shape():
     torch.manual_seed(0)
     made = MADE(3, params=2, hidden=(16, 16), context_size=2)
@@ -76,7 +89,10 @@ def test_masked_linear_applies_its_mask_and_checks_its_shape():
         MaskedLinear(2, 3, mask.T)
 
 
-@pytest.mark.parametrize("conditioning", [Concat(), FiLM(), CrossAttention(heads=2, tokens=3)])
+CONDITIONINGS = [Concat(), FiLM(), CrossAttention(heads=2, tokens=3), Projection()]
+
+
+@pytest.mark.parametrize("conditioning", CONDITIONINGS)
 def test_mlp_conditioning_uses_the_context(conditioning):
     torch.manual_seed(0)
     net = MLP(3, 2, (8, 8), context_size=4, conditioning=conditioning)
@@ -103,10 +119,28 @@ def test_modulating_blocks_start_as_the_identity(conditioning):
     torch.testing.assert_close(block(h, torch.randn(4, 3)), h)
 
 
+def test_projection_is_the_linear_head_plus_the_class_embedding_dotted_with_the_features():
+    """D(x, y) = ψ(h) + e_yᵀ h (Miyato & Koyama), with e_y the bilinear weight's column y."""
+    torch.manual_seed(0)
+    net = MLP(3, 1, (8, 6), context_size=4, conditioning="projection")
+    x, y = torch.randn(5, 3), torch.tensor([0, 3, 1, 1, 2])
+    c = torch.nn.functional.one_hot(y, 4).float()
+    torch.testing.assert_close(net(x, c), net(x, torch.zeros_like(c)))  # starts unconditioned
+    torch.nn.init.normal_(net.projection.weight)
+    h = x
+    for linear in net.linears[:-1]:
+        h = torch.relu(linear(h))  # (5, 6) the last hidden layer
+    e = net.projection.weight[0].T[y]  # (5, 6) the class embeddings e_y
+    torch.testing.assert_close(net(x, c), net.linears[-1](h) + (e * h).sum(-1, keepdim=True))
+    with pytest.raises(ValueError, match="projection conditioning needs at least one hidden"):
+        MLP(3, 1, (), context_size=4, conditioning="projection")
+
+
 def test_conditioning_by_name_and_bad_names():
     assert isinstance(as_conditioning("film"), FiLM)
     assert isinstance(as_conditioning("concat"), Concat)
     assert isinstance(as_conditioning("attention"), CrossAttention)
+    assert isinstance(as_conditioning("projection"), Projection)
     with pytest.raises(ValueError, match="conditioning must be"):
         as_conditioning("sum")
     with pytest.raises(ValueError, match="heads must be an int >= 1"):

@@ -2,10 +2,13 @@
 three ways of injecting a condition y into a network (eq. 19, §2.2.3).
 
 Conditioning is an option object: :class:`Concat` appends the context c to the network's input,
-:class:`FiLM` scales and shifts every hidden layer, h ← (1 + γ(c)) ⊙ h + β(c), and
+:class:`FiLM` scales and shifts every hidden layer, h ← (1 + γ(c)) ⊙ h + β(c),
 :class:`CrossAttention` lets every hidden layer attend to tokens made from c,
-h ← h + W_o softmax(q(h) k(c)ᵀ / √d) v(c). Every block is batch first: h has shape (B, *, H) and
-the context c has shape (B, C) (or (B, K, C) tokens for cross-attention).
+h ← h + W_o softmax(q(h) k(c)ᵀ / √d) v(c), and :class:`Projection` adds a bilinear term between
+the last hidden layer and c to the output, f_j(x, c) = w_jᵀ h + b_j + hᵀ U_j c (the projection
+discriminator of Miyato & Koyama, 2018, where c is one-hot: D(x, y) = ψ(h) + e_yᵀ h). Every block
+is batch first: h has shape (B, *, H) and the context c has shape (B, C) (or (B, K, C) tokens for
+cross-attention).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = [
     "Concat",
     "FiLM",
     "CrossAttention",
+    "Projection",
     "as_conditioning",
     "MLP",
     "MaskedLinear",
@@ -78,8 +82,17 @@ class CrossAttention(Conditioning):
         return f"CrossAttention(heads={self.heads}, tokens={self.tokens})"
 
 
+class Projection(Conditioning):
+    """c enters at the output only, through a bilinear term with the last hidden layer h:
+    f(x, c) = W h + b + (hᵀ U_j c)_j. With a one-hot c and one output this is the projection
+    discriminator, D(x, y) = ψ(h) + e_yᵀ h with e_y = U[:, :, y]."""
+
+    name = "projection"
+
+
 def as_conditioning(value: Conditioning | str) -> Conditioning:
-    """A :class:`Conditioning` from itself or its name ('concat', 'film', 'attention')."""
+    """A :class:`Conditioning` from itself or its name ('concat', 'film', 'attention',
+    'projection')."""
     if isinstance(value, Conditioning):
         return value
     if value == "concat":
@@ -88,8 +101,12 @@ def as_conditioning(value: Conditioning | str) -> Conditioning:
         return FiLM()
     elif value in ("attention", "cross-attention"):
         return CrossAttention()
+    elif value == "projection":
+        return Projection()
     else:
-        raise ValueError(f"conditioning must be 'concat', 'film' or 'attention', got {value!r}")
+        raise ValueError(
+            f"conditioning must be 'concat', 'film', 'attention' or 'projection', got {value!r}"
+        )
 
 
 def _broadcast(c: Tensor, h: Tensor) -> Tensor:
@@ -162,8 +179,14 @@ class MLP(nn.Module):
         pairs = zip(sizes[:-1], sizes[1:], strict=True)
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)
         self.activation = activation()
+        self.projection = None
         blocks = []
-        if self.context_size and not self.concat:
+        if self.context_size and isinstance(self.conditioning, Projection):
+            if not hidden:
+                raise ValueError("projection conditioning needs at least one hidden layer")
+            self.projection = nn.Bilinear(hidden[-1], self.context_size, n_out, bias=False)
+            nn.init.zeros_(self.projection.weight)  # starts unconditioned
+        elif self.context_size and not self.concat:
             blocks = [self.conditioning.block(h, self.context_size) for h in hidden]
         self.blocks = nn.ModuleList(blocks)
 
@@ -178,7 +201,11 @@ class MLP(nn.Module):
             x = self.activation(linear(x))
             if self.blocks:
                 x = self.blocks[i](x, context)
-        return self.linears[-1](x)
+        out = self.linears[-1](x)  # (B, *, n_out)
+        if self.projection is not None:  # + (hᵀ U_j c)_j, c broadcast over the extra axes
+            c = _broadcast(context, x).expand(*x.shape[:-1], self.context_size)
+            out = out + self.projection(x, c.to(x.dtype))
+        return out
 
 
 # ---------------------------------------------------------------------------- masked layers
@@ -201,9 +228,9 @@ class MADE(nn.Module):
     Maps x (B, D) to (B, D, P): the P numbers of dimension d depend on x only through the
     dimensions that come before d in ``order`` (a permutation of 0..D-1, default 0, 1, ...), so
     p(x) = Π_d p(x_d | x_<d) with one pass. Degrees: input d has m(d) = rank of d in the order
-    + 1, hidden unit k has m(k) ∈ [1, D-1] (from 0 with a context); a hidden mask keeps
-    m(k) ≥ m(in), the output mask keeps m(out) > m(in). A context c (B, C) joins the first
-    layer unmasked, with degree 0.
+    + 1, hidden unit k has m(k) ∈ [1, D-1] (from 0 with a context), spread evenly over that
+    range; a hidden mask keeps m(k) ≥ m(in), the output mask keeps m(out) > m(in). A context
+    c (B, C) joins the first layer unmasked, with degree 0.
     """
 
     def __init__(
@@ -229,7 +256,10 @@ class MADE(nn.Module):
         prev = torch.cat([degrees_in, torch.zeros(self.context_size, dtype=torch.long)])
         low = 0 if self.context_size else 1  # degree-0 units carry the context alone
         for h in hidden:
-            deg = torch.arange(h) % max(D - low, 1) + low  # (h,) in [low, D - 1]
+            # (h,) spread evenly over [low, D - 1], each degree equally often: in a layer
+            # narrower than D the degrees step by (D - low) / h (m(k) = k mod (D - 1), the
+            # usual choice, would stop at h and leave the last D - h inputs to no unit)
+            deg = low + torch.arange(h) * max(D - low, 1) // h
             layers += [MaskedLinear(len(prev), h, (deg[:, None] >= prev[None, :]).float())]
             layers.append(activation())
             prev = deg

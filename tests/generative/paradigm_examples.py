@@ -99,6 +99,7 @@ EXAMPLES["gan-wgan-gp-packed"] = lambda: _gan(objective="wgan-gp", pack=2, spect
 EXAMPLES["gan-f-js-conditional"] = lambda: _gan(
     objective="f-js", num_classes=3, conditioning="film"
 )
+EXAMPLES["gan-projection-conditional"] = lambda: _gan(num_classes=3, disc_conditioning="projection")
 
 
 def _diffusion() -> Example:

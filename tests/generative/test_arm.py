@@ -333,8 +333,9 @@ def test_stream_log_probs_scores_every_token_with_context():
 
 @pytest.mark.parametrize("kind", ["transformer", "made"])
 def test_training_reaches_the_entropy_of_a_deterministic_chain(kind):
-    """x_1 uniform, then x_t = x_{t-1} + 1 (mod V): H(x) = log V exactly; a hundred Adam
-    steps bring the held-out NLL to within 0.05 nats of it."""
+    """x_1 uniform, then x_t = x_{t-1} + 1 (mod V): H(x) = log V exactly; 200 Adam steps
+    bring the held-out NLL to within 0.05 nats of it (MADE over seeds 0-7: at most 0.014; a
+    hundred steps leave some initializations at 0.09)."""
     torch.manual_seed(0)
     V, T = (3, 5) if kind == "transformer" else (2, 8)
     model = tiny(kind, T=T)
@@ -346,7 +347,7 @@ def test_training_reaches_the_entropy_of_a_deterministic_chain(kind):
         return x if model.tokens else x.float()
 
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(100):
+    for _ in range(200):
         loss = model.loss(batch(32))
         opt.zero_grad()
         loss.backward()

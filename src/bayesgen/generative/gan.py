@@ -7,7 +7,10 @@ parameter groups, stepped in turn by the training loop (``"discriminator"`` firs
 
 Options: ``spectral_norm`` constrains each discriminator layer's largest singular value to 1
 (Miyato et al., 2018); ``pack`` = m feeds the discriminator m rows at once (PacGAN, Lin et al.,
-2018), which penalizes a generator that collapses onto few modes.
+2018), which penalizes a generator that collapses onto few modes. ``disc_conditioning=
+'projection'`` gives the discriminator y only at its output, D(x, y) = ψ(h(x)) + e_yᵀ h(x) (the
+projection discriminator, Miyato & Koyama, 2018), which scores how well x fits its class rather
+than learning p(y) from a concatenated input.
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ class GAN(GenerativeModel, paradigm="gan"):
         'minimax', 'wgan-gp', 'f-kl', 'f-reverse-kl', 'f-pearson', 'f-js', 'f-gan').
     spectral_norm: spectral normalization of the discriminator. pack: PacGAN's m (rows per
         discriminator input; a batch keeps a multiple of m rows). gp_weight: the WGAN-GP λ.
-    conditioning: how y enters both networks ('concat', 'film', 'attention').
+    conditioning: how y enters the generator ('concat', 'film', 'attention'; see
+        :mod:`bayesgen.nn`). disc_conditioning: how it enters the discriminator, the same by
+        default; 'projection' for the projection discriminator.
     """
 
     def __init__(
@@ -70,6 +75,7 @@ class GAN(GenerativeModel, paradigm="gan"):
         num_classes: int | None = None,
         context_size: int | None = None,
         conditioning: str = "concat",
+        disc_conditioning: str | None = None,
     ):
         super().__init__(event_shape, num_classes=num_classes, context_size=context_size)
         latent_dim = check_int("latent_dim", latent_dim, low=1)
@@ -83,6 +89,7 @@ class GAN(GenerativeModel, paradigm="gan"):
         )
         self.objective, self.spectral_norm, self.pack = objective, bool(spectral_norm), pack
         self.gp_weight, self.conditioning = float(gp_weight), conditioning
+        self.disc_conditioning = disc_conditioning
         self.rule = as_objective(objective)
         if objective == "wgan-gp":
             self.rule.gradient_penalty = self.gp_weight
@@ -94,7 +101,7 @@ class GAN(GenerativeModel, paradigm="gan"):
             self.disc_hidden,
             activation=_LeakyReLU,
             context_size=pack * C,
-            conditioning=conditioning,
+            conditioning=conditioning if disc_conditioning is None else disc_conditioning,
         )
         if self.spectral_norm:
             for layer in self.discriminator.linears:
