@@ -100,6 +100,9 @@ EXAMPLES["gan-f-js-conditional"] = lambda: _gan(
     objective="f-js", num_classes=3, conditioning="film"
 )
 EXAMPLES["gan-projection-conditional"] = lambda: _gan(num_classes=3, disc_conditioning="projection")
+EXAMPLES["gan-auxiliary-classifier-packed"] = lambda: _gan(
+    num_classes=3, classifier_weight=1.0, pack=2
+)
 
 
 def _diffusion() -> Example:

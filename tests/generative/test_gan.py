@@ -123,6 +123,36 @@ def test_figure_10_networks():
     torch.testing.assert_close(d.log_prob(values), expected)
 
 
+@pytest.mark.parametrize("pack", [1, 2])
+def test_auxiliary_classifier_losses_by_hand(pack):
+    """AC-GAN: the discriminator's loss adds −λ mean log q(y | x) on the real rows, the
+    generator's −λ mean log q(y | G(z, y)) on its own; q(y | x) reads the outputs after v."""
+    torch.manual_seed(0)
+    lam, K = 0.5, 3
+    model = GAN(2, latent_dim=2, hidden=(8,), disc_hidden=(8,), num_classes=K, pack=pack,
+                classifier_weight=lam)  # fmt: skip
+    x, y = torch.randn(6, 2), torch.tensor([0, 2, 1, 1, 0, 2])
+    c = torch.nn.functional.one_hot(y, K).float()
+    out = model.discriminator(x.reshape(6 // pack, -1), c.reshape(6 // pack, -1))
+    assert out.shape == (6 // pack, 1 + pack * K)
+    torch.testing.assert_close(model.critic(x, c), out[:, 0])
+    torch.testing.assert_close(model.class_logits(x, c), out[:, 1:].reshape(6, K))
+
+    def by_hand(group):
+        torch.manual_seed(1)
+        z = torch.randn(6, 2)
+        fake = model.generate(z, c)
+        if group == "discriminator":
+            adv = model.rule.discriminator_loss(model.critic(x, c), model.critic(fake, c))
+            return adv + lam * torch.nn.functional.cross_entropy(model.class_logits(x, c), y)
+        adv = model.rule.generator_loss(model.critic(fake, c))
+        return adv + lam * torch.nn.functional.cross_entropy(model.class_logits(fake, c), y)
+
+    for group in ("discriminator", "generator"):
+        torch.manual_seed(1)
+        torch.testing.assert_close(model.loss(x, y, group=group), by_hand(group))
+
+
 def test_bad_options():
     with pytest.raises(ValueError, match="objective must be one of"):
         GAN(2, objective="hinge")
@@ -130,6 +160,12 @@ def test_bad_options():
         FDivergence("tv")
     with pytest.raises(ValueError, match="group must be 'discriminator' or 'generator'"):
         GAN(2).loss(torch.randn(4, 2), group="critic")
+    with pytest.raises(ValueError, match="classifier_weight > 0 needs class labels"):
+        GAN(2, classifier_weight=1.0)
+    with pytest.raises(ValueError, match="classifier_weight must be a number >= 0, got -1"):
+        GAN(2, num_classes=3, classifier_weight=-1)
+    with pytest.raises(ValueError, match="no auxiliary classifier"):
+        GAN(2, num_classes=3).class_logits(torch.randn(4, 2))
 
 
 def test_a_short_run_learns_one_gaussian():

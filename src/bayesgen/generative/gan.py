@@ -10,7 +10,10 @@ Options: ``spectral_norm`` constrains each discriminator layer's largest singula
 2018), which penalizes a generator that collapses onto few modes. ``disc_conditioning=
 'projection'`` gives the discriminator y only at its output, D(x, y) = ψ(h(x)) + e_yᵀ h(x) (the
 projection discriminator, Miyato & Koyama, 2018), which scores how well x fits its class rather
-than learning p(y) from a concatenated input.
+than learning p(y) from a concatenated input. ``classifier_weight`` = λ > 0 adds AC-GAN's
+auxiliary classifier (Odena et al., 2017): the discriminator also outputs q(y | x), fitted on the
+real rows by −λ E_P[log q(y | x)], and the generator adds −λ E_Q[log q(y | G(z, y))], so that
+each sample is drawn towards what the discriminator recognises as its class.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical
+from torch.nn.functional import cross_entropy
 
 from .._checks import check_int
 from ..factors.deterministic import Deterministic
@@ -42,7 +46,7 @@ class _Discriminate(nn.Module):
         self.critic = critic
 
     def forward(self, h: Tensor, c: Tensor | None) -> Categorical:
-        v = self.critic(h, c).squeeze(-1)  # (B,)
+        v = self.critic(h, c)[..., 0]  # (B,) (an auxiliary classifier's outputs follow)
         return Categorical(logits=torch.stack([torch.zeros_like(v), v], -1))
 
 
@@ -58,7 +62,8 @@ class GAN(GenerativeModel, paradigm="gan"):
         discriminator input; a batch keeps a multiple of m rows). gp_weight: the WGAN-GP λ.
     conditioning: how y enters the generator ('concat', 'film', 'attention'; see
         :mod:`bayesgen.nn`). disc_conditioning: how it enters the discriminator, the same by
-        default; 'projection' for the projection discriminator.
+        default; 'projection' for the projection discriminator. classifier_weight: λ of the
+        auxiliary classifier (AC-GAN; 0: none; needs num_classes).
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class GAN(GenerativeModel, paradigm="gan"):
         context_size: int | None = None,
         conditioning: str = "concat",
         disc_conditioning: str | None = None,
+        classifier_weight: float = 0.0,
     ):
         super().__init__(event_shape, num_classes=num_classes, context_size=context_size)
         latent_dim = check_int("latent_dim", latent_dim, low=1)
@@ -90,6 +96,12 @@ class GAN(GenerativeModel, paradigm="gan"):
         self.objective, self.spectral_norm, self.pack = objective, bool(spectral_norm), pack
         self.gp_weight, self.conditioning = float(gp_weight), conditioning
         self.disc_conditioning = disc_conditioning
+        if not isinstance(classifier_weight, int | float) or not classifier_weight >= 0:
+            raise ValueError(f"classifier_weight must be a number >= 0, got {classifier_weight!r}")
+        if classifier_weight and num_classes is None:
+            raise ValueError("classifier_weight > 0 needs class labels: give num_classes")
+        self.classifier_weight = float(classifier_weight)
+        K = num_classes if self.classifier_weight else 0  # q(y | x) for each packed row
         self.rule = as_objective(objective)
         if objective == "wgan-gp":
             self.rule.gradient_penalty = self.gp_weight
@@ -97,7 +109,7 @@ class GAN(GenerativeModel, paradigm="gan"):
         self.generator = MLP(latent_dim, D, self.hidden, context_size=C, conditioning=conditioning)
         self.discriminator = MLP(
             pack * D,
-            1,
+            1 + pack * K,
             self.disc_hidden,
             activation=_LeakyReLU,
             context_size=pack * C,
@@ -127,10 +139,20 @@ class GAN(GenerativeModel, paradigm="gan"):
 
     def critic(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """The discriminator's raw outputs v on packs of m rows: x (B, *event) → (B // m,)."""
+        return self._discriminate(x, c)[:, 0]
+
+    def class_logits(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """The auxiliary classifier's logits of q(y | x): x (B, *event) → (B, K)."""
+        if not self.classifier_weight:
+            raise ValueError("this GAN has no auxiliary classifier (classifier_weight=0)")
+        return self._discriminate(x, c)[:, 1:].reshape(len(x), self.num_classes)
+
+    def _discriminate(self, x: Tensor, c: Tensor | None) -> Tensor:
+        """All the discriminator's outputs on packs of m rows: (B // m, 1 + m K)."""
         m = self.pack
         packed = x.reshape(len(x) // m, m * self.size)  # (B/m, m D)
         cp = None if c is None else c.reshape(len(c) // m, m * c.shape[-1])  # (B/m, m C)
-        return self.discriminator(packed, cp).squeeze(-1)
+        return self.discriminator(packed, cp)
 
     def loss(self, x: Tensor, y: Tensor | None = None, *, group: str | None = None) -> Tensor:
         """The loss of ``group``: 'discriminator' (also ``None``) or 'generator'. Both draw
@@ -146,14 +168,27 @@ class GAN(GenerativeModel, paradigm="gan"):
         fake = self.generate(z, c)  # (B, *event)
         if group in (None, "discriminator"):
             fake = fake.detach()
-            loss = self.rule.discriminator_loss(self.critic(x, c), self.critic(fake, c))
+            real_out = self._discriminate(x, c)  # (B/m, 1 + m K)
+            loss = self.rule.discriminator_loss(real_out[:, 0], self.critic(fake, c))
             if self.rule.gradient_penalty:
                 loss = loss + self.rule.gradient_penalty * self._gradient_penalty(x, fake, c)
+            if self.classifier_weight:  # q(y | x) fitted on the real rows
+                loss = loss + self._classifier_loss(real_out, c)
             return loss
         elif group == "generator":
-            return self.rule.generator_loss(self.critic(fake, c))
+            out = self._discriminate(fake, c)  # (B/m, 1 + m K)
+            loss = self.rule.generator_loss(out[:, 0])
+            if self.classifier_weight:  # each sample drawn towards its class under q(y | x)
+                loss = loss + self._classifier_loss(out, c)
+            return loss
         else:
             raise ValueError(f"group must be 'discriminator' or 'generator', got {group!r}")
+
+    def _classifier_loss(self, out: Tensor, c: Tensor) -> Tensor:
+        """−λ mean log q(y | x) from the discriminator's outputs (B/m, 1 + m K) and the one-hot
+        labels c (B, K)."""
+        logits = out[:, 1:].reshape(len(c), self.num_classes)  # (B, K)
+        return self.classifier_weight * cross_entropy(logits, c.argmax(-1))
 
     def _gradient_penalty(self, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         """E[(‖∇_x̂ v(x̂)‖ − 1)²], x̂ = ε x + (1 − ε) x̃ with ε ~ U(0, 1) per pack."""
