@@ -156,7 +156,9 @@ def mnist(data_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return ds.train.x.float().reshape(-1, 28, 28), ds.test.x.float().reshape(-1, 28, 28)
 
 
-def binary_mnist(quick: bool, minutes: float, data_dir: Path) -> list[dict]:
+def binary_mnist(
+    quick: bool, minutes: float, data_dir: Path, names: tuple[str, ...] = ("PixelCNN", "MADE")
+) -> list[dict]:
     train_x, test_x = mnist(data_dir)
     if quick:
         train_x, test_x = train_x[:5000], test_x[:500]
@@ -167,6 +169,8 @@ def binary_mnist(quick: bool, minutes: float, data_dir: Path) -> list[dict]:
         ("MADE", (784,), MADE(hidden=(500,)), 1e-3),
     ]
     for name, shape, backbone, lr in configs:
+        if name not in names:
+            continue
         torch.manual_seed(0)
         model = ARM(shape, backbone=backbone)
         data = TensorData(train_x.reshape(-1, *shape), transform=binarize)
@@ -202,6 +206,10 @@ def main(argv=None) -> None:
     ap.add_argument("--dropout", type=float, default=0.1, help="transformer dropout")
     ap.add_argument("--skip-text", action="store_true")
     ap.add_argument("--skip-mnist", action="store_true")
+    ap.add_argument(
+        "--image-models", nargs="+", default=["PixelCNN", "MADE"], choices=["PixelCNN", "MADE"],
+        help="the MNIST models to train (MADE gets a third of --minutes)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     minutes = args.minutes if args.minutes is not None else (0.4 if args.quick else 60.0)
@@ -217,7 +225,11 @@ def main(argv=None) -> None:
         )
         print(f"\nanchors: nanoGPT CPU {ANCHORS['nanoGPT CPU']}, GPU {ANCHORS['nanoGPT GPU']}")
         print(f"training loop: {extra['loop']}\n\nsample (temperature 0.8):\n{sample}\n")
-    image_rows = [] if args.skip_mnist else binary_mnist(args.quick, minutes, args.data)
+    image_rows = (
+        []
+        if args.skip_mnist
+        else binary_mnist(args.quick, minutes, args.data, tuple(args.image_models))
+    )
     if image_rows:
         print_table(
             image_rows,
