@@ -145,7 +145,7 @@ class GAN(GenerativeModel, paradigm="gan"):
         """The auxiliary classifier's logits of q(y | x): x (B, *event) → (B, K)."""
         if not self.classifier_weight:
             raise ValueError("this GAN has no auxiliary classifier (classifier_weight=0)")
-        return self._discriminate(x, c)[:, 1:].reshape(len(x), self.num_classes)
+        return self._logits(self._discriminate(x, c), len(x))
 
     def _discriminate(self, x: Tensor, c: Tensor | None) -> Tensor:
         """All the discriminator's outputs on packs of m rows: (B // m, 1 + m K)."""
@@ -184,11 +184,14 @@ class GAN(GenerativeModel, paradigm="gan"):
         else:
             raise ValueError(f"group must be 'discriminator' or 'generator', got {group!r}")
 
+    def _logits(self, out: Tensor, n: int) -> Tensor:
+        """The class logits (n, K) among the discriminator's outputs (n // m, 1 + m K)."""
+        return out[:, 1:].reshape(n, self.num_classes)
+
     def _classifier_loss(self, out: Tensor, c: Tensor) -> Tensor:
         """−λ mean log q(y | x) from the discriminator's outputs (B/m, 1 + m K) and the one-hot
         labels c (B, K)."""
-        logits = out[:, 1:].reshape(len(c), self.num_classes)  # (B, K)
-        return self.classifier_weight * cross_entropy(logits, c.argmax(-1))
+        return self.classifier_weight * cross_entropy(self._logits(out, len(c)), c.argmax(-1))
 
     def _gradient_penalty(self, real: Tensor, fake: Tensor, c: Tensor | None) -> Tensor:
         """E[(‖∇_x̂ v(x̂)‖ − 1)²], x̂ = ε x + (1 − ε) x̃ with ε ~ U(0, 1) per pack."""
