@@ -94,14 +94,11 @@ def models(s: dict, D: int, real_data) -> dict:
             VAE(D, s["latent"], s["vae_hidden"], num_classes=C, conditioning=cond),
             "binary", s["steps"], s["lr"], {"mean": True}, {"ema": s["ema"]},
         )  # fmt: skip
-    out["ARM (MADE)"] = (
-        ARM(D, backbone=MADE(hidden=s["made"]), num_classes=C),
-        "binary",
-        s["steps"],
-        s["lr"],
-        {},
-        {},
-    )
+    for cond in ("concat", "film"):  # y joined to the first layer, or modulating every layer
+        out[f"ARM (MADE, {cond})"] = (
+            ARM(D, backbone=MADE(hidden=s["made"], conditioning=cond), num_classes=C),
+            "binary", s["steps"], s["lr"], {}, {},
+        )  # fmt: skip
     # the label shifts every residual block's features; sampling costs one pass of the whole
     # network per pixel, so on MNIST it is not judged (None) and classifies fewer test rows
     side = int(round(D**0.5))

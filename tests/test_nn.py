@@ -73,6 +73,34 @@ def test_made_context_reaches_every_output_and_shape():
         made(x)
 
 
+@pytest.mark.parametrize("conditioning", ["concat", "film"])
+def test_a_conditioned_made_stays_autoregressive_and_reads_its_context(conditioning):
+    torch.manual_seed(0)
+    made = MADE(4, params=2, hidden=(16, 16), context_size=3, conditioning=conditioning).double()
+    for p in made.parameters():  # FiLM starts as the identity: give it a modulation to test
+        torch.nn.init.normal_(p, std=0.3)
+    c = torch.randn(1, 3, dtype=torch.float64, requires_grad=True)
+    allowed = torch.ones(4, 4).tril(-1).int()  # output d reads the inputs before d
+    assert torch.equal(made_dependencies(made, c.detach()), allowed)
+    out = made(torch.randn(1, 4, dtype=torch.float64), c)  # (1, 4, 2)
+    reads_c = [bool(torch.autograd.grad(out[0, d].sum(), c, retain_graph=True)[0].any())
+               for d in range(4)]  # fmt: skip
+    # a joined context has degree 0 and reaches output 1 too; FiLM reaches the outputs
+    # that have hidden inputs, the first output reads nothing
+    assert reads_c == ([True] * 4 if conditioning == "concat" else [False, True, True, True])
+
+
+def test_a_film_made_starts_unconditioned_and_refuses_mixing_conditionings():
+    torch.manual_seed(0)
+    plain, film = MADE(5, hidden=(8,)), MADE(5, hidden=(8,), context_size=2, conditioning="film")
+    film.net.load_state_dict(plain.net.state_dict())
+    x = torch.randn(6, 5)
+    torch.testing.assert_close(film(x, torch.randn(6, 2)), plain(x))
+    for bad in ("attention", "projection"):
+        with pytest.raises(ValueError, match="conditioning must be 'concat' or 'film'"):
+            MADE(5, context_size=2, conditioning=bad)
+
+
 def test_made_rejects_an_order_that_is_not_a_permutation():
     with pytest.raises(ValueError, match="permutation"):
         MADE(3, order=[0, 0, 1])

@@ -230,7 +230,11 @@ class MADE(nn.Module):
     p(x) = Π_d p(x_d | x_<d) with one pass. Degrees: input d has m(d) = rank of d in the order
     + 1, hidden unit k has m(k) ∈ [1, D-1] (from 0 with a context), spread evenly over that
     range; a hidden mask keeps m(k) ≥ m(in), the output mask keeps m(out) > m(in). A context
-    c (B, C) joins the first layer unmasked, with degree 0.
+    c (B, C) enters as ``conditioning`` says: ``"concat"`` joins it to the first layer
+    unmasked, with degree 0; ``"film"`` modulates every hidden layer, h ← (1 + γ(c)) ⊙ h + β(c),
+    unit by unit, so no unit's degree changes (cross-attention would mix the units, and the
+    masks with them). With ``"film"`` the first output in the order reads nothing: a caller
+    adds c to the outputs itself (the autoregressive models and flows have a linear head).
     """
 
     def __init__(
@@ -242,9 +246,17 @@ class MADE(nn.Module):
         context_size: int = 0,
         order: Sequence[int] | None = None,
         activation: type[nn.Module] = nn.ReLU,
+        conditioning: Conditioning | str = "concat",
     ):
         super().__init__()
         D = int(features)
+        self.conditioning = as_conditioning(conditioning)
+        if not isinstance(self.conditioning, Concat | FiLM):
+            raise ValueError(
+                f"a MADE's conditioning must be 'concat' or 'film' (the others mix the masked "
+                f"units), got {self.conditioning!r}"
+            )
+        film = bool(context_size) and isinstance(self.conditioning, FiLM)
         order = torch.arange(D) if order is None else torch.as_tensor(order, dtype=torch.long)
         if sorted(order.tolist()) != list(range(D)):
             raise ValueError(f"order must be a permutation of 0..{D - 1}, got {order.tolist()}")
@@ -253,8 +265,9 @@ class MADE(nn.Module):
         degrees_in[order] = torch.arange(1, D + 1)
         self.register_buffer("degrees", degrees_in)
         layers: list[nn.Module] = []
-        prev = torch.cat([degrees_in, torch.zeros(self.context_size, dtype=torch.long)])
-        low = 0 if self.context_size else 1  # degree-0 units carry the context alone
+        joined = 0 if film else self.context_size  # the context's inputs to the first layer
+        prev = torch.cat([degrees_in, torch.zeros(joined, dtype=torch.long)])
+        low = 0 if joined else 1  # degree-0 units carry a joined context alone
         for h in hidden:
             # (h,) spread evenly over [low, D - 1], each degree equally often: in a layer
             # narrower than D the degrees step by (D - low) / h (m(k) = k mod (D - 1), the
@@ -266,13 +279,24 @@ class MADE(nn.Module):
         out_deg = degrees_in.repeat_interleave(self.params)  # (D * P,)
         layers.append(MaskedLinear(len(prev), D * self.params, (out_deg[:, None] > prev).float()))
         self.net = nn.Sequential(*layers)
+        blocks = [_FiLMBlock(h, self.context_size) for h in hidden] if film else []
+        self.film = nn.ModuleList(blocks)
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
-        if self.context_size:
-            if context is None:
-                raise ValueError(f"this MADE needs a context of size {self.context_size}")
-            x = torch.cat([x, context.to(x.dtype)], dim=-1)  # (B, D + C)
-        return self.net(x).reshape(x.shape[0], self.features, self.params)  # (B, D, P)
+        B = x.shape[0]
+        if not self.context_size:
+            return self.net(x).reshape(B, self.features, self.params)  # (B, D, P)
+        if context is None:
+            raise ValueError(f"this MADE needs a context of size {self.context_size}")
+        context = context.to(x.dtype)
+        if not self.film:
+            return self.net(torch.cat([x, context], dim=-1)).reshape(B, self.features, self.params)
+        modulations = iter(self.film)
+        for layer in self.net:  # masked linear, activation, ..., masked linear
+            x = layer(x)
+            if not isinstance(layer, MaskedLinear):  # (B, H) after each activation
+                x = next(modulations)(x, context)
+        return x.reshape(B, self.features, self.params)
 
 
 # ---------------------------------------------------------------------------- embeddings

@@ -33,6 +33,13 @@ def _arm_made() -> Example:
     return model, torch.randint(0, 2, (16, 8)).float(), None
 
 
+def _arm_made_film_conditional() -> Example:
+    from bayesgen.generative.arm import ARM, MADE
+
+    model = ARM(8, backbone=MADE(hidden=(32, 32), conditioning="film"), num_classes=3)
+    return model, torch.randint(0, 2, (16, 8)).float(), torch.arange(16) % 3
+
+
 def _arm_pixelcnn() -> Example:
     from bayesgen.generative.arm import ARM, PixelCNN
 
@@ -51,6 +58,7 @@ EXAMPLES.update(
     {
         "arm-transformer": _arm_transformer,
         "arm-made": _arm_made,
+        "arm-made-film-conditional": _arm_made_film_conditional,
         "arm-pixelcnn": _arm_pixelcnn,
         "arm-gru-conditional": _arm_gru_conditional,
     }

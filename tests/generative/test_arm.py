@@ -13,6 +13,7 @@ from scipy.stats import chisquare
 
 from bayesgen.generative import load_model
 from bayesgen.generative.arm import ARM, GRU, MADE, PixelCNN, Transformer, generate_text, pick
+from bayesgen.generative.backbones import as_backbone
 
 
 def tiny(kind: str, **kw) -> ARM:
@@ -282,6 +283,13 @@ def test_backbone_options_are_checked():
         ARM(10, vocab_size=4, backbone=Transformer(block_size=5))
     with pytest.raises(ValueError, match="backbone type"):
         ARM(8, backbone={"type": "lstm"})
+    with pytest.raises(ValueError, match="MADE backbone's conditioning must be"):
+        MADE(conditioning="attention")
+
+
+def test_a_made_saved_before_its_conditioning_option_loads_as_concatenation():
+    option = as_backbone({"type": "made", "hidden": [16]})  # a config without the field
+    assert option == MADE(hidden=(16,), conditioning="concat")
 
 
 def test_attention_conditioning_round_trips(tmp_path):

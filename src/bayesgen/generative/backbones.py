@@ -137,9 +137,12 @@ class GRU(Backbone):
 
 @dataclasses.dataclass(frozen=True)
 class MADE(Backbone):
-    """A masked MLP (:class:`bayesgen.nn.MADE`) with ``hidden`` layers, binary data only."""
+    """A masked MLP (:class:`bayesgen.nn.MADE`) with ``hidden`` layers, binary data only; y
+    joins the first layer (``conditioning="concat"``) or modulates every hidden layer
+    (``"film"``), and enters every output's logit directly."""
 
     hidden: tuple[int, ...] = (256, 256)
+    conditioning: str = "concat"
     name: ClassVar[str] = "made"
 
     def __post_init__(self):
@@ -147,11 +150,16 @@ class MADE(Backbone):
         if not hidden or any(not isinstance(h, int) or h < 1 for h in hidden):
             raise ValueError(f"hidden must be a non-empty sequence of ints >= 1, got {hidden!r}")
         object.__setattr__(self, "hidden", hidden)
+        if self.conditioning not in ("concat", "film"):
+            raise ValueError(
+                f"the MADE backbone's conditioning must be 'concat' or 'film', got "
+                f"{self.conditioning!r}"
+            )
 
     def build(self, event_shape, vocab_size, context_size):
         if vocab_size is not None:
             raise ValueError(f"the MADE backbone models binary data; got vocab_size={vocab_size}")
-        return MADENet(prod(event_shape), self.hidden, context_size)
+        return MADENet(prod(event_shape), self.hidden, context_size, self.conditioning)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,9 +274,13 @@ class MADENet(nn.Module):
     """x (B, D) 0/1 → one logit per dimension (B, D, 1) through :class:`bayesgen.nn.MADE`; a
     context also enters every output directly (the first output has no masked inputs)."""
 
-    def __init__(self, features: int, hidden: tuple[int, ...], context_size: int):
+    def __init__(
+        self, features: int, hidden: tuple[int, ...], context_size: int, conditioning: str
+    ):
         super().__init__()
-        self.made = bnn.MADE(features, 1, hidden, context_size=context_size)
+        self.made = bnn.MADE(
+            features, 1, hidden, context_size=context_size, conditioning=conditioning
+        )
         self.direct = nn.Linear(context_size, features, bias=False) if context_size else None
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
