@@ -286,9 +286,9 @@ def main() -> None:
     print_table(rows_gen, columns, title=f"Class-conditional models on {where}: samples judged")
     print_table(rows_clf, title="Generative classifiers (Bayes' rule) and their peers")
     results["classifiers"] = rows_clf
-    part = "_" + "_".join(args.only).lower() if args.only else ""
+    part = "_" + re.sub(r"[^a-z0-9]+", "_", " ".join(args.only).lower()) if args.only else ""
     name = "generative_conditional" + ("_quick" if args.quick else "") + part
-    path = write_json(name.replace(" ", "_"), results)
+    path = write_json(name.strip("_"), results)
     print(f"wrote {path}")
 
 
