@@ -284,19 +284,18 @@ class MADE(nn.Module):
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         B = x.shape[0]
-        if not self.context_size:
-            return self.net(x).reshape(B, self.features, self.params)  # (B, D, P)
-        if context is None:
-            raise ValueError(f"this MADE needs a context of size {self.context_size}")
-        context = context.to(x.dtype)
-        if not self.film:
-            return self.net(torch.cat([x, context], dim=-1)).reshape(B, self.features, self.params)
+        if self.context_size:
+            if context is None:
+                raise ValueError(f"this MADE needs a context of size {self.context_size}")
+            context = context.to(x.dtype)
+            if not self.film:
+                x = torch.cat([x, context], dim=-1)  # (B, D + C)
         modulations = iter(self.film)
         for layer in self.net:  # masked linear, activation, ..., masked linear
             x = layer(x)
-            if not isinstance(layer, MaskedLinear):  # (B, H) after each activation
+            if self.film and not isinstance(layer, MaskedLinear):  # (B, H) after an activation
                 x = next(modulations)(x, context)
-        return x.reshape(B, self.features, self.params)
+        return x.reshape(B, self.features, self.params)  # (B, D, P)
 
 
 # ---------------------------------------------------------------------------- embeddings
