@@ -122,6 +122,8 @@ def test_config_checks_and_json_round_trip():
         TrainConfig(steps=1, schedule="linear")
     with pytest.raises(ValueError, match=r"ema must be None or a decay in \[0, 1\), got 1"):
         TrainConfig(steps=1, ema=1)
+    with pytest.raises(ValueError, match="ema_warmup must be True or False, got 'yes'"):
+        TrainConfig(steps=1, ema=0.9, ema_warmup="yes")
     with pytest.raises(ValueError, match="optimizer must be one of"):
         TrainConfig(steps=1, optimizer="nadam-ish")
     with pytest.raises(ValueError, match=r"group_steps\['d'\] must be an int >= 1, got 0"):

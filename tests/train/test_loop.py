@@ -103,11 +103,12 @@ def test_gradient_clipping_equals_torch_clip_grad_norm():
     assert not _same(ours, free)  # clipping was active
 
 
-def test_ema_is_the_moving_average_formula_on_two_steps(tmp_path):
+@pytest.mark.parametrize("warmup", [False, True])
+def test_ema_is_the_moving_average_formula_on_two_steps(tmp_path, warmup):
     data = regression_data()
     ours, ref = model(3), model(3)
     theta0 = [p.detach().clone() for p in ref.parameters()]
-    cfg = _config(steps=2, ema=0.6, out=str(tmp_path / "run"))
+    cfg = _config(steps=2, ema=0.6, ema_warmup=warmup, out=str(tmp_path / "run"))
     train(ours, data, config=cfg)
     gen = torch.Generator().manual_seed(5)
     opt = torch.optim.Adam(ref.parameters(), lr=0.02, fused=True)
@@ -118,8 +119,10 @@ def test_ema_is_the_moving_average_formula_on_two_steps(tmp_path):
         ref.loss(x, y).backward()
         opt.step()
         thetas.append([p.detach().clone() for p in ref.parameters()])
+    # θ̄₂ = d₁(d₀ θ₀ + (1−d₀) θ₁) + (1−d₁) θ₂; warm-up: d_n = min(0.6, (1 + n)/(10 + n))
+    d0, d1 = (1 / 10, 2 / 11) if warmup else (0.6, 0.6)
     for p, t0, t1, t2 in zip(ours.parameters(), theta0, *thetas, strict=True):
-        avg = 0.6 * (0.6 * t0 + 0.4 * t1) + 0.4 * t2  # θ̄₂ = d(d θ₀ + (1−d) θ₁) + (1−d) θ₂
+        avg = d1 * (d0 * t0 + (1 - d0) * t1) + (1 - d1) * t2
         torch.testing.assert_close(p.detach(), avg, atol=1e-7, rtol=0)
     # the checkpoint keeps the raw weights θ₂ beside the average
     tensors, meta = load_checkpoint(tmp_path / "run")

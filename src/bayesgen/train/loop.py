@@ -265,9 +265,10 @@ class _Run:
             nn.utils.clip_grad_norm_(params, cfg.clip_grad)
         opt.step()
         if self.ema is not None:
+            weight = 1 - cfg.ema_decay(update_no)
             with torch.no_grad():
                 for p, e in zip(self.params, self.ema, strict=True):
-                    e.lerp_(p.detach(), 1 - cfg.ema)
+                    e.lerp_(p.detach(), weight)
         return value
 
     def _kept(self) -> str:
