@@ -15,6 +15,7 @@ import torch
 
 from bayesgen.cli import main
 from bayesgen.generative import load_model
+from bayesgen.train import load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +119,25 @@ def test_train_under_torchrun(tmp_path):
     assert model.paradigm == "vae"
     records = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     assert records[-1]["step"] == 20
+
+
+def test_train_with_a_weights_average_saves_the_average(tmp_path, capsys):
+    run = tmp_path / "ema"
+    args = ["train", "vae", "--data", "moons", "--steps", "30", "--set", "hidden=[8]"]
+    assert main([*args, "--ema", "0.9", "--out", str(run), "--quiet"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["ema"] == 0.9 and config["train"]["ema_warmup"] is True
+    tensors, _ = load_checkpoint(run)
+    saved = load_model(run / "model.json")
+    named = list(saved.named_parameters())
+    for i, (_, p) in enumerate(named):  # the model ends with the average, not θ
+        assert torch.equal(p.detach(), tensors[f"ema/{i}"])
+    assert any(not torch.equal(tensors[f"ema/{i}"], tensors[f"model/{name}"])
+               for i, (name, _) in enumerate(named))  # fmt: skip
+    assert main([*args, "--ema", "1", "--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    assert "ema must be None or a decay in [0, 1), got 1.0" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--ema", "0.5"]) == 2
+    assert "--resume RUN takes no --ema" in capsys.readouterr().err
 
 
 def test_train_for_minutes_ends_on_its_clock(tmp_path):

@@ -49,6 +49,13 @@ def register(sub) -> None:
         metavar="KEY=VALUE",
         help="a model argument, VALUE as JSON (e.g. --set latent_dim=8 --set hidden=[256,256])",
     )
+    p.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        help="keep a moving average of the weights (e.g. 0.999, warmed up over the first "
+        "steps); evaluation and the saved model use it",
+    )
     p.add_argument("--eval-every", type=int, help="evaluate on the held-out part every N steps")
     p.add_argument("--data-root", help="the folder of mnist/ and text/ (default $BAYESGEN_DATA)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -65,6 +72,8 @@ def run(args) -> int:
     if args.resume:
         if args.model or args.data:
             raise ValueError("--resume RUN takes no MODEL or --data: the run records them")
+        if args.ema is not None:
+            raise ValueError("--resume RUN takes no --ema: the run's average goes on as recorded")
         run_dir = Path(args.resume)
         spec = read_data_spec(run_dir)
         model, config = load_run(run_dir)
@@ -99,6 +108,7 @@ def run(args) -> int:
             quiet=args.quiet,
             out=str(run_dir),
             eval_every=args.eval_every,
+            ema=args.ema,
             checkpoint_every=max(1, (steps or 1000) // 10) if steps else None,
             desc=f"{args.model} on {stem}",
         )
