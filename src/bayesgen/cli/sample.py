@@ -35,7 +35,9 @@ def register(sub) -> None:
         help="write here (.csv; for a model also .npy, .png, .txt) instead of standard output",
     )
     g = p.add_argument_group("trained models (RUN)")
-    g.add_argument("--label", type=int, help="the class y of a conditional model")
+    g.add_argument(
+        "--label", type=int, help="the class y of a conditional model (default: each in turn)"
+    )
     g.add_argument("--temperature", type=float, help="softmax temperature (autoregressive)")
     g.add_argument("--top-k", type=int, help="sample among the k likeliest tokens")
     g.add_argument("--prompt", help="text a text model continues")
