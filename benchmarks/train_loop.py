@@ -94,11 +94,11 @@ def by_hand(model, data, val, cfg: TrainConfig, out: Path | None) -> float:
             nn.utils.clip_grad_norm_(params, cfg.clip_grad)
         opt.step()
         sched.step()
-        if ema is not None:  # the average's warm-up: d_n = min(d, (1 + n) / (10 + n))
-            d = min(cfg.ema, step / (9 + step)) if cfg.ema_warmup else cfg.ema
+        if ema is not None:  # update n = step − 1, with the loop's warm-up of the decay
+            weight = 1 - cfg.ema_decay(step - 1)
             with torch.no_grad():
                 for p, e in zip(params, ema, strict=True):
-                    e.lerp_(p, 1 - d)
+                    e.lerp_(p, weight)
         if cfg.eval_every and step % cfg.eval_every == 0:
             with torch.no_grad():
                 float(model.loss(val.x, val.y))
